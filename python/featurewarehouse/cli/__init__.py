@@ -1,0 +1,1 @@
+"""The ``fwctl`` command line: thin edges over the library."""

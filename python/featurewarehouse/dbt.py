@@ -1,0 +1,82 @@
+"""Run dbt programmatically (one invocation per command) and read its artifacts."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+
+from featurewarehouse.config import ProjectConfig
+from featurewarehouse.errors import ChecksFailed, ConfigError
+
+# dbt keeps global state: two invocations at once in one process corrupt each other.
+_DBT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _cwd(path: Path):
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def dbt_args(config: ProjectConfig, command: Sequence[str]) -> list[str]:
+    """The full argument list for a dbt command against this project."""
+    return [
+        *command,
+        "--project-dir", str(config.project_dir),
+        "--profiles-dir", str(config.profiles_dir),
+        "--target", config.target,
+        "--target-path", str(config.target_path),
+    ]
+
+
+def run_dbt(config: ProjectConfig, command: Sequence[str], *, quiet: bool = False) -> Any:
+    """Run one dbt command in-process and return dbt's result object.
+
+    Raises :class:`ChecksFailed` when dbt ran but a model or test failed, and
+    :class:`ConfigError` when dbt could not run at all.
+    """
+    from dbt.cli.main import dbtRunner  # heavy import: only when dbt is needed
+
+    args = dbt_args(config, command)
+    if quiet:
+        args = ["--quiet", *args]
+    with _DBT_LOCK, _cwd(config.project_dir):
+        # profiles.yml paths (the DuckDB file) are relative to the project, as
+        # they are when an analyst runs dbt from the project directory.
+        result = dbtRunner().invoke(args)
+    if result.exception is not None:
+        raise ConfigError(
+            f"dbt {' '.join(command)} could not run: {result.exception}",
+            where=str(config.project_dir),
+            hint="run the same dbt command by hand with --debug for details",
+        )
+    if not result.success:
+        raise ChecksFailed(
+            f"dbt {' '.join(command)} failed",
+            where=str(config.project_dir),
+            hint=f"see {config.project_dir / 'logs' / 'dbt.log'} or rerun dbt by hand",
+        )
+    return result
+
+
+def read_artifact(path: Path, *, what: str, hint: str) -> dict[str, Any]:
+    """Load a dbt JSON artifact with a clear error when it is missing or broken."""
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}", hint=hint)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{what} is not valid JSON: {exc}", where=str(path), hint=hint) from exc
+
+
+def read_manifest(config: ProjectConfig) -> dict[str, Any]:
+    return read_artifact(
+        config.manifest_path, what="dbt manifest", hint="run `dbt parse` or `fwctl registry build`"
+    )

@@ -1,0 +1,1 @@
+"""The offline side: warehouse connections, Arrow batch streaming, historical retrieval."""

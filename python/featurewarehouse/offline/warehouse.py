@@ -1,0 +1,238 @@
+"""Warehouse connections that move Arrow batches, never Python rows.
+
+One small interface over the engines the project runs on: DuckDB (embedded,
+the default) and PostgreSQL (through ADBC, which streams Arrow over COPY).
+The connection settings come from the same ``profiles/profiles.yml`` target
+dbt uses, so fwctl and dbt always talk to the same warehouse.
+"""
+from __future__ import annotations
+
+import os
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from featurewarehouse.config import ProjectConfig
+from featurewarehouse.errors import ConfigError, ServiceUnavailable
+
+DEFAULT_BATCH_ROWS = 65_536
+_ENV_CALL = re.compile(
+    r"\{\{\s*env_var\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\s*(\|\s*as_number\s*)?\}\}"
+)
+
+
+def _render(value: Any) -> Any:
+    if isinstance(value, str):
+        return _ENV_CALL.sub(lambda m: os.environ.get(m[1], m[2] if m[2] is not None else ""), value)
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved dbt profile target."""
+
+    name: str
+    type: str  # "duckdb" | "postgres"
+    settings: dict[str, Any]
+
+    @property
+    def schema(self) -> str:
+        return str(self.settings.get("schema") or ("main" if self.type == "duckdb" else "public"))
+
+
+def read_target(config: ProjectConfig) -> Target:
+    """The dbt target ``config.target`` from the project's profiles.yml."""
+    path = config.profiles_dir / "profiles.yml"
+    try:
+        profiles = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"profiles.yml not found: {path}", hint="pass --profiles-dir") from exc
+    profile = profiles.get("featurewarehouse") or next(iter(profiles.values()))
+    outputs = profile.get("outputs") or {}
+    if config.target not in outputs:
+        from featurewarehouse.refs import did_you_mean
+
+        raise ConfigError(
+            f"unknown dbt target {config.target!r}." + did_you_mean(config.target, outputs),
+            where=str(path),
+            hint=f"choose one of: {', '.join(outputs)}",
+        )
+    settings = {k: _render(v) for k, v in outputs[config.target].items()}
+    return Target(config.target, str(settings["type"]), settings)
+
+
+class Warehouse:
+    """Base class. Subclasses declare capabilities as class attributes."""
+
+    dialect: str = ""
+    SUPPORTS_ASOF_JOIN: bool = False
+
+    def execute(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def stream(self, sql: str, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator["pa.RecordBatch"]:  # noqa: F821
+        """Yield the query's result as Arrow record batches, bounded in memory."""
+        raise NotImplementedError
+
+    def fetch_arrow(self, sql: str) -> "pa.Table":  # noqa: F821
+        """A small result as one Arrow table (metadata queries, samples)."""
+        import pyarrow as pa
+
+        batches = list(self.stream(sql))
+        if not batches:
+            raise ConfigError("query returned no schema", hint=sql[:200])
+        return pa.Table.from_batches(batches)
+
+    def upload_arrow(self, table_name: str, data: "pa.Table", *, temporary: bool = True) -> str:  # noqa: F821
+        """Put an Arrow table into the warehouse; return the relation name to select from."""
+        raise NotImplementedError
+
+    def relation_exists(self, relation: str) -> bool:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DuckDBWarehouse(Warehouse):
+    dialect = "duckdb"
+    SUPPORTS_ASOF_JOIN = True
+
+    def __init__(self, path: str, *, read_only: bool = False):
+        import duckdb
+
+        self.path = path
+        try:
+            self.con = duckdb.connect(path, read_only=read_only)
+        except duckdb.IOException as exc:
+            raise ServiceUnavailable(
+                f"cannot open the DuckDB warehouse {path}: {exc}",
+                hint="build it first with `dbt build` (or `fwctl demo`), and close other programs writing to it",
+            ) from exc
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def stream(self, sql: str, batch_rows: int = DEFAULT_BATCH_ROWS):
+        cur = self.con.cursor()
+        reader = cur.execute(sql).fetch_record_batch(batch_rows)
+        try:
+            yield from reader
+        finally:
+            cur.close()
+
+    def upload_arrow(self, table_name: str, data, *, temporary: bool = True) -> str:
+        self.con.register(f"__fw_arrow_{table_name}", data)
+        kind = "temp table" if temporary else "table"
+        self.con.execute(f'create or replace {kind} "{table_name}" as select * from "__fw_arrow_{table_name}"')
+        self.con.unregister(f"__fw_arrow_{table_name}")
+        return f'"{table_name}"'
+
+    def relation_exists(self, relation: str) -> bool:
+        import duckdb
+
+        try:
+            self.con.execute(f"select 1 from {relation} limit 0")
+            return True
+        except duckdb.CatalogException:
+            return False
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class PostgresWarehouse(Warehouse):
+    dialect = "postgres"
+
+    def __init__(self, uri: str):
+        try:
+            import adbc_driver_postgresql.dbapi as adbc
+        except ImportError as exc:
+            raise ConfigError(
+                "the postgres target needs the postgres extra",
+                hint='pip install "featurewarehouse[postgres]"',
+            ) from exc
+        self.uri = uri
+        try:
+            self.con = adbc.connect(uri, autocommit=True)
+        except Exception as exc:
+            raise ServiceUnavailable(
+                f"cannot connect to PostgreSQL at {uri}: {exc}",
+                hint="start PostgreSQL or fix FW_PG_HOST/FW_PG_PORT/FW_PG_USER/FW_PG_DATABASE",
+            ) from exc
+
+    def execute(self, sql: str) -> None:
+        with self.con.cursor() as cur:
+            cur.execute(sql)
+
+    def stream(self, sql: str, batch_rows: int = DEFAULT_BATCH_ROWS):
+        cur = self.con.cursor()
+        try:
+            cur.execute(sql)
+            yield from cur.fetch_record_batch()
+        finally:
+            cur.close()
+
+    def upload_arrow(self, table_name: str, data, *, temporary: bool = True) -> str:
+        with self.con.cursor() as cur:
+            cur.execute(f'drop table if exists "{table_name}"')
+            cur.adbc_ingest(table_name, data, mode="create", temporary=temporary)
+        return f'"{table_name}"'
+
+    def relation_exists(self, relation: str) -> bool:
+        try:
+            self.execute(f"select 1 from {relation} limit 0")
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def postgres_uri(settings: dict[str, Any]) -> str:
+    from urllib.parse import quote
+
+    user = quote(str(settings.get("user") or "postgres"))
+    password = str(settings.get("password") or "")
+    auth = f"{user}:{quote(password)}@" if password else f"{user}@"
+    host = settings.get("host") or "127.0.0.1"
+    port = settings.get("port") or 5432
+    db = settings.get("dbname") or settings.get("database") or "postgres"
+    return f"postgresql://{auth}{host}:{port}/{db}"
+
+
+def connect(config: ProjectConfig, *, read_only: bool = False) -> Warehouse:
+    """Open the warehouse of the configured dbt target."""
+    target = read_target(config)
+    if target.type == "duckdb":
+        path = Path(str(target.settings.get("path") or "data/warehouse.duckdb"))
+        if not path.is_absolute():
+            path = config.project_dir / path
+        return DuckDBWarehouse(str(path), read_only=read_only)
+    if target.type == "postgres":
+        return PostgresWarehouse(postgres_uri(target.settings))
+    raise ConfigError(
+        f"fwctl does not read {target.type!r} warehouses yet",
+        where=f"profiles.yml: {target.name}",
+        hint="dbt models still build there; fwctl's Python layer supports duckdb and postgres",
+    )
+
+
+@contextmanager
+def warehouse(config: ProjectConfig, *, read_only: bool = False) -> Iterator[Warehouse]:
+    wh = connect(config, read_only=read_only)
+    try:
+        yield wh
+    finally:
+        wh.close()

@@ -1,0 +1,260 @@
+"""Typed registry records and lookups. The shared contract of the Python layer.
+
+The records are frozen dataclasses; ``Registry.to_dict``/``from_dict`` is the
+``target/fw_registry.json`` format (versioned, deterministic ordering).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from featurewarehouse.errors import ConfigError, MetadataError
+from featurewarehouse.refs import FeatureRef, did_you_mean
+
+REGISTRY_SCHEMA_VERSION = 1
+KINDS = ("feature_view", "label", "feature_log", "training_set")
+
+_TTL = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_ttl(text: str | int | None, *, where: str | None = None) -> int | None:
+    """TTL string to seconds: ``30d``, ``12h``, ``90m``, ``45s``, ``2w``; None/"" means no TTL.
+
+    >>> parse_ttl("30d")
+    2592000
+    >>> parse_ttl(None) is None
+    True
+    """
+    if text is None or text == "":
+        return None
+    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
+        return text
+    m = _TTL.match(str(text))
+    if not m or int(m[1]) == 0:
+        raise MetadataError(
+            f"malformed ttl {text!r}",
+            where=where,
+            hint="write a positive number and a unit: 45s, 90m, 12h, 30d or 2w",
+        )
+    return int(m[1]) * _TTL_UNITS[m[2]]
+
+
+@dataclass(frozen=True)
+class JoinKey:
+    name: str
+    dtype: str
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    join_keys: tuple[JoinKey, ...]
+    description: str = ""
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.join_keys)
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    view: str
+    dtype: str
+    description: str = ""
+    checks: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+    tags: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.view}:{self.name}"
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    """A dbt model with ``kind: feature_view``."""
+
+    name: str
+    relation: str  # fully qualified, as dbt renders it ("db"."schema"."table")
+    entities: tuple[str, ...]
+    join_keys: tuple[JoinKey, ...]
+    timestamp: str
+    features: tuple[Feature, ...]
+    created_timestamp: str | None = None
+    available_timestamp: str | None = None
+    ttl_seconds: int | None = None
+    online: bool = False
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    unique_id: str = ""
+    original_file_path: str = ""
+    fingerprint: str = ""
+    upstream: tuple[str, ...] = ()
+    downstream: tuple[str, ...] = ()
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(k.name for k in self.join_keys)
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise ConfigError(
+            f"feature view {self.name!r} has no feature {name!r}."
+            + did_you_mean(name, [f.name for f in self.features]),
+            where=self.original_file_path or None,
+            hint=f"run `fwctl features show {self.name}` to list its features",
+        )
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A label, feature-log or training-set model."""
+
+    name: str
+    kind: str
+    relation: str
+    entities: tuple[str, ...] = ()
+    timestamp: str | None = None
+    features: tuple[str, ...] = ()  # feature refs a training set uses
+    owner: str | None = None
+    tags: tuple[str, ...] = ()
+    description: str = ""
+    unique_id: str = ""
+    original_file_path: str = ""
+    upstream: tuple[str, ...] = ()
+    downstream: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class Registry:
+    entities: tuple[Entity, ...]
+    feature_views: tuple[FeatureView, ...]
+    models: tuple[ModelRecord, ...] = ()
+    version: str = ""  # content hash: changes when any definition changes
+    schema_version: int = REGISTRY_SCHEMA_VERSION
+    project_name: str = "featurewarehouse"
+    built_at: str = ""
+    changes: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    # ---- lookups -------------------------------------------------------
+    def entity(self, name: str) -> Entity:
+        for e in self.entities:
+            if e.name == name:
+                return e
+        raise ConfigError(
+            f"unknown entity {name!r}." + did_you_mean(name, [e.name for e in self.entities]),
+            hint="entities are declared once, in dbt_project.yml under vars.fw.entities",
+        )
+
+    def view(self, name: str) -> FeatureView:
+        for v in self.feature_views:
+            if v.name == name:
+                return v
+        raise ConfigError(
+            f"unknown feature view {name!r}." + did_you_mean(name, [v.name for v in self.feature_views]),
+            hint="run `fwctl features list` to see the feature views",
+        )
+
+    def model(self, name: str) -> ModelRecord:
+        for m in self.models:
+            if m.name == name:
+                return m
+        raise ConfigError(
+            f"unknown model {name!r}." + did_you_mean(name, [m.name for m in self.models]),
+        )
+
+    def models_of_kind(self, kind: str) -> tuple[ModelRecord, ...]:
+        return tuple(m for m in self.models if m.kind == kind)
+
+    @property
+    def online_views(self) -> tuple[FeatureView, ...]:
+        return tuple(v for v in self.feature_views if v.online)
+
+    def resolve(self, refs: Iterable[str | FeatureRef]) -> list[Feature]:
+        """Expand ``view:feature`` / ``view:*`` refs to features, in order, without repeats."""
+        out: list[Feature] = []
+        seen: set[str] = set()
+        for raw in refs:
+            ref = raw if isinstance(raw, FeatureRef) else FeatureRef.parse(raw)
+            view = self.view(ref.view)
+            feats = view.features if ref.is_wildcard else (view.feature(ref.feature),)
+            for f in feats:
+                if f.ref in seen:
+                    if not ref.is_wildcard:
+                        raise ConfigError(
+                            f"feature {f.ref!r} is requested twice",
+                            hint="list each feature once",
+                        )
+                    continue
+                seen.add(f.ref)
+                out.append(f)
+        return out
+
+    # ---- (de)serialization --------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Registry":
+        if data.get("schema_version") != REGISTRY_SCHEMA_VERSION:
+            raise ConfigError(
+                f"registry schema version {data.get('schema_version')!r} is not {REGISTRY_SCHEMA_VERSION}",
+                hint="rebuild it with `fwctl registry build`",
+            )
+
+        def keys(items: list[dict[str, Any]]) -> tuple[JoinKey, ...]:
+            return tuple(JoinKey(**k) for k in items)
+
+        def feature(d: dict[str, Any]) -> Feature:
+            return Feature(**{**d, "tags": tuple(d.get("tags", ()))})
+
+        def view(d: dict[str, Any]) -> FeatureView:
+            return FeatureView(
+                **{
+                    **d,
+                    "entities": tuple(d["entities"]),
+                    "join_keys": keys(d["join_keys"]),
+                    "features": tuple(feature(f) for f in d["features"]),
+                    "tags": tuple(d.get("tags", ())),
+                    "upstream": tuple(d.get("upstream", ())),
+                    "downstream": tuple(d.get("downstream", ())),
+                }
+            )
+
+        def model(d: dict[str, Any]) -> ModelRecord:
+            tuples = ("entities", "features", "tags", "upstream", "downstream")
+            return ModelRecord(**{**d, **{k: tuple(d.get(k, ())) for k in tuples}})
+
+        return cls(
+            entities=tuple(
+                Entity(name=e["name"], join_keys=keys(e["join_keys"]), description=e.get("description", ""))
+                for e in data["entities"]
+            ),
+            feature_views=tuple(view(v) for v in data["feature_views"]),
+            models=tuple(model(m) for m in data.get("models", [])),
+            version=data.get("version", ""),
+            schema_version=data["schema_version"],
+            project_name=data.get("project_name", "featurewarehouse"),
+            built_at=data.get("built_at", ""),
+            changes=data.get("changes", {}),
+        )
+
+    @classmethod
+    def read(cls, path: Path) -> "Registry":
+        import json
+
+        if not path.is_file():
+            raise ConfigError(f"registry not found: {path}", hint="run `fwctl registry build`")
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"registry file is malformed: {exc}", where=str(path), hint="rebuild it with `fwctl registry build`"
+            ) from exc
