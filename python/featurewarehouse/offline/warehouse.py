@@ -124,12 +124,9 @@ class DuckDBWarehouse(Warehouse):
         self.con.execute(sql)
 
     def stream(self, sql: str, batch_rows: int = DEFAULT_BATCH_ROWS):
-        cur = self.con.cursor()
-        reader = cur.execute(sql).fetch_record_batch(batch_rows)
-        try:
-            yield from reader
-        finally:
-            cur.close()
+        # The connection itself, not a cursor: a DuckDB cursor is another
+        # connection and would not see this connection's temp tables (uploads).
+        yield from self.con.execute(sql).fetch_record_batch(batch_rows)
 
     def upload_arrow(self, table_name: str, data, *, temporary: bool = True) -> str:
         self.con.register(f"__fw_arrow_{table_name}", data)
