@@ -1,0 +1,195 @@
+"""The served-vector log sink: format, batching, rotation, flush on shutdown, sampling."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from featurewarehouse.serving.logging import FeatureLogSink, canonical_keys, log_schema, read_log
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The column-major shape of OnlineFeatures (contract 5)."""
+
+    feature_names: list
+    values: list
+    statuses: list
+    event_timestamps: list
+
+
+def two_rows() -> Result:
+    return Result(
+        feature_names=["customer_id", "merchant_id", "txn_count_7d", "chargeback_rate_90d"],
+        values=[[42, 43], [7, 8], [3, None], [0.25, 0.5]],
+        statuses=[["PRESENT"] * 2, ["PRESENT"] * 2, ["PRESENT", "NOT_FOUND"], ["PRESENT", "OUTSIDE_MAX_AGE"]],
+        event_timestamps=[[None, None], [None, None], [T0, None], [T0, T0]],
+    )
+
+
+FEATURES = ["customer_spend_features:txn_count_7d", "merchant_risk_features:chargeback_rate_90d"]
+
+
+def files(path: Path, pattern: str = "*.parquet") -> list[Path]:
+    return sorted(path.glob(pattern))
+
+
+def test_rows_follow_the_contract_schema(tmp_path):
+    with FeatureLogSink(tmp_path) as sink:
+        assert sink.log(two_rows(), FEATURES, request_id="r1", served_at=T0)
+    table = read_log(tmp_path)
+    assert table.schema.equals(log_schema())
+    rows = table.to_pylist()
+    assert len(rows) == 4  # 2 entity rows x 2 features, join keys are not logged as features
+    first = rows[0]
+    assert first == {
+        "request_id": "r1",
+        "served_at": T0.replace(tzinfo=None),
+        "row_index": 0,
+        "entity_keys": '{"customer_id":42,"merchant_id":7}',
+        "feature_view": "customer_spend_features",
+        "feature_name": "txn_count_7d",
+        "value": "3",
+        "status": "PRESENT",
+        "event_ts": T0.replace(tzinfo=None),
+    }
+    missing = rows[2]
+    assert (missing["row_index"], missing["value"], missing["status"], missing["event_ts"]) == (1, None, "NOT_FOUND", None)
+    assert [r["value"] for r in rows if r["feature_name"] == "chargeback_rate_90d"] == ["0.25", "0.5"]
+    assert json.loads(rows[3]["entity_keys"]) == {"customer_id": 43, "merchant_id": 8}
+
+
+def test_canonical_keys_are_sorted_without_spaces():
+    assert canonical_keys({"merchant_id": 7, "customer_id": 42}) == '{"customer_id":42,"merchant_id":7}'
+
+
+def test_batches_into_row_groups_off_the_request_path(tmp_path):
+    sink = FeatureLogSink(tmp_path, flush_seconds=60, batch_rows=40)
+    for i in range(50):  # 50 requests x 4 rows = 200 rows -> row groups of >= 40 rows
+        sink.log(two_rows(), FEATURES, request_id=f"r{i}")
+    sink.close()
+    (only,) = files(tmp_path)
+    meta = pq.ParquetFile(only).metadata
+    assert meta.num_rows == 200
+    assert 1 < meta.num_row_groups <= 5
+    assert sink.stats().rows_written == 200
+
+
+def test_rotates_by_size(tmp_path):
+    sink = FeatureLogSink(tmp_path, max_file_bytes=1, batch_rows=4, flush_seconds=60)
+    for i in range(3):
+        sink.log(two_rows(), FEATURES, request_id=f"r{i}")
+    sink.close()
+    published = files(tmp_path)
+    assert len(published) == 3  # every row group exceeds 1 byte: one file each
+    assert [pq.read_metadata(f).num_rows for f in published] == [4, 4, 4]
+    assert not files(tmp_path, "*.inprogress")
+
+
+def test_rotates_by_time_and_readers_never_see_open_files(tmp_path):
+    sink = FeatureLogSink(tmp_path, max_file_seconds=0.2, flush_seconds=0.05)
+    sink.log(two_rows(), FEATURES, request_id="a")
+    deadline = time.monotonic() + 5
+    while not files(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(files(tmp_path)) == 1, "a file older than max_file_seconds is published without close()"
+    sink.log(two_rows(), FEATURES, request_id="b")
+    sink.close()
+    assert len(files(tmp_path)) == 2
+    assert read_log(tmp_path).num_rows == 8
+
+
+def test_flush_publishes_everything_accepted(tmp_path):
+    sink = FeatureLogSink(tmp_path, flush_seconds=60, max_file_seconds=3600)
+    sink.log(two_rows(), FEATURES)
+    assert read_log(tmp_path).num_rows == 0  # still buffered
+    sink.flush()
+    assert read_log(tmp_path).num_rows == 4
+    sink.close()
+
+
+def test_acknowledged_entries_survive_interpreter_exit(tmp_path):
+    """A process that logs and exits without close() still leaves every accepted row on disk."""
+    script = f"""
+import datetime as dt
+from featurewarehouse.serving.logging import FeatureLogSink
+class R:
+    feature_names = ["customer_id", "f"]
+    values = [[1, 2, 3], [0.5, 1.5, None]]
+    statuses = [["PRESENT"] * 3, ["PRESENT", "PRESENT", "NOT_FOUND"]]
+    event_timestamps = [[None] * 3, [None] * 3]
+sink = FeatureLogSink({str(tmp_path)!r}, flush_seconds=3600, max_file_seconds=3600)
+n = sum(sink.log(R(), ["v:f"]) for _ in range(1000))
+print(n)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    accepted = int(out.stdout.strip())
+    assert accepted == 1000
+    assert read_log(tmp_path).num_rows == 3 * accepted
+
+
+def test_sample_rate_logs_about_that_share(tmp_path):
+    sink = FeatureLogSink(tmp_path, sample_rate=0.25, seed=7)
+    accepted = sum(sink.log(two_rows(), FEATURES) for _ in range(2000))
+    sink.close()
+    stats = sink.stats()
+    assert accepted == stats.accepted
+    assert stats.accepted + stats.sampled_out == 2000
+    assert 420 <= accepted <= 580  # 500 expected; binomial sd ~19
+    assert read_log(tmp_path).num_rows == 4 * accepted
+
+
+def test_sample_rate_zero_logs_nothing_and_bad_rates_are_refused(tmp_path):
+    sink = FeatureLogSink(tmp_path, sample_rate=0.0)
+    assert not sink.log(two_rows(), FEATURES)
+    sink.close()
+    assert files(tmp_path) == []
+    from featurewarehouse.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        FeatureLogSink(tmp_path, sample_rate=1.5)
+
+
+def test_full_queue_drops_instead_of_blocking(tmp_path):
+    sink = FeatureLogSink(tmp_path, queue_size=1)
+
+    class Slow:  # the writer spends 0.3 s on each entry: the queue fills while it works
+        values = [[1], [2]]
+        statuses = [["PRESENT"], ["PRESENT"]]
+        event_timestamps = [[None], [None]]
+
+        @property
+        def feature_names(self):
+            time.sleep(0.3)
+            return ["customer_id", "f"]
+
+    slow = Slow()
+    assert sink.log(slow, ["v:f"])
+    time.sleep(0.05)  # the writer is now inside the slow entry
+    assert sink.log(slow, ["v:f"])  # fills the one queue slot
+    start = time.perf_counter()
+    assert not sink.log(slow, ["v:f"])
+    assert time.perf_counter() - start < 0.05
+    sink.close()
+    assert sink.stats().dropped == 1
+    assert read_log(tmp_path).num_rows == 2
+
+
+def test_a_bad_entry_does_not_stop_the_writer(tmp_path):
+    sink = FeatureLogSink(tmp_path)
+    sink.log(object(), FEATURES)  # not a result at all
+    sink.log(two_rows(), FEATURES)
+    sink.close()
+    assert sink.stats().errors == 1
+    assert read_log(tmp_path).num_rows == 4
