@@ -1,6 +1,8 @@
 """The feature registry: dbt metadata as typed records (see ``model.py``)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from featurewarehouse.registry.model import (
     REGISTRY_SCHEMA_VERSION,
     Entity,
@@ -12,6 +14,9 @@ from featurewarehouse.registry.model import (
     parse_ttl,
 )
 
+if TYPE_CHECKING:
+    from featurewarehouse.config import ProjectConfig
+
 __all__ = [
     "REGISTRY_SCHEMA_VERSION",
     "Entity",
@@ -20,5 +25,21 @@ __all__ = [
     "JoinKey",
     "ModelRecord",
     "Registry",
+    "load_registry",
     "parse_ttl",
 ]
+
+
+def load_registry(config: "ProjectConfig", *, build_if_missing: bool = True) -> Registry:
+    """The registry at ``config.registry_path`` (``target/fw_registry.json``).
+
+    When the file is missing it is built first (``dbt parse`` + validation), the
+    way ``fwctl registry build`` does. Raises ``ConfigError`` when it is missing
+    and ``build_if_missing`` is False, ``ProblemsError`` when the build finds problems.
+    """
+    path = config.registry_path
+    if not path.is_file() and build_if_missing:
+        from featurewarehouse.registry.builder import build_registry
+
+        return build_registry(config).registry
+    return Registry.read(path)

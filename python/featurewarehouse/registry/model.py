@@ -142,6 +142,42 @@ class Registry:
     project_name: str = "featurewarehouse"
     built_at: str = ""
     changes: dict[str, Any] = field(default_factory=dict, hash=False)
+    # column-level lineage: model -> column -> ["upstream_model.column" | "source:src.table.column"]
+    column_lineage: dict[str, dict[str, list[str]]] = field(default_factory=dict, hash=False)
+    # the analysed SQL of each feature view: {"sql": ..., "origin": compiled|rendered|previous-compiled}
+    model_sql: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
+    dialect: str = "duckdb"
+
+    @classmethod
+    def load(cls, project_dir: Path | str | None = None) -> "Registry":
+        """The project's registry (``target/fw_registry.json``), built first if missing.
+
+        >>> Registry.load("path/to/project").view("customer_spend_features")  # doctest: +SKIP
+        """
+        from featurewarehouse.config import load_config
+        from featurewarehouse.registry import load_registry
+
+        return load_registry(load_config(project_dir))
+
+    def feature(self, ref: str | FeatureRef) -> Feature:
+        """One feature by ``view:feature``."""
+        parsed = ref if isinstance(ref, FeatureRef) else FeatureRef.parse(ref)
+        if parsed.is_wildcard:
+            raise ConfigError(f"{parsed} names all features of a view, not one", hint="name one feature")
+        return self.view(parsed.view).feature(parsed.feature)
+
+    def used_by(self, view: str, feature: str | None = None) -> tuple[str, ...]:
+        """Training sets that use a view (or one of its features), by name."""
+        out = []
+        for m in self.models:
+            if m.kind != "training_set":
+                continue
+            for ref in m.features:
+                v, _, f = ref.partition(":")
+                if v == view and (feature is None or f in ("*", feature)):
+                    out.append(m.name)
+                    break
+        return tuple(out)
 
     # ---- lookups -------------------------------------------------------
     def entity(self, name: str) -> Entity:
@@ -244,6 +280,9 @@ class Registry:
             project_name=data.get("project_name", "featurewarehouse"),
             built_at=data.get("built_at", ""),
             changes=data.get("changes", {}),
+            column_lineage=data.get("column_lineage", {}),
+            model_sql=data.get("model_sql", {}),
+            dialect=data.get("dialect", "duckdb"),
         )
 
     @classmethod
