@@ -1,0 +1,239 @@
+"""The online-store interface: one ABC, one implementation per backend, chosen by URL.
+
+Shape taken from Feast (few abstract methods, a typed config per backend, a
+short-name -> class map) and sqlmesh (capabilities as class attributes).
+
+A store holds, per online feature view, the latest row per entity key
+(event ts, created ts, feature values), plus a small metadata area: a copy of
+each synced view's definition (so reads need no dbt project), its watermark,
+and an ``epoch`` counter bumped on every commit so readers notice re-syncs.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+from urllib.parse import urlsplit
+
+from featurewarehouse.errors import ConfigError, redact
+from featurewarehouse.online.keys import kind_of
+from featurewarehouse.refs import did_you_mean
+
+TS_COL = "__ts"
+CREATED_COL = "__cts"
+
+
+@dataclass(frozen=True)
+class ViewLayout:
+    """What a store needs to know about one online view (built from a FeatureView or a stored copy)."""
+
+    name: str
+    key_names: tuple[str, ...]
+    key_kinds: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    feature_kinds: tuple[str, ...]
+    ttl_seconds: int | None = None
+    definition: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def signature(self) -> str:
+        """Changes whenever the stored shape or serving rules change (keys, features, types, TTL)."""
+        payload = json.dumps(
+            [self.name, self.key_names, self.key_kinds, self.feature_names, self.feature_kinds, self.ttl_seconds]
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_view(cls, view: Any) -> "ViewLayout":
+        from dataclasses import asdict
+
+        return cls(
+            name=view.name,
+            key_names=tuple(k.name for k in view.join_keys),
+            key_kinds=tuple(kind_of(k.dtype) for k in view.join_keys),
+            feature_names=tuple(f.name for f in view.features),
+            feature_kinds=tuple(kind_of(f.dtype) for f in view.features),
+            ttl_seconds=view.ttl_seconds,
+            definition=asdict(view),
+        )
+
+    def feature_index(self, name: str) -> int:
+        try:
+            return self.feature_names.index(name)
+        except ValueError:
+            raise ConfigError(
+                f"feature view {self.name!r} has no feature {name!r} in the online store."
+                + did_you_mean(name, self.feature_names),
+                hint=f"its features: {', '.join(self.feature_names)}",
+            ) from None
+
+
+@dataclass(frozen=True)
+class ViewState:
+    """Metadata stored with a view's data, committed atomically with it."""
+
+    layout: ViewLayout
+    registry_version: str
+    watermark: str | None  # ISO text of the change-detection column's high-water mark
+    synced_at: str
+    generation: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "definition": self.layout.definition,
+                "layout": {
+                    "name": self.layout.name,
+                    "key_names": self.layout.key_names,
+                    "key_kinds": self.layout.key_kinds,
+                    "feature_names": self.layout.feature_names,
+                    "feature_kinds": self.layout.feature_kinds,
+                    "ttl_seconds": self.layout.ttl_seconds,
+                },
+                "signature": self.layout.signature,
+                "registry_version": self.registry_version,
+                "watermark": self.watermark,
+                "synced_at": self.synced_at,
+                "generation": self.generation,
+            },
+            default=str,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "ViewState":
+        d = json.loads(text)
+        lay = d["layout"]
+        layout = ViewLayout(
+            name=lay["name"],
+            key_names=tuple(lay["key_names"]),
+            key_kinds=tuple(lay["key_kinds"]),
+            feature_names=tuple(lay["feature_names"]),
+            feature_kinds=tuple(lay["feature_kinds"]),
+            ttl_seconds=lay["ttl_seconds"],
+            definition=d.get("definition") or {},
+        )
+        return cls(layout, d.get("registry_version", ""), d.get("watermark"), d.get("synced_at", ""), d.get("generation", 0))
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    written: int
+    skipped_older: int
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """Rows aligned with the requested keys: ``(event_ts_micros, [values...])`` or None when absent."""
+
+    rows: list[tuple[int, list[Any]] | None]
+    epoch: int
+
+
+class StaleLayout(Exception):
+    """The stored data no longer has the shape a reader expects (a re-sync changed it)."""
+
+
+class OnlineStore(ABC):
+    """One backend. Writes arrive as Arrow record batches whose columns are the join keys,
+    ``__ts`` and ``__cts`` (int64 epoch micros; ``__cts`` never NULL) and the features,
+    at most one row per key (the sync dedupes in SQL); the store still refuses to move
+    a key's value backwards.
+
+    Sync protocol per view: ``begin_view`` -> ``write_batch``* -> ``commit_view``
+    (data durable and visible, then metadata/watermark, atomically where the backend can).
+    A full refresh writes into a new namespace that ``commit_view`` swaps in atomically.
+    """
+
+    SCHEMES: ClassVar[tuple[str, ...]] = ()
+    SUPPORTS_TRANSACTIONS: ClassVar[bool] = False
+    ENCODES_IN_BULK: ClassVar[bool] = False
+
+    url: str
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str) -> "OnlineStore":
+        """Open the store named by ``url`` (raises ConfigError / ServiceUnavailable)."""
+
+    # ---- writes ---------------------------------------------------------
+    @abstractmethod
+    def begin_view(self, layout: ViewLayout, *, full_refresh: bool) -> None:
+        """Prepare to write a view (create its table, or a fresh namespace for a full refresh)."""
+
+    @abstractmethod
+    def write_batch(self, layout: ViewLayout, batch: Any) -> WriteResult:
+        """Upsert one Arrow record batch, never moving a key's (ts, created ts) backwards."""
+
+    @abstractmethod
+    def commit_view(self, state: ViewState) -> None:
+        """Make the view's writes durable and visible, then record its state (watermark last)."""
+
+    def abort_view(self, layout: ViewLayout) -> None:
+        """Undo what can be undone after a failed sync (best effort)."""
+
+    # ---- reads ----------------------------------------------------------
+    @abstractmethod
+    def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
+        """The stored rows for ``keys`` (coerced tuples), selected features only, in one round trip."""
+
+    @abstractmethod
+    def view_states(self) -> dict[str, ViewState]:
+        """The stored copy of every synced view's definition and state."""
+
+    @abstractmethod
+    def epoch(self) -> int:
+        """A counter bumped by every ``commit_view``."""
+
+    # ---- housekeeping ----------------------------------------------------
+    def drop_all(self) -> None:
+        """Delete everything this store holds (tests, `--full-refresh` of all views)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "OnlineStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({redact(self.url)!r})"
+
+
+# short name -> "module:Class"; imported lazily so redis is only needed for redis URLs
+STORE_CLASSES: dict[str, str] = {
+    "sqlite": "featurewarehouse.online.sqlite:SqliteOnlineStore",
+    "redis": "featurewarehouse.online.redis:RedisOnlineStore",
+    "rediss": "featurewarehouse.online.redis:RedisOnlineStore",
+}
+
+
+def store_class(url: str) -> type[OnlineStore]:
+    import importlib
+
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme not in STORE_CLASSES:
+        raise ConfigError(
+            f"unknown online store URL scheme {scheme or url!r}." + did_you_mean(scheme, STORE_CLASSES),
+            where=redact(url),
+            hint="use sqlite:///path/online.db, redis://host:6379/0 or rediss://:password@host:6380/0",
+        )
+    module, _, name = STORE_CLASSES[scheme].partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def open_store(url: str) -> OnlineStore:
+    """Open the online store named by ``url``.
+
+    >>> open_store("sqlit:///x.db")
+    Traceback (most recent call last):
+    ...
+    featurewarehouse.errors.ConfigError: unknown online store URL scheme 'sqlit'. did you mean 'sqlite'?
+    at: sqlit:///x.db
+    hint: use sqlite:///path/online.db, redis://host:6379/0 or rediss://:password@host:6380/0
+    """
+    return store_class(url).from_url(url)

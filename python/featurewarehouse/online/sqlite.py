@@ -1,0 +1,269 @@
+"""SQLite online store: the embedded default, a file under the project.
+
+One table per view (``fv_<view>``) with typed join-key columns as a composite
+primary key (``WITHOUT ROWID``), so keys are unambiguous and typed by
+construction, plus ``__ts``/``__cts`` and one column per feature.
+
+A view is synced in ONE write transaction (WAL mode, so readers are never
+blocked): its rows, then its state and watermark, commit together or not at
+all. A full refresh fills ``fv_<view>__building`` in that same transaction and
+swaps it in with DROP + RENAME, which SQLite applies atomically.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import unquote, urlsplit
+
+from featurewarehouse.errors import ConfigError, ServiceUnavailable
+from featurewarehouse.online.base import (
+    CREATED_COL,
+    TS_COL,
+    OnlineStore,
+    ReadResult,
+    StaleLayout,
+    ViewLayout,
+    ViewState,
+    WriteResult,
+)
+from featurewarehouse.online.keys import plain_decoder, to_plain_arrow
+
+_AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT"}
+_META = "fw_meta"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_name(view: str, *, building: bool = False) -> str:
+    return f"fv_{view}__building" if building else f"fv_{view}"
+
+
+class SqliteOnlineStore(OnlineStore):
+    SCHEMES = ("sqlite",)
+    SUPPORTS_TRANSACTIONS = True
+    ENCODES_IN_BULK = False
+
+    def __init__(self, path: str, url: str | None = None):
+        self.path = path
+        self.url = url or f"sqlite:///{path}"
+        self._writer: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._building: set[str] = set()
+        self._read_sql: dict[tuple[str, tuple[int, ...], int], str] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> "SqliteOnlineStore":
+        parts = urlsplit(url)
+        path = unquote(parts.netloc + parts.path)
+        # sqlite:///rel/x.db -> "/rel/x.db" (config makes project paths absolute);
+        # sqlite:////abs/x.db -> "//abs/x.db"
+        if path.startswith("//"):
+            path = path[1:]
+        if not path or path == "/":
+            raise ConfigError("the sqlite online store URL has no path", where=url, hint="use sqlite:///path/online.db")
+        return cls(path, url)
+
+    # ---- connections ------------------------------------------------------
+    def _write_con(self) -> sqlite3.Connection:
+        if self._writer is None:
+            p = Path(self.path)
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+                con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+                con.execute("pragma journal_mode=wal")
+                con.execute("pragma synchronous=normal")  # durable at checkpoints; WAL keeps commits atomic
+                con.execute(f"create table if not exists {_META} (k text primary key, v text not null)")
+                con.execute(f"insert into {_META} values ('epoch', '0') on conflict do nothing")
+            except (sqlite3.Error, OSError) as exc:
+                raise ServiceUnavailable(
+                    f"cannot open the SQLite online store {self.path} for writing: {exc}",
+                    hint="check that the directory exists and is writable, or pass --store sqlite:///other/path.db",
+                ) from exc
+            self._writer = con
+        return self._writer
+
+    def _read_con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            if not Path(self.path).is_file():
+                raise ConfigError(
+                    f"the online store {self.path} does not exist yet",
+                    hint="run `fwctl sync-online` to fill it",
+                )
+            try:
+                con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable(f"cannot open the SQLite online store {self.path}: {exc}") from exc
+            self._local.con = con
+        return con
+
+    # ---- writes -----------------------------------------------------------
+    def begin_view(self, layout: ViewLayout, *, full_refresh: bool) -> None:
+        con = self._write_con()
+        try:
+            con.execute("begin immediate")
+            exists = con.execute(
+                "select 1 from sqlite_master where type='table' and name=?", (table_name(layout.name),)
+            ).fetchone()
+            if full_refresh or not exists:
+                name = table_name(layout.name, building=True)
+                con.execute(f"drop table if exists {_q(name)}")
+                con.execute(self._create_sql(layout, name))
+                self._building.add(layout.name)
+            else:
+                self._building.discard(layout.name)
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise ServiceUnavailable(f"cannot prepare {layout.name!r} in the SQLite online store {self.path}: {exc}") from exc
+
+    @staticmethod
+    def _create_sql(layout: ViewLayout, name: str) -> str:
+        cols = [f"{_q(k)} {_AFFINITY[t]} not null" for k, t in zip(layout.key_names, layout.key_kinds)]
+        cols += [f"{TS_COL} INTEGER not null", f"{CREATED_COL} INTEGER not null"]
+        cols += [f"{_q(f)} {_AFFINITY[t]}" for f, t in zip(layout.feature_names, layout.feature_kinds)]
+        pk = ", ".join(_q(k) for k in layout.key_names)
+        return f"create table {_q(name)} ({', '.join(cols)}, primary key ({pk})) without rowid"
+
+    def _upsert_sql(self, layout: ViewLayout, name: str) -> str:
+        cols = [*layout.key_names, TS_COL, CREATED_COL, *layout.feature_names]
+        sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols[len(layout.key_names):])
+        pk = ", ".join(_q(k) for k in layout.key_names)
+        # the guard: a row older than the stored one (ts, then created ts) changes nothing
+        return (
+            f"insert into {_q(name)} ({', '.join(_q(c) for c in cols)}) values ({', '.join('?' * len(cols))}) "
+            f"on conflict ({pk}) do update set {sets} "
+            f"where (excluded.{TS_COL}, excluded.{CREATED_COL}) >= ({_q(name)}.{TS_COL}, {_q(name)}.{CREATED_COL})"
+        )
+
+    def write_batch(self, layout: ViewLayout, batch: Any) -> WriteResult:
+        n = batch.num_rows
+        if n == 0:
+            return WriteResult(0, 0)
+        cols = [to_plain_arrow(batch.column(k), t).to_pylist() for k, t in zip(layout.key_names, layout.key_kinds)]
+        cols += [batch.column(TS_COL).to_pylist(), batch.column(CREATED_COL).to_pylist()]
+        cols += [to_plain_arrow(batch.column(f), t).to_pylist() for f, t in zip(layout.feature_names, layout.feature_kinds)]
+        name = table_name(layout.name, building=layout.name in self._building)
+        con = self._write_con()
+        try:
+            before = con.total_changes
+            con.executemany(self._upsert_sql(layout, name), zip(*cols))
+            changed = con.total_changes - before
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise ServiceUnavailable(f"writing {layout.name!r} to the SQLite online store {self.path} failed: {exc}") from exc
+        return WriteResult(changed, n - changed)
+
+    def commit_view(self, state: ViewState) -> None:
+        con = self._write_con()
+        name = state.layout.name
+        try:
+            if name in self._building:
+                con.execute(f"drop table if exists {_q(table_name(name))}")
+                con.execute(f"alter table {_q(table_name(name, building=True))} rename to {_q(table_name(name))}")
+                self._building.discard(name)
+            con.execute(
+                f"insert into {_META} values (?, ?) on conflict (k) do update set v = excluded.v",
+                (f"view:{name}", state.to_json()),
+            )
+            con.execute(f"update {_META} set v = cast(cast(v as integer) + 1 as text) where k = 'epoch'")
+            con.execute("commit")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise ServiceUnavailable(f"committing {name!r} to the SQLite online store {self.path} failed: {exc}") from exc
+
+    def abort_view(self, layout: ViewLayout) -> None:
+        self._building.discard(layout.name)
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self._writer is not None and self._writer.in_transaction:
+            try:
+                self._writer.execute("rollback")
+            except sqlite3.Error:
+                pass
+
+    def drop_all(self) -> None:
+        con = self._write_con()
+        names = [r[0] for r in con.execute("select name from sqlite_master where type='table' and name like 'fv_%'")]
+        con.execute("begin immediate")
+        for n in names:
+            con.execute(f"drop table {_q(n)}")
+        con.execute(f"delete from {_META} where k like 'view:%'")
+        con.execute(f"update {_META} set v = cast(cast(v as integer) + 1 as text) where k = 'epoch'")
+        con.execute("commit")
+
+    # ---- reads ------------------------------------------------------------
+    def _select_sql(self, layout: ViewLayout, feature_idx: tuple[int, ...], n: int) -> str:
+        cache_key = (layout.name, feature_idx, n)
+        sql = self._read_sql.get(cache_key)
+        if sql is None:
+            k = len(layout.key_names)
+            cols = [*layout.key_names, TS_COL, *(layout.feature_names[i] for i in feature_idx)]
+            if k == 1:
+                where = f"{_q(layout.key_names[0])} in ({', '.join('?' * n)})"
+            else:
+                tuple_ph = "(" + ", ".join("?" * k) + ")"
+                where = f"({', '.join(_q(c) for c in layout.key_names)}) in (values {', '.join([tuple_ph] * n)})"
+            sql = f"select {', '.join(_q(c) for c in cols)} from {_q(table_name(layout.name))} where {where}"
+            if len(self._read_sql) > 512:
+                self._read_sql.clear()
+            self._read_sql[cache_key] = sql
+        return sql
+
+    def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
+        con = self._read_con()
+        k = len(layout.key_names)
+        unique = list(dict.fromkeys(keys))
+        params: list[Any] = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
+        sql = self._select_sql(layout, tuple(feature_idx), len(unique))
+        try:
+            con.execute("begin")
+            try:
+                epoch = int(con.execute(f"select v from {_META} where k = 'epoch'").fetchone()[0])
+                found = con.execute(sql, params).fetchall()
+            finally:
+                con.execute("commit")
+        except sqlite3.OperationalError as exc:
+            raise StaleLayout(str(exc)) from exc
+        decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.feature_kinds[i]))]
+        by_key = {}
+        for r in found:
+            values = list(r[k + 1:])
+            for j, d in decoders:
+                values[j] = d(values[j])
+            by_key[tuple(r[:k])] = (r[k], values)
+        return ReadResult([by_key.get(key) for key in keys], epoch)
+
+    def view_states(self) -> dict[str, ViewState]:
+        if not Path(self.path).is_file():
+            return {}
+        con = self._read_con()
+        try:
+            rows = con.execute(f"select k, v from {_META} where k like 'view:%'").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        return {k[len("view:"):]: ViewState.from_json(v) for k, v in rows}
+
+    def epoch(self) -> int:
+        if not Path(self.path).is_file():
+            return 0
+        con = self._read_con()
+        try:
+            row = con.execute(f"select v from {_META} where k = 'epoch'").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._rollback()
+            self._writer.close()
+            self._writer = None
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None

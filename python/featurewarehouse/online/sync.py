@@ -1,0 +1,409 @@
+"""``fwctl sync-online``: materialize each online view's latest values into the online store.
+
+Per view, the warehouse computes the latest row per entity key at ``now``
+(the point-in-time rules, with ``t = now``) and streams it as Arrow record
+batches; the store upserts each batch behind a never-backwards guard.
+
+Incremental rule (documented in docs/readme/online.md): the *change column*
+is the view's ``available_timestamp``, else its ``created_timestamp``, else
+its event ``timestamp``. A sync reads the high-water mark ``W`` of the change
+column (``<= now``) first; the keys with a row whose change column is in
+``(previous W, W]`` get their latest value recomputed over ALL their rows and
+upserted. A late row (old event time, new load time) is therefore picked up,
+and a value never moves backwards. The watermark is stored only after the
+data is durable, so a crash repeats work but never loses it. Views whose
+stored definition differs (keys, features, types, TTL, change column) are
+rebuilt in full.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Sequence
+
+from featurewarehouse.errors import ChecksFailed, ConfigError, FwError, ServiceUnavailable, redact
+from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
+from featurewarehouse.online.keys import NO_CREATED, kind_of, timestamp_micros
+
+# A gate sees the views about to be synced and returns those allowed (None = all),
+# or raises ChecksFailed to refuse the whole sync. The validation gate plugs in here.
+Gate = Callable[[Sequence[Any]], "Sequence[Any] | None"]
+# progress(view_name, rows_done_in_view, event) with event "start" | "batch" | "done"
+Progress = Callable[[str, int, str], None]
+
+
+@dataclass(frozen=True)
+class ViewSyncResult:
+    view: str
+    mode: str  # "incremental" | "full"
+    rows_read: int
+    written: int
+    skipped_older: int
+    expired: int
+    seconds: float
+    watermark_from: str | None
+    watermark_to: str | None
+    dry_run: bool = False
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    store: str
+    registry_version: str
+    as_of: str
+    views: tuple[ViewSyncResult, ...]
+    refused: tuple[str, ...] = ()
+    dry_run: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["totals"] = {
+            "rows_read": sum(v.rows_read for v in self.views),
+            "written": sum(v.written for v in self.views),
+            "skipped_older": sum(v.skipped_older for v in self.views),
+            "expired": sum(v.expired for v in self.views),
+            "seconds": round(sum(v.seconds for v in self.views), 3),
+        }
+        return d
+
+
+def change_column(view: Any) -> str:
+    """The column incremental syncs watch: available, else created, else event timestamp."""
+    return view.available_timestamp or view.created_timestamp or view.timestamp
+
+
+def _lit(ts: _dt.datetime) -> str:
+    return f"cast('{ts.strftime('%Y-%m-%d %H:%M:%S.%f')}' as timestamp)"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def latest_values_sql(
+    view: Any,
+    now: _dt.datetime,
+    *,
+    dialect: str = "duckdb",
+    changed_after: _dt.datetime | None = None,
+    changed_upto: _dt.datetime | None = None,
+) -> str:
+    """The latest row per entity key of ``view`` at ``now``, with an ``__expired`` flag.
+
+    The ONE Python rendering of the latest-value rules of the macro
+    ``featurewarehouse.latest_feature_values`` (candidates ``ts <= now`` and
+    ``available <= now``; greatest ts, then created ts NULL lowest, then the
+    feature values per decision 0001). It differs only in what the sync needs
+    and the macro cannot express: keys whose latest row is past the TTL come
+    out flagged ``__expired`` (to count them) instead of absent, and an
+    incremental sync restricts the keys to those changed in a window *before*
+    ranking. ``tests/contract/test_online_sync.py`` proves parity with the macro.
+    """
+    keys = [k.name for k in view.join_keys]
+    ts = f"cast(s.{_q(view.timestamp)} as timestamp)"
+    created = f"cast(s.{_q(view.created_timestamp)} as timestamp)" if view.created_timestamp else "cast(null as timestamp)"
+    feats = [f.name for f in view.features]
+    where = [f"s.{_q(k)} is not null" for k in keys] + [f"{ts} <= {_lit(now)}"]
+    if view.available_timestamp:
+        where.append(f"cast(s.{_q(view.available_timestamp)} as timestamp) <= {_lit(now)}")
+    if changed_after is not None or changed_upto is not None:
+        ch = f"cast(c.{_q(change_column(view))} as timestamp)"
+        cond = [f"c.{_q(k)} = s.{_q(k)}" for k in keys]
+        if changed_after is not None:
+            cond.append(f"{ch} > {_lit(changed_after)}")
+        if changed_upto is not None:
+            cond.append(f"{ch} <= {_lit(changed_upto)}")
+        where.append(f"exists (select 1 from {view.relation} as c where {' and '.join(cond)})")
+
+    def tie(f: Any) -> str:
+        expr = f"s.{_q(f.name)}"
+        if dialect == "postgres" and kind_of(f.dtype) == "str":
+            expr += ' collate "C"'
+        return expr + " desc nulls last"
+
+    order = [f"{ts} desc", f"{created} desc nulls last", *(tie(f) for f in view.features)]
+    cutoff = f"{_lit(now - _dt.timedelta(seconds=view.ttl_seconds))}" if view.ttl_seconds else None
+    expired = f"({TS_COL} < {cutoff})" if cutoff else "false"
+    key_list = ", ".join(_q(k) for k in keys)
+    return f"""
+with candidates as (
+    select
+        {", ".join(f"s.{_q(k)}" for k in keys)},
+        {ts} as {TS_COL},
+        {created} as {CREATED_COL},
+        {", ".join(f"s.{_q(f)}" for f in feats)},
+        row_number() over (
+            partition by {", ".join(f"s.{_q(k)}" for k in keys)}
+            order by {", ".join(order)}
+        ) as fw_pick
+    from {view.relation} as s
+    where {" and ".join(where)}
+),
+
+final as (
+    select {key_list}, {TS_COL}, {CREATED_COL}, {", ".join(_q(f) for f in feats)}, {expired} as __expired
+    from candidates
+    where fw_pick = 1
+)
+
+select * from final
+"""
+
+
+def _high_water_sql(view: Any, now: _dt.datetime) -> str:
+    col = f"cast({_q(change_column(view))} as timestamp)"
+    return f"select max({col}) as w from {view.relation} where {col} <= {_lit(now)}"
+
+
+def _parse_wm(state: ViewState | None, view: Any) -> _dt.datetime | None:
+    if state is None or not state.watermark:
+        return None
+    try:
+        wm = json.loads(state.watermark)
+    except ValueError:
+        return None
+    if wm.get("column") != change_column(view) or not wm.get("value"):
+        return None
+    return _dt.datetime.fromisoformat(wm["value"])
+
+
+def _prepare_batch(batch: Any) -> tuple[Any, int]:
+    """Drop expired rows; timestamps to int64 micros; NULL created -> sorts lowest."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    expired_col = batch.column("__expired")
+    n_expired = pc.sum(pc.cast(expired_col, pa.int64())).as_py() or 0
+    if n_expired:
+        batch = batch.filter(pc.invert(pc.fill_null(expired_col, False)))
+    idx_ts = batch.schema.get_field_index(TS_COL)
+    idx_c = batch.schema.get_field_index(CREATED_COL)
+    ts = timestamp_micros(batch.column(idx_ts))
+    created_col = batch.column(idx_c)
+    if pa.types.is_null(created_col.type):
+        created = pa.array([NO_CREATED] * batch.num_rows, pa.int64())
+    else:
+        created = pc.fill_null(timestamp_micros(created_col), NO_CREATED)
+    cols = list(batch.columns)
+    names = list(batch.schema.names)
+    cols[idx_ts], cols[idx_c] = ts, created
+    keep = [i for i, n in enumerate(names) if n != "__expired"]
+    return pa.RecordBatch.from_arrays([cols[i] for i in keep], [names[i] for i in keep]), n_expired
+
+
+def sync_views(
+    warehouse: Any,
+    store: OnlineStore,
+    registry: Any,
+    views: Sequence[Any],
+    *,
+    full_refresh: bool = False,
+    dry_run: bool = False,
+    now: _dt.datetime | None = None,
+    progress: Progress | None = None,
+    batch_rows: int = 65_536,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> tuple[ViewSyncResult, ...]:
+    """Sync ``views`` from an open warehouse into an open store. See the module docstring."""
+    now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    results = []
+    try:
+        states = store.view_states()
+    except FwError:
+        raise
+    for view in views:
+        if not warehouse.relation_exists(view.relation):
+            raise ConfigError(
+                f"the table of feature view {view.name!r} is missing in the warehouse: {view.relation}",
+                where=view.original_file_path or None,
+                hint=f"build it with `dbt build --select {view.name}`",
+            )
+        layout = ViewLayout.from_view(view)
+        prior = states.get(view.name)
+        previous_wm = _parse_wm(prior, view)
+        full = full_refresh or prior is None or prior.layout.signature != layout.signature or previous_wm is None
+        started = time.perf_counter()
+        high = warehouse.fetch_arrow(_high_water_sql(view, now)).column(0)[0].as_py()
+        if isinstance(high, _dt.datetime) and high.tzinfo is not None:
+            high = high.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        if isinstance(high, _dt.date) and not isinstance(high, _dt.datetime):
+            high = _dt.datetime(high.year, high.month, high.day)
+        if not full and (high is None or high <= previous_wm):
+            results.append(
+                ViewSyncResult(view.name, "incremental", 0, 0, 0, 0, time.perf_counter() - started,
+                               previous_wm.isoformat(), previous_wm.isoformat(), dry_run)
+            )
+            continue
+        sql = latest_values_sql(
+            view, now, dialect=warehouse.dialect,
+            changed_after=None if full else previous_wm, changed_upto=None if full else high,
+        )
+        rows = written = skipped = expired = 0
+        if progress:
+            progress(view.name, 0, "start")
+        if not dry_run:
+            store.begin_view(layout, full_refresh=full)
+        try:
+            for batch in warehouse.stream(sql, batch_rows):
+                if batch.num_rows == 0:
+                    continue
+                prepared, n_exp = _prepare_batch(batch)
+                rows += batch.num_rows
+                expired += n_exp
+                if not dry_run and prepared.num_rows:
+                    res = store.write_batch(layout, prepared)
+                    written += res.written
+                    skipped += res.skipped_older
+                elif dry_run:
+                    written += prepared.num_rows
+                if progress:
+                    progress(view.name, rows, "batch")
+                if on_batch:
+                    on_batch(view.name, rows)
+            if not dry_run:
+                wm_value = (high or previous_wm)
+                state = ViewState(
+                    layout=layout,
+                    registry_version=getattr(registry, "version", "") or "",
+                    watermark=json.dumps(
+                        {"column": change_column(view), "value": wm_value.isoformat() if wm_value else None}
+                    ),
+                    synced_at=now.isoformat(),
+                    generation=(prior.generation + 1) if (prior and full) else (prior.generation if prior else 0),
+                )
+                store.commit_view(state)
+        except BaseException as exc:
+            if not dry_run:
+                try:
+                    store.abort_view(layout)
+                except Exception:  # the original error matters more
+                    pass
+            if isinstance(exc, FwError):
+                raise
+            if isinstance(exc, Exception) and type(exc).__module__.startswith(("duckdb", "adbc", "pyarrow")):
+                raise ConfigError(
+                    f"the warehouse query for feature view {view.name!r} failed: {exc}",
+                    where=view.original_file_path or None,
+                    hint=f"check the model with `dbt build --select {view.name}`",
+                ) from exc
+            raise
+        if progress:
+            progress(view.name, rows, "done")
+        results.append(
+            ViewSyncResult(
+                view.name, "full" if full else "incremental", rows, written, skipped, expired,
+                time.perf_counter() - started,
+                previous_wm.isoformat() if (previous_wm and not full) else None,
+                high.isoformat() if high else None,
+                dry_run,
+            )
+        )
+    return tuple(results)
+
+
+def select_views(registry: Any, select: Sequence[str] | None) -> list[Any]:
+    """The online views to sync: all, or those named in ``select`` (with did-you-mean)."""
+    online = list(registry.online_views)
+    if not online:
+        raise ConfigError(
+            "the registry has no online feature views",
+            hint="set `online: true` in a feature view's config.meta.fw, run `dbt build`, then `fwctl sync-online`",
+        )
+    if not select:
+        return online
+    chosen = []
+    for name in select:
+        view = registry.view(name)  # unknown: did-you-mean
+        if not view.online:
+            raise ConfigError(
+                f"feature view {name!r} is not online",
+                where=view.original_file_path or None,
+                hint="set `online: true` in its config.meta.fw",
+            )
+        if view not in chosen:
+            chosen.append(view)
+    return chosen
+
+
+def load_project_registry(config: Any) -> Any:
+    """The project registry (built by the registry helper's loader when available)."""
+    try:
+        from featurewarehouse.registry import load_registry  # type: ignore[attr-defined]
+    except ImportError:
+        load_registry = None
+    if load_registry is not None:
+        return load_registry(config)
+    from featurewarehouse.registry.model import Registry
+
+    return Registry.read(config.registry_path)
+
+
+def sync_online(
+    config: Any,
+    *,
+    select: Sequence[str] | None = None,
+    full_refresh: bool = False,
+    store_url: str | None = None,
+    dry_run: bool = False,
+    gate: Gate | None = None,
+    progress: Progress | None = None,
+    now: _dt.datetime | None = None,
+    registry: Any = None,
+) -> SyncReport:
+    """Sync the project's online views into its online store; returns the report.
+
+    ``gate`` (see :data:`Gate`) runs before anything is written: the validation
+    gate refuses views whose checks failed.
+    """
+    from featurewarehouse.offline.warehouse import connect
+
+    registry = registry or load_project_registry(config)
+    views = select_views(registry, select)
+    refused: list[str] = []
+    if gate is not None:
+        allowed = gate(views)
+        if allowed is not None:
+            allowed_names = {v.name if hasattr(v, "name") else str(v) for v in allowed}
+            refused = [v.name for v in views if v.name not in allowed_names]
+            views = [v for v in views if v.name in allowed_names]
+    url = store_url or config.online_store
+    now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    store = open_store(url)
+    try:
+        wh = connect(config, read_only=True)
+        try:
+            results = sync_views(wh, store, registry, views, full_refresh=full_refresh, dry_run=dry_run,
+                                 now=now, progress=progress)
+        finally:
+            wh.close()
+    finally:
+        store.close()
+    report = SyncReport(redact(url), getattr(registry, "version", "") or "", now.isoformat(), results,
+                        tuple(refused), dry_run)
+    if refused:
+        raise RefusedViews(report)
+    return report
+
+
+class RefusedViews(ChecksFailed):
+    """Some views were refused by the gate (the others were synced): exit 1."""
+
+    def __init__(self, report: SyncReport):
+        self.report = report
+        super().__init__(
+            f"refused to sync {len(report.refused)} feature view(s) that failed validation: {', '.join(report.refused)}",
+            hint="fix the data or the checks, run `fwctl validate`, then sync again",
+        )
+
+
+__all__ = [
+    "Gate", "SyncReport", "ViewSyncResult", "latest_values_sql", "sync_online", "sync_views", "select_views",
+    "change_column", "RefusedViews", "ServiceUnavailable",
+]

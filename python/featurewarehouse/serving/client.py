@@ -1,0 +1,327 @@
+"""Online reads: ``OnlineClient.get_online_features`` -> :class:`OnlineFeatures` (contract 5).
+
+The client needs only the online store: each synced view's definition is
+stored there with its data. When a project registry is given as well, a view
+whose definition changed since its last sync is refused with a hint to re-sync.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from featurewarehouse.errors import ConfigError
+from featurewarehouse.online.base import OnlineStore, StaleLayout, ViewLayout, ViewState, open_store
+from featurewarehouse.online.keys import coerce_key_part, from_micros, micros, plain_key_part
+from featurewarehouse.refs import FeatureRef, did_you_mean
+
+PRESENT = "PRESENT"
+NULL_VALUE = "NULL_VALUE"
+NOT_FOUND = "NOT_FOUND"
+OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
+_FEAST_ZERO_TS = "1970-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class OnlineFeatures:
+    """Column-major result: column ``i`` is ``feature_names[i]`` (join keys first), row ``j`` the j-th entity."""
+
+    feature_names: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+    statuses: tuple[tuple[str, ...], ...]
+    event_timestamps: tuple[tuple[_dt.datetime | None, ...], ...]
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """``{name: [value per entity row]}``.
+
+        >>> OnlineFeatures(("customer_id", "x"), ((1,), (2.5,)), (("PRESENT",), ("PRESENT",)), ((None,), (None,))).to_dict()
+        {'customer_id': [1], 'x': [2.5]}
+        """
+        return {name: list(col) for name, col in zip(self.feature_names, self.values)}
+
+    def to_feast_response(self) -> dict[str, Any]:
+        """Feast's feature-server JSON (``/get-online-features``)."""
+
+        def ts(value: _dt.datetime | None) -> str:
+            if value is None:
+                return _FEAST_ZERO_TS
+            return value.replace(tzinfo=None).isoformat() + "Z"
+
+        def val(value: Any) -> Any:
+            if isinstance(value, _dt.datetime):
+                return value.isoformat()
+            if isinstance(value, _dt.date):
+                return value.isoformat()
+            return value
+
+        return {
+            "metadata": {"feature_names": list(self.feature_names)},
+            "results": [
+                {
+                    "values": [val(v) for v in vals],
+                    "statuses": list(stats),
+                    "event_timestamps": [ts(t) for t in tss],
+                }
+                for vals, stats, tss in zip(self.values, self.statuses, self.event_timestamps)
+            ],
+        }
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.values[0]) if self.values else 0
+
+
+@dataclass(frozen=True)
+class _ViewPlan:
+    layout: ViewLayout
+    feature_idx: tuple[int, ...]
+    out_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    views: tuple[_ViewPlan, ...]
+    epoch: int
+
+
+class OnlineClient:
+    """Reads feature values for entity rows from an online store.
+
+    >>> # client = OnlineClient.from_config(load_config())
+    >>> # client.get_online_features(["customer_spend_features:txn_count_7d"], [{"customer_id": 42}])
+    """
+
+    def __init__(self, store: OnlineStore, registry: Any = None, *, clock: Any = None, logger: Any = None):
+        self.store = store
+        self.registry = registry
+        # optional served-vector log sink (serving/logging.FeatureLogSink): every result is handed to it
+        self.logger = logger
+        self._clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
+        self._lock = threading.Lock()
+        self._states: dict[str, ViewState] = {}
+        self._epoch = -1
+        self._plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
+
+    @classmethod
+    def from_config(cls, config: Any, store_url: str | None = None) -> "OnlineClient":
+        """A client on the configured store; the project's registry is used when it has been built."""
+        store = open_store(store_url or config.online_store)
+        registry = None
+        try:
+            from featurewarehouse.registry.model import Registry
+
+            if config.registry_path.is_file():
+                registry = Registry.read(config.registry_path)
+        except ConfigError:
+            registry = None
+        return cls(store, registry)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # ---- metadata ---------------------------------------------------------
+    def _refresh(self) -> None:
+        with self._lock:
+            epoch = self.store.epoch()
+            states = self.store.view_states()
+            self._states, self._epoch = states, epoch
+            self._plans = {}
+
+    def _layout(self, view: str) -> ViewLayout:
+        state = self._states.get(view)
+        if state is None:
+            if self.registry is not None:
+                fv = self.registry.view(view)  # unknown view: did-you-mean from the project
+                if not fv.online:
+                    raise ConfigError(
+                        f"feature view {view!r} is not served online",
+                        where=fv.original_file_path or None,
+                        hint=f"set `online: true` in its config.meta.fw, then run `fwctl sync-online --select {view}`",
+                    )
+            known = sorted(self._states)
+            raise ConfigError(
+                f"feature view {view!r} is not in the online store {self.store!r}." + did_you_mean(view, known),
+                hint=f"run `fwctl sync-online --select {view}`" + (f" (synced views: {', '.join(known)})" if known else ""),
+            )
+        if self.registry is not None:
+            try:
+                fv = self.registry.view(view)
+            except ConfigError:
+                fv = None
+            if fv is not None and ViewLayout.from_view(fv).signature != state.layout.signature:
+                raise ConfigError(
+                    f"feature view {view!r} changed since it was synced to the online store "
+                    f"(store has registry version {state.registry_version or '?'}, project has {self.registry.version or '?'})",
+                    hint=f"run `fwctl sync-online --select {view} --full-refresh`",
+                )
+        return state.layout
+
+    def _plan(self, features: Sequence[str], full_feature_names: bool) -> _Plan:
+        cache_key = (tuple(features), full_feature_names)
+        plan = self._plans.get(cache_key)
+        if plan is not None and plan.epoch == self._epoch:
+            return plan
+        if not features:
+            raise ConfigError("no features requested", hint="pass features as feature_view:feature")
+        by_view: dict[str, list[int]] = {}
+        for raw in features:
+            ref = raw if isinstance(raw, FeatureRef) else FeatureRef.parse(str(raw))
+            layout = self._layout(ref.view)
+            idx = range(len(layout.feature_names)) if ref.is_wildcard else [layout.feature_index(ref.feature)]
+            chosen = by_view.setdefault(ref.view, [])
+            for i in idx:
+                if i in chosen:
+                    if not ref.is_wildcard:
+                        raise ConfigError(f"feature {ref.view}:{layout.feature_names[i]} is requested twice")
+                    continue
+                chosen.append(i)
+        views = []
+        seen: dict[str, str] = {}
+        for view, idx in by_view.items():
+            layout = self._states[view].layout
+            names = []
+            for i in idx:
+                fname = layout.feature_names[i]
+                out = f"{view}__{fname}" if full_feature_names else fname
+                if out in seen:
+                    raise ConfigError(
+                        f"feature name {fname!r} is in both {seen[out]!r} and {view!r}",
+                        hint="pass full_feature_names=True to name columns view__feature",
+                    )
+                seen[out] = view
+                names.append(out)
+            views.append(_ViewPlan(layout, tuple(idx), tuple(names)))
+        plan = _Plan(tuple(views), self._epoch)
+        self._plans[cache_key] = plan
+        return plan
+
+    # ---- reads ------------------------------------------------------------
+    def get_online_features(
+        self,
+        features: Sequence[str],
+        entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        full_feature_names: bool = False,
+    ) -> OnlineFeatures:
+        """Values, statuses and event timestamps of ``features`` for each entity row."""
+        columns = _entity_columns(entity_rows)
+        if self._epoch < 0:
+            self._refresh()
+        for attempt in range(3):
+            plan = self._plan(features, full_feature_names)
+            try:
+                result = self._read(plan, columns)
+            except _Retry:
+                self._refresh()
+            except StaleLayout:
+                self._refresh()
+            else:
+                if self.logger is not None:
+                    self.logger.log(result, _plan_refs(plan))
+                return result
+        raise ConfigError("the online store kept changing during the read", hint="retry once the sync has finished")
+
+    def _read(self, plan: _Plan, columns: dict[str, list[Any]]) -> OnlineFeatures:
+        n = len(next(iter(columns.values())))
+        needed: list[str] = []
+        for vp in plan.views:
+            for k in vp.layout.key_names:
+                if k not in columns:
+                    raise ConfigError(
+                        f"entity rows lack join key {k!r} needed by feature view {vp.layout.name!r}."
+                        + did_you_mean(k, columns),
+                        hint=f"give every entity row {', '.join(vp.layout.key_names)}",
+                    )
+                if k not in needed:
+                    needed.append(k)
+        extra = [c for c in columns if c not in needed]
+        if extra:
+            raise ConfigError(
+                f"unknown join key {extra[0]!r} for the requested features." + did_you_mean(extra[0], needed),
+                hint=f"the requested feature views take: {', '.join(needed)}",
+            )
+        now = micros(self._clock())
+        out_names: list[str] = list(columns)
+        values: list[tuple[Any, ...]] = [tuple(columns[c]) for c in columns]
+        statuses: list[tuple[str, ...]] = [(PRESENT,) * n for _ in columns]
+        stamps: list[tuple[Any, ...]] = [(None,) * n for _ in columns]
+        for vp in plan.views:
+            lay = vp.layout
+            kinds = lay.key_kinds
+            key_cols = [
+                [plain_key_part(coerce_key_part(v, kind, name), kind) for v in columns[name]]
+                for name, kind in zip(lay.key_names, kinds)
+            ]
+            keys = list(zip(*key_cols))
+            result = self.store.read(lay, keys, vp.feature_idx)
+            if result.epoch != plan.epoch:
+                # a sync committed since the plan was made: retry only if this view's shape moved
+                state = self.store.view_states().get(lay.name)
+                if state is None or state.layout.signature != lay.signature:
+                    raise _Retry()
+            cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
+            m = len(vp.feature_idx)
+            cols_v: list[list[Any]] = [[None] * n for _ in range(m)]
+            cols_s: list[list[str]] = [[NOT_FOUND] * n for _ in range(m)]
+            cols_t: list[list[Any]] = [[None] * n for _ in range(m)]
+            for j, row in enumerate(result.rows):
+                if row is None:
+                    continue
+                ts_micros, vals = row
+                ts = from_micros(ts_micros)
+                expired = cutoff is not None and ts_micros < cutoff
+                for i in range(m):
+                    cols_t[i][j] = ts
+                    if expired:
+                        cols_s[i][j] = OUTSIDE_MAX_AGE
+                    elif vals[i] is None:
+                        cols_s[i][j] = NULL_VALUE
+                    else:
+                        cols_s[i][j] = PRESENT
+                        cols_v[i][j] = vals[i]
+            out_names.extend(vp.out_names)
+            values.extend(tuple(c) for c in cols_v)
+            statuses.extend(tuple(c) for c in cols_s)
+            stamps.extend(tuple(c) for c in cols_t)
+        return OnlineFeatures(tuple(out_names), tuple(values), tuple(statuses), tuple(stamps))
+
+
+    def feature_refs(self, features: Sequence[str], full_feature_names: bool = False) -> list[str]:
+        """The resolved ``view:feature`` of each feature column of the result, in order (wildcards expanded)."""
+        if self._epoch < 0:
+            self._refresh()
+        return _plan_refs(self._plan(features, full_feature_names))
+
+
+def _plan_refs(plan: _Plan) -> list[str]:
+    return [f"{vp.layout.name}:{vp.layout.feature_names[i]}" for vp in plan.views for i in vp.feature_idx]
+
+
+class _Retry(Exception):
+    pass
+
+
+def _entity_columns(entity_rows: Any) -> dict[str, list[Any]]:
+    """Normalise row-major ``[{k: v}]`` or column-major ``{k: [v]}`` entity rows to columns."""
+    if isinstance(entity_rows, Mapping):
+        cols = {str(k): list(v) if isinstance(v, (list, tuple)) else [v] for k, v in entity_rows.items()}
+    else:
+        rows = list(entity_rows)
+        if not rows:
+            raise ConfigError("no entity rows given", hint='pass e.g. [{"customer_id": 42}]')
+        names = list(rows[0])
+        for r in rows:
+            if list(r) != names and set(r) != set(names):
+                raise ConfigError(
+                    f"entity rows have different keys: {sorted(names)} and {sorted(r)}",
+                    hint="give every entity row the same join keys",
+                )
+        cols = {k: [r[k] for r in rows] for k in names}
+    if not cols:
+        raise ConfigError("entity rows have no join keys", hint='pass e.g. [{"customer_id": 42}]')
+    lengths = {len(v) for v in cols.values()}
+    if len(lengths) != 1:
+        raise ConfigError("entity columns have different lengths", hint="give each join key one value per row")
+    if lengths == {0}:
+        raise ConfigError("no entity rows given", hint='pass e.g. {"customer_id": [42]}')
+    return cols
