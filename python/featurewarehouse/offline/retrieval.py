@@ -1,0 +1,507 @@
+"""Historical retrieval: point-in-time-correct training data for a caller's spine.
+
+The flow of one call:
+
+1. resolve the requested features against the registry (which join keys the
+   spine needs, and of which types);
+2. render the PIT SQL from the dbt macro ``featurewarehouse.point_in_time_join``
+   with ONE ``dbt compile --inline`` invocation (the rules live in the macro
+   only; this module never writes PIT SQL of its own);
+3. stage the spine in the warehouse with a row id assigned on upload (DuckDB
+   scans Arrow and Parquet in place; Postgres receives Arrow over COPY; a SQL
+   spine never leaves the warehouse), check its columns, and normalize its
+   event time to UTC in a view;
+4. run ``select <spine columns>, <features> from (<pit sql>) order by row id``
+   into Arrow batches, a Parquet file, or a warehouse table.
+
+The spine's original timestamp column is returned untouched; the PIT join
+uses a normalized copy (``__fw_event_ts``) that is dropped from the output.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from featurewarehouse.config import ProjectConfig
+from featurewarehouse.errors import ConfigError
+from featurewarehouse.offline.spine import (
+    EVENT_TS,
+    ROW_ID,
+    ArrowSpine,
+    KeyRequirement,
+    ParquetSpine,
+    SpineInput,
+    SqlSpine,
+    arrow_family,
+    check_spine,
+    classify,
+    quote,
+    utc_timestamp_sql,
+)
+
+SPINE_VIEW = "__fw_spine"  # what the macro joins against (a temp view)
+_RAW = "__fw_spine_raw"  # the staged spine with its row id
+_DATA = "__fw_spine_data"  # a SQL spine, materialized in place
+
+
+# ---- results ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HistoricalResult:
+    """The outcome of :func:`get_historical_features`.
+
+    With ``output=None`` it holds the rows as an Arrow table; with an output it
+    only says where they went (nothing was pulled into Python).
+    """
+
+    sql: str
+    num_rows: int
+    columns: tuple[str, ...]
+    output: str | None = None
+    output_kind: str = "arrow"  # arrow | parquet | table
+    seconds: float = 0.0
+    _table: Any = field(default=None, repr=False, compare=False)
+
+    def to_arrow(self) -> "pa.Table":  # noqa: F821
+        """The rows as an Arrow table (read back from Parquet when written there)."""
+        if self._table is not None:
+            return self._table
+        if self.output_kind == "parquet" and self.output:
+            import pyarrow.parquet as pq
+
+            return pq.read_table(self.output)
+        raise ConfigError(
+            f"the result was written to the warehouse table {self.output}; it is not in memory",
+            hint=f"query it there (select * from {self.output}), or call without output= to get Arrow",
+        )
+
+    def to_pandas(self) -> "pandas.DataFrame":  # noqa: F821
+        return self.to_arrow().to_pandas()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "rows": self.num_rows,
+            "columns": list(self.columns),
+            "output": self.output,
+            "output_kind": self.output_kind,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+# ---- step 1: what the features need ------------------------------------------
+
+def key_requirements(registry: Any, features: Sequence[str]) -> list[KeyRequirement]:
+    """The join keys the requested features need, in first-mention order."""
+    needed: dict[str, KeyRequirement] = {}
+    dtypes: dict[str, tuple[str, str]] = {}
+    for ent in registry.entities:
+        for k in ent.join_keys:
+            dtypes.setdefault(k.name, (k.dtype, ent.name))
+    for feature in registry.resolve(features):
+        view = registry.view(feature.view)
+        for key in view.join_keys:
+            dtype, entity = dtypes.get(key.name, (key.dtype, ",".join(view.entities)))
+            prev = needed.get(key.name)
+            views = (prev.views if prev else ()) + ((view.name,) if not prev or view.name not in prev.views else ())
+            needed[key.name] = KeyRequirement(key.name, key.dtype or dtype, entity, views)
+    return list(needed.values())
+
+
+def feature_column_names(registry: Any, features: Sequence[str], full_feature_names: bool) -> list[str]:
+    return [
+        f"{f.view}__{f.name}" if full_feature_names else f.name for f in registry.resolve(features)
+    ]
+
+
+def load_project_registry(config: ProjectConfig) -> Any:
+    """The registry via the registry package's loader (building it when missing)."""
+    try:
+        from featurewarehouse.registry import load_registry  # type: ignore[attr-defined]
+    except ImportError:
+        from featurewarehouse.registry.model import Registry
+
+        return Registry.read(config.registry_path)
+    return load_registry(config)
+
+
+# ---- step 2: render the macro ------------------------------------------------
+
+def pit_jinja(features: Sequence[str], *, full_feature_names: bool = False) -> str:
+    """The one-line Jinja call dbt compiles for a Python spine.
+
+    >>> pit_jinja(["v:a"])
+    '{{ featurewarehouse.point_in_time_join(spine=\\'"__fw_spine"\\', spine_timestamp=\\'__fw_event_ts\\', features=["v:a"], full_feature_names=false) }}'
+    """
+    spine = quote(SPINE_VIEW)
+    return (
+        "{{ featurewarehouse.point_in_time_join("
+        f"spine='{spine}', spine_timestamp='{EVENT_TS}', "
+        f"features={json.dumps(list(features))}, "
+        f"full_feature_names={'true' if full_feature_names else 'false'}) }}}}"
+    )
+
+
+def render_pit_sql(config: ProjectConfig, features: Sequence[str], *, full_feature_names: bool = False) -> str:
+    """Compile the PIT macro for the staged spine: one dbt invocation."""
+    from featurewarehouse.dbt import run_dbt
+
+    jinja = pit_jinja(features, full_feature_names=full_feature_names)
+    # dbt prints an inline compile's SQL on stdout; keep stdout for our own output.
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = run_dbt(config, ["compile", "--inline", jinja], quiet=True)
+    try:
+        nodes = [r.node for r in result.result.results]
+        sql = next(n.compiled_code for n in nodes if getattr(n, "name", "") == "inline_query")
+    except (AttributeError, StopIteration, TypeError) as exc:
+        raise ConfigError(
+            "dbt compiled the point-in-time macro but returned no SQL",
+            where=str(config.project_dir),
+            hint=f"run `dbt compile --inline \"{jinja}\"` by hand to see why",
+        ) from exc
+    if not sql or not sql.strip():
+        raise ConfigError("the point-in-time macro rendered empty SQL", hint="check macros/point_in_time_join.sql")
+    return sql.strip().rstrip(";")
+
+
+# ---- step 3: stage the spine -------------------------------------------------
+
+@dataclass(frozen=True)
+class StagedSpine:
+    schema: Any  # Arrow schema of the caller's columns (no row id)
+    label: str  # for messages
+
+
+def _schema_of(wh: Any, sql: str) -> Any:
+    """The Arrow schema of a query, without fetching rows."""
+    probe = f"select * from ({sql}) as q limit 0"
+    if wh.dialect == "duckdb":
+        return wh.con.execute(probe).fetch_record_batch().schema
+    with wh.con.cursor() as cur:
+        cur.execute(probe)
+        return cur.fetch_arrow_table().schema
+
+
+def _with_row_ids(table: Any) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    return table.append_column(ROW_ID, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+
+def _postgres_ready(table: Any) -> Any:
+    """Arrow types Postgres' COPY path cannot take, turned into ones it can (same values)."""
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    fields = []
+    changed = False
+    for f in table.schema:
+        typ = f.type
+        if t.is_dictionary(typ):
+            typ, changed = typ.value_type, True
+        if t.is_timestamp(typ) and typ.unit == "ns":
+            typ, changed = pa.timestamp("us", typ.tz), True
+        if typ == pa.null():
+            typ, changed = pa.string(), True
+        fields.append(pa.field(f.name, typ))
+    if not changed:
+        return table
+    return table.cast(pa.schema(fields), safe=False)
+
+
+def _parquet_batches(files: Sequence[str]) -> Any:
+    """A RecordBatchReader over Parquet files, with row ids assigned as batches pass."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(list(files), format="parquet")
+    schema = dataset.schema.append(pa.field(ROW_ID, pa.int64()))
+
+    def gen() -> Iterator[Any]:
+        offset = 0
+        for batch in dataset.to_batches(batch_size=65_536):
+            ids = pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64))
+            offset += batch.num_rows
+            yield pa.RecordBatch.from_arrays([*batch.columns, ids], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, gen())
+
+
+def stage_spine(wh: Any, spine: SpineInput) -> StagedSpine:
+    """Put the spine in the warehouse as ``__fw_spine_raw`` (caller's columns + row id)."""
+    raw = quote(_RAW)
+    if isinstance(spine, ArrowSpine):
+        table = _with_row_ids(spine.table)
+        if wh.dialect == "duckdb":
+            wh.con.register(_RAW, table)  # zero-copy: DuckDB scans the Arrow buffers in place
+        else:
+            wh.upload_arrow(_RAW, _postgres_ready(table), temporary=True)
+        label = "entity_df"
+    elif isinstance(spine, ParquetSpine):
+        if wh.dialect == "duckdb":
+            wh.execute(f"create or replace temp view {raw} as {_duckdb_parquet_sql(spine.files)}")
+        else:
+            import pyarrow as pa
+
+            reader = _parquet_batches(spine.files)
+            cast_schema = _postgres_ready(pa.Table.from_batches([], reader.schema)).schema
+            if cast_schema != reader.schema:
+                reader = pa.RecordBatchReader.from_batches(
+                    cast_schema, (b.cast(cast_schema, safe=False) for b in reader)
+                )
+            wh.upload_arrow(_RAW, reader, temporary=True)
+        label = spine.label
+    elif isinstance(spine, SqlSpine):
+        source = f"({spine.sql})" if spine.is_query else spine.sql
+        try:
+            if wh.dialect == "duckdb":
+                # rowid of a freshly filled table is its insertion order, which
+                # DuckDB keeps from the query (preserve_insertion_order).
+                wh.execute(f"create or replace temp table {quote(_DATA)} as select * from {source} as q")
+                wh.execute(f"create or replace temp view {raw} as select *, rowid as {quote(ROW_ID)} from {quote(_DATA)}")
+            else:
+                # nextval() is parallel-unsafe, so Postgres numbers the rows in the
+                # query's output order (after its ORDER BY).
+                seq = quote("__fw_spine_seq")
+                wh.execute(f"drop sequence if exists {seq}")
+                wh.execute(f"create temp sequence {seq}")
+                wh.execute(
+                    f"create temp table {raw} as select q.*, nextval('{seq[1:-1]}') as {quote(ROW_ID)} "
+                    f"from {source} as q"
+                )
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise ConfigError(
+                f"the spine query failed in the warehouse: {str(exc).strip().splitlines()[0]}",
+                where=f"spine: {spine.sql[:200]}",
+                hint="run the query by hand against the same target",
+            ) from exc
+        label = "spine query" if spine.is_query else spine.sql
+    else:  # pragma: no cover - classify() returns only these
+        raise TypeError(spine)
+    schema = _schema_of(wh, f"select * from {raw}")
+    schema = schema.remove(schema.get_field_index(ROW_ID))
+    return StagedSpine(schema, label)
+
+
+def _duckdb_parquet_sql(files: Sequence[str]) -> str:
+    """Scan Parquet in place; row id = offset of the file + row number within it."""
+    import pyarrow.parquet as pq
+
+    lit = lambda s: "'" + s.replace("'", "''") + "'"  # noqa: E731
+    listing = "[" + ", ".join(lit(f) for f in files) + "]"
+    scan = f"read_parquet({listing}, filename=true, file_row_number=true)"
+    if len(files) == 1:
+        row_id = "file_row_number"
+    else:
+        offsets, total = [], 0
+        for f in files:
+            offsets.append(f"when {lit(f)} then {total}")
+            total += pq.read_metadata(f).num_rows
+        row_id = f"(case filename {' '.join(offsets)} end) + file_row_number"
+    return f"select * exclude (filename, file_row_number), {row_id} as {quote(ROW_ID)} from {scan}"
+
+
+def normalize_spine(wh: Any, staged: StagedSpine, timestamp_column: str) -> None:
+    """Create the ``__fw_spine`` view: the caller's columns, row id, and the UTC event time."""
+    family = arrow_family(staged.schema.field(timestamp_column).type)
+    expr = utc_timestamp_sql(timestamp_column, family)
+    wh.execute(
+        f"create or replace temp view {quote(SPINE_VIEW)} as "
+        f"select *, {expr} as {quote(EVENT_TS)} from {quote(_RAW)}"
+    )
+
+
+def final_sql(pit_sql: str, spine_columns: Sequence[str], feature_columns: Sequence[str], row_id_column: str | None) -> str:
+    """The projection that restores the caller's columns and order."""
+    cols = [quote(c) for c in spine_columns] + [quote(c) for c in feature_columns]
+    if row_id_column:
+        cols.append(f"{quote(ROW_ID)} as {quote(row_id_column)}")
+    return f"select {', '.join(cols)}\nfrom (\n{pit_sql}\n) as pit\norder by {quote(ROW_ID)}"
+
+
+# ---- step 4: outputs ---------------------------------------------------------
+
+def is_file_output(output: str | os.PathLike[str]) -> bool:
+    """A Parquet path (``*.parquet``, a Path, or anything with a slash) versus a table name.
+
+    >>> is_file_output("out/train.parquet"), is_file_output("analytics.train_set")
+    (True, False)
+    """
+    if isinstance(output, Path):
+        return True
+    text = str(output)
+    return text.lower().endswith((".parquet", ".pq")) or "/" in text or os.sep in text
+
+
+def _table_name(output: str) -> str:
+    parts = [p.strip() for p in output.split(".")]
+    if not all(parts) or len(parts) > 3:
+        raise ConfigError(f"malformed table name {output!r}", hint="write table or schema.table")
+    return ".".join(p if p.startswith('"') else quote(p) for p in parts)
+
+
+def write_parquet(wh: Any, sql: str, path: str) -> None:
+    """Write the result to ``path`` atomically (a temp file renamed at the end)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if wh.dialect == "duckdb":
+            lit = "'" + str(tmp).replace("'", "''") + "'"
+            wh.execute(f"copy ({sql}) to {lit} (format parquet)")
+        else:
+            import pyarrow.parquet as pq
+
+            writer = None
+            try:
+                for batch in wh.stream(sql):
+                    if writer is None:
+                        writer = pq.ParquetWriter(str(tmp), batch.schema)
+                    writer.write_batch(batch)
+                if writer is None:  # no rows: still write the schema
+                    writer = pq.ParquetWriter(str(tmp), _schema_of(wh, sql))
+            finally:
+                if writer is not None:
+                    writer.close()
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_table(wh: Any, sql: str, table: str) -> None:
+    """Create or replace ``table`` from the result, all or nothing."""
+    name = _table_name(table)
+    if wh.dialect == "duckdb":
+        wh.execute(f"create or replace table {name} as {sql}")
+        return
+    wh.execute("begin")
+    try:
+        wh.execute(f"drop table if exists {name}")
+        wh.execute(f"create table {name} as {sql}")
+        wh.execute("commit")
+    except Exception:
+        wh.execute("rollback")
+        raise
+
+
+# ---- the whole call ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Prepared:
+    wh: Any
+    sql: str
+    columns: tuple[str, ...]
+
+
+@contextlib.contextmanager
+def _prepare(
+    config: ProjectConfig,
+    entity_df: Any,
+    features: Sequence[str],
+    *,
+    timestamp_column: str | None,
+    full_feature_names: bool,
+    row_id_column: str | None,
+    registry: Any,
+    pit_sql: str | None,
+) -> Iterator[_Prepared]:
+    """Check, render, stage: yield an open warehouse and the final SQL."""
+    from featurewarehouse.offline.warehouse import connect
+
+    features = list(features)
+    if not features:
+        raise ConfigError("no features requested", hint="pass features=['feature_view:feature', ...]")
+    spine = classify(entity_df)
+    registry = registry if registry is not None else load_project_registry(config)
+    keys = key_requirements(registry, features)
+    feature_cols = feature_column_names(registry, features, full_feature_names)
+    checks = dict(timestamp_column=timestamp_column, keys=keys, feature_columns=feature_cols,
+                  row_id_column=row_id_column)
+    # Checks that need no warehouse come before the (slower) dbt call.
+    if isinstance(spine, ArrowSpine):
+        check_spine(spine.table.schema, **checks)
+    if pit_sql is None:
+        pit_sql = render_pit_sql(config, features, full_feature_names=full_feature_names)
+
+    with contextlib.closing(connect(config)) as wh:
+        staged = stage_spine(wh, spine)
+        ts_col = check_spine(staged.schema, **checks)
+        normalize_spine(wh, staged, ts_col)
+        spine_cols = [f.name for f in staged.schema]
+        out_names = [f.name for f in _schema_of(wh, pit_sql)]
+        extra = [c for c in out_names if c not in set(spine_cols) | {ROW_ID, EVENT_TS}]
+        sql = final_sql(pit_sql, spine_cols, extra, row_id_column)
+        yield _Prepared(wh, sql, tuple(spine_cols + extra + ([row_id_column] if row_id_column else [])))
+
+
+def get_historical_features(
+    config: ProjectConfig,
+    entity_df: Any,
+    features: Sequence[str],
+    *,
+    timestamp_column: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+    full_feature_names: bool = False,
+    row_id_column: str | None = None,
+    registry: Any = None,
+    pit_sql: str | None = None,
+) -> HistoricalResult:
+    """Point-in-time join of ``features`` onto the spine ``entity_df``; see the module docstring.
+
+    ``output`` None returns the rows as Arrow; a ``*.parquet`` path (or any
+    path) writes a Parquet file; anything else names a warehouse table to
+    create or replace. ``pit_sql`` is the macro's rendering for these features
+    (from :func:`render_pit_sql`); when None it is rendered with one dbt call.
+    """
+    started = time.perf_counter()
+    with _prepare(config, entity_df, features, timestamp_column=timestamp_column,
+                  full_feature_names=full_feature_names, row_id_column=row_id_column,
+                  registry=registry, pit_sql=pit_sql) as job:
+        wh, sql, columns = job.wh, job.sql, job.columns
+        if output is None:
+            import pyarrow as pa
+
+            batches = list(wh.stream(sql))
+            table = pa.Table.from_batches(batches) if batches else _schema_of(wh, sql).empty_table()
+            return HistoricalResult(sql, table.num_rows, columns, None, "arrow",
+                                    time.perf_counter() - started, table)
+        if is_file_output(output):
+            import pyarrow.parquet as pq
+
+            path = str(Path(output).expanduser().resolve())
+            write_parquet(wh, sql, path)
+            rows = pq.read_metadata(path).num_rows
+            return HistoricalResult(sql, rows, columns, path, "parquet", time.perf_counter() - started)
+        write_table(wh, sql, str(output))
+        rows = int(wh.fetch_arrow(f"select count(*) as n from {_table_name(str(output))}").column(0)[0].as_py())
+        return HistoricalResult(sql, rows, columns, str(output), "table", time.perf_counter() - started)
+
+
+def iter_historical_batches(
+    config: ProjectConfig,
+    entity_df: Any,
+    features: Sequence[str],
+    *,
+    timestamp_column: str | None = None,
+    full_feature_names: bool = False,
+    row_id_column: str | None = None,
+    registry: Any = None,
+    pit_sql: str | None = None,
+    batch_rows: int = 65_536,
+) -> Iterator[Any]:
+    """Like :func:`get_historical_features`, yielding Arrow record batches as the warehouse produces them."""
+    with _prepare(config, entity_df, features, timestamp_column=timestamp_column,
+                  full_feature_names=full_feature_names, row_id_column=row_id_column,
+                  registry=registry, pit_sql=pit_sql) as job:
+        yield from job.wh.stream(job.sql, batch_rows)

@@ -1,0 +1,111 @@
+"""``FeatureStore``: the Python entry point for ML engineers.
+
+>>> from featurewarehouse import FeatureStore            # doctest: +SKIP
+>>> store = FeatureStore(".")                             # doctest: +SKIP
+>>> train = store.get_historical_features(                # doctest: +SKIP
+...     labels_df, features=["customer_spend_features:*"], timestamp_column="event_ts",
+... ).to_pandas()
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from featurewarehouse.config import ProjectConfig, load_config
+from featurewarehouse.offline import retrieval
+
+
+class FeatureStore:
+    """A Feature Warehouse project, seen from Python.
+
+    The registry and each feature list's rendered PIT SQL are loaded once per
+    instance (at most one dbt invocation per call); create a new instance, or
+    call :meth:`refresh`, after changing the project's models or YAML.
+    """
+
+    def __init__(
+        self,
+        project_dir: str | os.PathLike[str] | None = None,
+        *,
+        target: str | None = None,
+        profiles_dir: str | os.PathLike[str] | None = None,
+        config: ProjectConfig | None = None,
+    ):
+        self.config = config or load_config(
+            Path(project_dir) if project_dir is not None else None, profiles_dir=profiles_dir, target=target
+        )
+        self._registry: Any = None
+        self._pit_sql: dict[tuple[tuple[str, ...], bool], str] = {}
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            self._registry = retrieval.load_project_registry(self.config)
+        return self._registry
+
+    def refresh(self) -> None:
+        """Forget the cached registry and rendered SQL (after a project change)."""
+        self._registry = None
+        self._pit_sql.clear()
+
+    def _rendered(self, features: Sequence[str], full_feature_names: bool) -> str:
+        key = (tuple(features), bool(full_feature_names))
+        if key not in self._pit_sql:
+            # Validate the references first: a clear error beats a dbt compile failure.
+            self.registry.resolve(features)
+            self._pit_sql[key] = retrieval.render_pit_sql(
+                self.config, features, full_feature_names=full_feature_names
+            )
+        return self._pit_sql[key]
+
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: Sequence[str],
+        *,
+        timestamp_column: str | None = None,
+        output: str | os.PathLike[str] | None = None,
+        full_feature_names: bool = False,
+        row_id_column: str | None = None,
+    ) -> retrieval.HistoricalResult:
+        """Point-in-time-correct feature values for every row of ``entity_df``.
+
+        ``entity_df``: a pandas DataFrame, a pyarrow Table, a Parquet path, a
+        SELECT query or a table name in the warehouse. It must carry the join
+        keys of the requested views' entities and an event-time column
+        (``timestamp_column``; found automatically when there is exactly one
+        timestamp/date column). Naive timestamps are UTC; a DATE is midnight.
+
+        Returns every spine row once, in the spine's order, with its original
+        columns followed by one column per feature (``view__feature`` with
+        ``full_feature_names``). ``output`` writes a Parquet file (a path) or
+        a warehouse table (a name) instead of returning the rows.
+        ``row_id_column`` keeps the spine's 0-based row position under that name.
+        """
+        features = list(features)
+        pit_sql = self._rendered(features, full_feature_names) if features else None
+        return retrieval.get_historical_features(
+            self.config, entity_df, features, timestamp_column=timestamp_column, output=output,
+            full_feature_names=full_feature_names, row_id_column=row_id_column,
+            registry=self.registry, pit_sql=pit_sql,
+        )
+
+    def iter_historical_features(
+        self,
+        entity_df: Any,
+        features: Sequence[str],
+        *,
+        timestamp_column: str | None = None,
+        full_feature_names: bool = False,
+        row_id_column: str | None = None,
+        batch_rows: int = 65_536,
+    ) -> Iterator[Any]:
+        """The same rows as :meth:`get_historical_features`, as a stream of Arrow record batches."""
+        features = list(features)
+        return retrieval.iter_historical_batches(
+            self.config, entity_df, features, timestamp_column=timestamp_column,
+            full_feature_names=full_feature_names, row_id_column=row_id_column,
+            registry=self.registry, pit_sql=self._rendered(features, full_feature_names) if features else None,
+            batch_rows=batch_rows,
+        )

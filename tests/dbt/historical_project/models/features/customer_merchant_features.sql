@@ -1,0 +1,1 @@
+select * from {{ ref('customer_merchant_features_raw') }}

@@ -1,0 +1,1 @@
+select * from {{ ref('merchant_features_raw') }}
