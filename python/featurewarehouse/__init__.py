@@ -2,3 +2,12 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so `import featurewarehouse` (and `fwctl --help`) stays light.
+    if name == "FeatureStore":
+        from featurewarehouse.store import FeatureStore
+
+        return FeatureStore
+    raise AttributeError(f"module 'featurewarehouse' has no attribute {name!r}")

@@ -26,6 +26,7 @@ app = typer.Typer(
 # Each module exposes register(app). Keep the heavy imports inside the commands.
 _COMMAND_MODULES: tuple[str, ...] = (
     "registry",
+    "historical",
 )
 
 for _name in _COMMAND_MODULES:
