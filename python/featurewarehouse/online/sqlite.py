@@ -28,7 +28,7 @@ from featurewarehouse.online.base import (
     ViewState,
     WriteResult,
 )
-from featurewarehouse.online.keys import plain_decoder, to_plain_arrow
+from featurewarehouse.online.keys import plain_decoder, plain_key_part, to_plain_arrow
 
 _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT"}
 _META = "fw_meta"
@@ -217,6 +217,8 @@ class SqliteOnlineStore(OnlineStore):
     def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
         con = self._read_con()
         k = len(layout.key_names)
+        if any(t in ("timestamp", "date") for t in layout.key_kinds):
+            keys = [tuple(plain_key_part(v, t) for v, t in zip(key, layout.key_kinds)) for key in keys]
         unique = list(dict.fromkeys(keys))
         params: list[Any] = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
         sql = self._select_sql(layout, tuple(feature_idx), len(unique))

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 from featurewarehouse.errors import ConfigError
 from featurewarehouse.online.base import OnlineStore, StaleLayout, ViewLayout, ViewState, open_store
-from featurewarehouse.online.keys import coerce_key_part, from_micros, micros, plain_key_part
+from featurewarehouse.online.keys import coerce_key_part, from_micros, micros
 from featurewarehouse.refs import FeatureRef, did_you_mean
 
 PRESENT = "PRESENT"
@@ -249,7 +249,7 @@ class OnlineClient:
             lay = vp.layout
             kinds = lay.key_kinds
             key_cols = [
-                [plain_key_part(coerce_key_part(v, kind, name), kind) for v in columns[name]]
+                [coerce_key_part(v, kind, name) for v in columns[name]]
                 for name, kind in zip(lay.key_names, kinds)
             ]
             keys = list(zip(*key_cols))

@@ -1,0 +1,316 @@
+"""Redis online store: production serving, chosen by ``redis://`` or ``rediss://`` (TLS) URLs.
+
+Layout under a prefix (``fw`` unless the URL says ``?prefix=...``):
+
+- ``<prefix>:meta`` hash: ``epoch`` (bumped by every commit), ``view:<name>``
+  (the stored copy of the view's definition, watermark and generation).
+- ``<prefix>:v:<view>:g<gen>:<key>`` hash per entity key: ``__v`` (the 38-digit
+  version text: event ts then created ts, comparable as text) and one field per
+  non-NULL feature (text encodings of :mod:`featurewarehouse.online.keys`).
+
+Writes run one Lua script per chunk of rows, which keeps a key's value from
+moving backwards (``stored __v <= new __v`` or nothing happens) atomically on
+the server. The command bytes (RESP) of a whole chunk are built with Arrow
+kernels, not argument by argument in Python, and chunks are pipelined.
+
+A full refresh writes generation ``g+1`` beside the live one, then one
+MULTI/EXEC switches ``view:<name>`` to it; readers resolve the generation in
+the same MULTI/EXEC as their HMGETs, so they see all old or all new values.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from featurewarehouse.errors import ConfigError, ServiceUnavailable, redact
+from featurewarehouse.online.base import (
+    CREATED_COL,
+    TS_COL,
+    OnlineStore,
+    ReadResult,
+    ViewLayout,
+    ViewState,
+    WriteResult,
+)
+from featurewarehouse.online.keys import VERSION_SHIFT, encode_key, encode_keys_arrow, encode_values_arrow, text_decoder
+
+CHUNK_ROWS = 2_000
+PIPELINE_CHUNKS = 8
+
+# KEYS: data keys; ARGV: nf, nf field names, then per key: version, nf values ('' = NULL)
+_UPSERT_LUA = """
+local nf = tonumber(ARGV[1])
+local base = 2 + nf
+local written = 0
+for i = 1, #KEYS do
+  local off = base + (i - 1) * (nf + 1)
+  local ver = ARGV[off]
+  local cur = redis.call('HGET', KEYS[i], '__v')
+  if (not cur) or cur <= ver then
+    if cur then redis.call('DEL', KEYS[i]) end
+    local args = {'__v', ver}
+    for j = 1, nf do
+      local val = ARGV[off + j]
+      if val ~= '' then
+        args[#args + 1] = ARGV[1 + j]
+        args[#args + 1] = val
+      end
+    end
+    redis.call('HSET', KEYS[i], unpack(args))
+    written = written + 1
+  end
+end
+return written
+"""
+
+
+def _connection_error() -> tuple[type[BaseException], ...]:
+    import redis
+
+    return (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class RedisOnlineStore(OnlineStore):
+    SCHEMES = ("redis", "rediss")
+    SUPPORTS_TRANSACTIONS = True
+    ENCODES_IN_BULK = True
+
+    def __init__(self, client: Any, url: str, prefix: str = "fw"):
+        self.client = client
+        self.url = url
+        self.prefix = prefix
+        self._meta = f"{prefix}:meta"
+        self._gen: dict[str, int] = {}
+        self._old_gen: dict[str, int | None] = {}
+        self._sha: str | None = None
+        self._states_cache: dict[str, ViewState] | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> "RedisOnlineStore":
+        try:
+            import redis
+        except ImportError as exc:
+            raise ConfigError("the redis online store needs redis-py", hint='pip install "featurewarehouse[redis]"') from exc
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        prefix = query.pop("prefix", "fw")
+        clean = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+        try:
+            client = redis.Redis.from_url(clean, socket_connect_timeout=5, socket_timeout=60)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"malformed Redis URL: {exc}", where=redact(url),
+                              hint="use redis://[:password@]host:6379/0 or rediss:// for TLS") from exc
+        store = cls(client, url, prefix)
+        store._call(client.ping)
+        return store
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        import redis
+
+        try:
+            return fn(*args, **kwargs)
+        except _connection_error() as exc:
+            raise ServiceUnavailable(
+                f"cannot reach the Redis online store at {redact(self.url)}: {exc}",
+                hint="start Redis or fix the URL (--store, FW_ONLINE_STORE or vars.fw.online_store); "
+                "the store keeps its last committed state, rerun the sync when Redis is back",
+            ) from exc
+        except redis.AuthenticationError as exc:
+            raise ServiceUnavailable(f"Redis refused the credentials in {redact(self.url)}: {exc}") from exc
+        except redis.ResponseError as exc:
+            raise ServiceUnavailable(f"the Redis online store at {redact(self.url)} answered with an error: {exc}") from exc
+
+    def data_prefix(self, view: str, gen: int) -> str:
+        return f"{self.prefix}:v:{view}:g{gen}:"
+
+    # ---- writes -----------------------------------------------------------
+    def _delete_matching(self, pattern: str, keep_prefix: str | None = None) -> int:
+        n = 0
+        batch: list[bytes] = []
+        for key in self.client.scan_iter(match=pattern, count=10_000):
+            if keep_prefix is not None and key.startswith(keep_prefix.encode()):
+                continue
+            batch.append(key)
+            if len(batch) >= 10_000:
+                n += self.client.unlink(*batch)
+                batch = []
+        if batch:
+            n += self.client.unlink(*batch)
+        return n
+
+    def begin_view(self, layout: ViewLayout, *, full_refresh: bool) -> None:
+        states = self._call(self.view_states)
+        prior = states.get(layout.name)
+        current = prior.generation if prior else None
+        self._old_gen[layout.name] = current
+        if full_refresh or prior is None:
+            target = 0 if current is None else current + 1
+            # leftovers of a crashed sync (any generation but the live one) go first
+            keep = self.data_prefix(layout.name, current) if current is not None else None
+            self._call(self._delete_matching, f"{self.prefix}:v:{layout.name}:g*", keep)
+        else:
+            target = current
+        self._gen[layout.name] = target
+        if self._sha is None:
+            self._sha = self._call(self.client.script_load, _UPSERT_LUA)
+
+    def write_batch(self, layout: ViewLayout, batch: Any) -> WriteResult:
+        n = batch.num_rows
+        if n == 0:
+            return WriteResult(0, 0)
+        return self._call(self._write, layout, batch)
+
+    def _write(self, layout: ViewLayout, batch: Any) -> WriteResult:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        prefix = self.data_prefix(layout.name, self._gen[layout.name])
+        keys = encode_keys_arrow([batch.column(k) for k in layout.key_names], layout.key_kinds)
+        keys = pc.binary_join_element_wise(prefix, keys, "")
+        ts = pc.cast(pc.add(batch.column(TS_COL), VERSION_SHIFT), pa.string())
+        cts = pc.cast(pc.add(batch.column(CREATED_COL), VERSION_SHIFT), pa.string())
+        argv_cols = [pc.binary_join_element_wise(ts, cts, "")]
+        for f, kind in zip(layout.feature_names, layout.feature_kinds):
+            argv_cols.append(pc.fill_null(encode_values_arrow(batch.column(f), kind), ""))
+        key_resp = _resp_pieces(keys)
+        row_resp = pc.binary_join_element_wise(*(_resp_pieces(c) for c in argv_cols), "")
+        nf = len(layout.feature_names)
+        head_fields = [str(nf).encode(), *(f.encode() for f in layout.feature_names)]
+        sha = self._sha.encode() if isinstance(self._sha, str) else self._sha
+        conn = self.client.connection_pool.get_connection()
+        written = 0
+        try:
+            pending = 0
+            for start in range(0, n := batch.num_rows, CHUNK_ROWS):
+                m = min(CHUNK_ROWS, n - start)
+                nargs = 3 + m + len(head_fields) + m * (nf + 1)
+                head = [f"*{nargs}\r\n".encode(), _bulk(b"EVALSHA"), _bulk(sha), _bulk(str(m).encode())]
+                conn.send_packed_command(
+                    [
+                        b"".join(head),
+                        _concat(key_resp.slice(start, m)),
+                        b"".join(_bulk(h) for h in head_fields),
+                        _concat(row_resp.slice(start, m)),
+                    ],
+                    check_health=False,
+                )
+                pending += 1
+                if pending >= PIPELINE_CHUNKS:
+                    for _ in range(pending):
+                        written += int(conn.read_response())
+                    pending = 0
+            for _ in range(pending):
+                written += int(conn.read_response())
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            self.client.connection_pool.release(conn)
+        return WriteResult(written, n - written)
+
+    def commit_view(self, state: ViewState) -> None:
+        name = state.layout.name
+        gen = self._gen.pop(name)
+        state = dataclasses.replace(state, generation=gen)
+        old = self._old_gen.pop(name, None)
+
+        def switch() -> None:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.hset(self._meta, mapping={f"view:{name}": state.to_json(), f"gen:{name}": gen})
+            pipe.hincrby(self._meta, "epoch", 1)
+            pipe.execute()
+
+        self._call(switch)
+        self._states_cache = None
+        if old is not None and old != gen:
+            # after the switch nobody reads the old generation; a crash here leaves
+            # keys the next full refresh of this view removes
+            self._call(self._delete_matching, self.data_prefix(name, old) + "*")
+
+    def abort_view(self, layout: ViewLayout) -> None:
+        self._gen.pop(layout.name, None)
+        self._old_gen.pop(layout.name, None)
+
+    def drop_all(self) -> None:
+        self._call(self._delete_matching, f"{self.prefix}:*")
+
+    # ---- reads ------------------------------------------------------------
+    def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
+        state = self._cached_states().get(layout.name)
+        if state is None:
+            from featurewarehouse.online.base import StaleLayout
+
+            raise StaleLayout(layout.name)
+        prefix = self.data_prefix(layout.name, state.generation)
+        fields = ["__v", *(layout.feature_names[i] for i in feature_idx)]
+        decoders = [text_decoder(layout.feature_kinds[i]) for i in feature_idx]
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hget(self._meta, "epoch")
+        pipe.hget(self._meta, f"gen:{layout.name}")
+        for key in keys:
+            pipe.hmget(prefix + encode_key(key, layout.key_kinds), fields)
+        replies = self._call(pipe.execute)
+        epoch = int(replies[0] or 0)
+        stored = replies[1]
+        if stored is None or int(stored) != state.generation:
+            from featurewarehouse.online.base import StaleLayout
+
+            self._states_cache = None
+            raise StaleLayout(layout.name)
+        rows: list[tuple[int, list[Any]] | None] = []
+        for reply in replies[2:]:
+            v = reply[0]
+            if v is None:
+                rows.append(None)
+                continue
+            ts = int(v[:19]) - VERSION_SHIFT
+            rows.append((ts, [d(x) for d, x in zip(decoders, reply[1:])]))
+        return ReadResult(rows, epoch)
+
+    def _cached_states(self) -> dict[str, ViewState]:
+        if self._states_cache is None:
+            self._states_cache = self.view_states()
+        return self._states_cache
+
+    def view_states(self) -> dict[str, ViewState]:
+        raw = self._call(self.client.hgetall, self._meta)
+        states = {}
+        for k, v in raw.items():
+            k = k.decode()
+            if k.startswith("view:"):
+                states[k[len("view:"):]] = ViewState.from_json(v)
+        self._states_cache = states
+        return states
+
+    def epoch(self) -> int:
+        return int(self._call(self.client.hget, self._meta, "epoch") or 0)
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:
+            pass
+
+
+def _bulk(b: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def _resp_pieces(col: Any) -> Any:
+    """Each value as a RESP bulk string, ``$<len>\\r\\n<value>\\r\\n``, in one Arrow kernel pass."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    length = pc.cast(pc.binary_length(col), pa.string())
+    return pc.binary_join_element_wise("$", length, "\r\n", col, "\r\n", "")
+
+
+def _concat(arr: Any) -> memoryview:
+    """The bytes of a string array's values, back to back, without a Python loop."""
+    import numpy as np
+
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
+    start, end = int(offsets[0]), int(offsets[-1])
+    return memoryview(bufs[2])[start:end]
