@@ -26,6 +26,9 @@ app = typer.Typer(
 # Each module exposes register(app). Keep the heavy imports inside the commands.
 _COMMAND_MODULES: tuple[str, ...] = (
     "registry",
+    "features",
+    "lineage",
+    "lint",
     "historical",
 )
 
