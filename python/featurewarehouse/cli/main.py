@@ -30,6 +30,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "lineage",
     "lint",
     "historical",
+    "online",
 )
 
 for _name in _COMMAND_MODULES:

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from featurewarehouse.errors import ConfigError
+from featurewarehouse.errors import ConfigError, redact
 from featurewarehouse.online.base import OnlineStore, StaleLayout, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import coerce_key_part, from_micros, micros
 from featurewarehouse.refs import FeatureRef, did_you_mean
@@ -141,7 +141,7 @@ class OnlineClient:
                     )
             known = sorted(self._states)
             raise ConfigError(
-                f"feature view {view!r} is not in the online store {self.store!r}." + did_you_mean(view, known),
+                f"feature view {view!r} is not in the online store {redact(self.store.url)}." + did_you_mean(view, known),
                 hint=f"run `fwctl sync-online --select {view}`" + (f" (synced views: {', '.join(known)})" if known else ""),
             )
         if self.registry is not None:
