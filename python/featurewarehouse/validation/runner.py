@@ -1,0 +1,428 @@
+"""Run expectation suites in the warehouse through Great Expectations' SQL engine.
+
+This is the only module that imports ``great_expectations``. Every metric is a
+SQL query GX renders with SQLAlchemy and the warehouse executes: the tables
+are never pulled into pandas.
+
+DuckDB needs one fix (the "known trap"). duckdb-engine's DBAPI cursor is not a
+cursor: ``ConnectionWrapper.cursor()`` returns a wrapper around the connection
+itself, so a result set lives on the connection. GX's
+``SqlAlchemyExecutionEngine.execute_query`` runs each metric query inside
+``with engine.connect() as connection:`` and calls ``.fetchall()`` after the
+block has closed the connection; closing it ends SQLAlchemy's implicit
+transaction with a ROLLBACK on the same DuckDB connection, which replaces the
+pending result with the ROLLBACK's empty one. ``fetchall()`` then returns
+``[]`` and ``resolve_metric_bundle`` fails with ``IndexError`` on ``res[0]``,
+so every expectation "fails" without counts (duckdb_engine issue #1087, GX
+issue #11579). A StaticPool or turning off pool reset does not help: the
+ROLLBACK comes from the Connection's transaction, not from the pool.
+
+The fix here gives each DBAPI cursor its own result set, as PEP 249 expects:
+our connection wrapper's ``cursor()`` returns a wrapper around
+``duckdb_connection.cursor()`` (DuckDB's own cursor, a child connection on the
+same database with its own result), and closing that cursor closes the child.
+The ROLLBACK then runs on the parent and the metric's rows survive until GX
+fetches them.
+
+Two smaller DuckDB gaps are closed on the execution engine GX builds (only
+ours, never globally): GX knows no DuckDB dialect module, so regex
+expectations raise "Regex is not supported for dialect duckdb" and type
+names resolve against bare SQLAlchemy; and duckdb-engine 0.17's column
+reflection runs PostgreSQL catalog queries DuckDB cannot answer under
+SQLAlchemy 2.1 (``pg_collation``), so column types come back empty. We give
+the engine a dialect module (duckdb-engine's dialect, a PostgreSQL dialect,
+whose ``~`` operator DuckDB reads as a *full* match, so the runner wraps each
+pattern as ``(?s).*(?:pattern).*`` to keep PostgreSQL's search semantics) and
+reflect columns from DuckDB's ``information_schema``. See
+docs/decisions/0005-gx-duckdb.md.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from featurewarehouse.config import ProjectConfig
+from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable
+from featurewarehouse.validation.results import ExpectationOutcome, ModelValidation
+
+# Suite parameters the generator writes for freshness: the runner fills them in
+# with "now minus N seconds" (UTC) at run time, so a suite file never goes stale.
+FRESHNESS_PARAMETER = re.compile(r"^fw_fresh_after_(\d+)s$")
+SAMPLE_SIZE = 5
+DOCS_SITE = "fw_local"
+
+
+@dataclass(frozen=True)
+class SuiteJob:
+    """One suite to run: the model, where its relation is, and the suite JSON."""
+
+    model: str
+    schema: str
+    table: str
+    relation: str
+    suite: dict[str, Any]
+    suite_path: str
+
+
+@dataclass(frozen=True)
+class RunOutput:
+    results: tuple[ModelValidation, ...]
+    docs_index: Path | None
+
+
+def freshness_parameters(suite: dict[str, Any], now: _dt.datetime) -> dict[str, Any]:
+    """Values for the ``fw_fresh_after_<N>s`` parameters a suite uses (naive UTC).
+
+    >>> freshness_parameters({"expectations": [{"kwargs": {"min_value": {"$PARAMETER": "fw_fresh_after_60s"}}}]},
+    ...                      _dt.datetime(2024, 1, 1, 0, 1))
+    {'fw_fresh_after_60s': datetime.datetime(2024, 1, 1, 0, 0)}
+    """
+    out: dict[str, Any] = {}
+    for exp in suite.get("expectations") or []:
+        for value in (exp.get("kwargs") or {}).values():
+            if isinstance(value, dict) and isinstance(value.get("$PARAMETER"), str):
+                m = FRESHNESS_PARAMETER.match(value["$PARAMETER"])
+                if m:
+                    out[value["$PARAMETER"]] = now - _dt.timedelta(seconds=int(m[1]))
+    return out
+
+
+# ---------------------------------------------------------------- engines
+
+
+def _duckdb_creator(path: str) -> Callable[[], Any]:
+    """A DBAPI connection factory whose cursors each hold their own result set."""
+    import duckdb
+    import duckdb_engine
+
+    class _OwnResultCursor(duckdb_engine.CursorWrapper):
+        def __init__(self, child: Any, wrapper: Any) -> None:
+            super().__init__(child, wrapper)
+            self._child = child
+
+        def close(self) -> None:  # duckdb-engine's is a no-op; ours owns a child connection
+            self._child.close()
+
+    class _CursorPerExecuteConnection(duckdb_engine.ConnectionWrapper):
+        def __init__(self, con: Any) -> None:
+            super().__init__(con)
+            self._duck = con
+
+        def cursor(self) -> Any:
+            return _OwnResultCursor(self._duck.cursor(), self)
+
+    def create() -> Any:
+        try:
+            con = duckdb.connect(path, read_only=True)
+        except duckdb.IOException as exc:
+            raise ServiceUnavailable(
+                f"cannot open the DuckDB warehouse {path}: {exc}",
+                hint="build it first with `dbt build`, and close other programs writing to it",
+            ) from exc
+        return _CursorPerExecuteConnection(con)
+
+    return create
+
+
+def _duckdb_column_type(data_type: str) -> Any:
+    """SQLAlchemy type for a DuckDB ``information_schema.columns.data_type``."""
+    import sqlalchemy as sa
+    from duckdb_engine.datatypes import HugeInteger
+
+    name = data_type.upper().split("(")[0].strip()
+    if name == "TIMESTAMP WITH TIME ZONE":
+        return sa.TIMESTAMP(timezone=True)
+    mapping = {
+        "BIGINT": sa.BIGINT, "INTEGER": sa.INTEGER, "SMALLINT": sa.SMALLINT, "TINYINT": sa.SMALLINT,
+        "UBIGINT": sa.BIGINT, "UINTEGER": sa.BIGINT, "USMALLINT": sa.INTEGER, "UTINYINT": sa.SMALLINT,
+        "HUGEINT": HugeInteger, "DOUBLE": sa.DOUBLE_PRECISION, "FLOAT": sa.REAL, "DECIMAL": sa.NUMERIC,
+        "VARCHAR": sa.VARCHAR, "BOOLEAN": sa.BOOLEAN, "DATE": sa.DATE, "TIME": sa.TIME,
+        "TIMESTAMP": sa.TIMESTAMP, "TIMESTAMP_NS": sa.TIMESTAMP, "TIMESTAMP_MS": sa.TIMESTAMP,
+        "TIMESTAMP_S": sa.TIMESTAMP, "INTERVAL": sa.Interval, "UUID": sa.Uuid, "BLOB": sa.LargeBinary,
+    }
+    return mapping[name]() if name in mapping else sa.types.NullType()
+
+
+def _fit_duckdb(execution_engine: Any) -> None:
+    """Give GX's engine a DuckDB dialect module and working column reflection (see module doc)."""
+    import types
+
+    import sqlalchemy as sa
+    import sqlalchemy.dialects.postgresql  # noqa: F401  (registers sa.dialects.postgresql)
+    from duckdb_engine.datatypes import HugeInteger
+
+    module = types.ModuleType("featurewarehouse_gx_duckdb_types")
+    for name, value in vars(sa).items():
+        if isinstance(value, type) and issubclass(value, sa.types.TypeEngine):
+            setattr(module, name, value)
+    module.HUGEINT = HugeInteger
+    # GX picks its regex operator by `issubclass(module.dialect, postgresql.dialect)`;
+    # duckdb-engine's dialect derives from psycopg2's, which SQLAlchemy 2.1 no longer
+    # names `postgresql.dialect`, so name the PostgreSQL dialect itself.
+    module.dialect = sa.dialects.postgresql.dialect
+    execution_engine.dialect_module = module
+
+    dialect = execution_engine.engine.dialect
+
+    def get_columns(connection: Any, table_name: str, schema: str | None = None, **_: Any) -> list[dict]:
+        rows = connection.execute(
+            sa.text(
+                "select column_name, data_type, is_nullable from information_schema.columns "
+                "where table_name = :t and table_schema = :s order by ordinal_position"
+            ),
+            {"t": table_name, "s": schema or "main"},
+        ).fetchall()
+        if not rows:
+            raise sa.exc.NoSuchTableError(f"{schema}.{table_name}")
+        return [
+            {"name": n, "type": _duckdb_column_type(t), "nullable": nullable == "YES", "default": None}
+            for n, t, nullable in rows
+        ]
+
+    dialect.get_columns = get_columns
+    dialect.get_pk_constraint = lambda *a, **k: {"constrained_columns": [], "name": None}
+
+
+def duckdb_regex(pattern: str) -> str:
+    """A pattern DuckDB's full-match ``~`` reads as PostgreSQL's search ``~`` does.
+
+    >>> duckdb_regex("^c[0-9]")
+    '(?s).*(?:^c[0-9]).*'
+    """
+    return f"(?s).*(?:{pattern}).*"
+
+
+def warehouse_connection(config: ProjectConfig) -> tuple[str, dict[str, Any], str]:
+    """(SQLAlchemy URL, create_engine kwargs, dialect) for the configured dbt target."""
+    from featurewarehouse.offline.warehouse import postgres_uri, read_target
+
+    target = read_target(config)
+    if target.type == "duckdb":
+        path = Path(str(target.settings.get("path") or "data/warehouse.duckdb"))
+        if not path.is_absolute():
+            path = config.project_dir / path
+        if not path.is_file():
+            raise ServiceUnavailable(
+                f"the DuckDB warehouse {path} does not exist",
+                hint="build the models first: `dbt build` (or `fwctl demo`)",
+            )
+        return f"duckdb:///{path}", {"creator": _duckdb_creator(str(path))}, "duckdb"
+    if target.type == "postgres":
+        uri = postgres_uri(target.settings).replace("postgresql://", "postgresql+psycopg2://", 1)
+        return uri, {}, "postgres"
+    raise ConfigError(
+        f"fwctl validate does not run on {target.type!r} warehouses yet",
+        where=f"profiles.yml: {target.name}",
+        hint="validation supports the duckdb and postgres targets",
+    )
+
+
+# ---------------------------------------------------------------- running
+
+
+def _context(docs_dir: Path | None):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    if docs_dir is not None:
+        context.add_data_docs_site(
+            site_name=DOCS_SITE,
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            },
+        )
+    return context
+
+
+def run_suites(
+    config: ProjectConfig | None,
+    jobs: Iterable[SuiteJob],
+    *,
+    docs_dir: Path | None = None,
+    now: _dt.datetime | None = None,
+    on_model: Callable[[str], None] | None = None,
+    connection: tuple[str, dict[str, Any], str] | None = None,
+) -> RunOutput:
+    """Run each job's suite against its relation; build Data Docs into ``docs_dir``.
+
+    A model whose relation is missing or whose suite GX rejects gets a
+    :class:`ModelValidation` with ``error`` set; the other models still run.
+    ``connection`` overrides the target's (URL, engine kwargs, dialect): tests use it.
+    """
+    if connection is None:
+        if config is None:
+            raise ConfigError("run_suites needs a project config or a connection")
+        connection = warehouse_connection(config)
+    url, engine_kwargs, dialect = connection
+    now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
+    context = _context(docs_dir)
+    try:
+        datasource = context.data_sources.add_sql(name="warehouse", connection_string=url, kwargs=engine_kwargs)
+        if dialect == "duckdb":
+            _fit_duckdb(datasource.get_execution_engine())
+    except FwError:
+        raise
+    except Exception as exc:  # GX wraps driver errors in its own types
+        raise ServiceUnavailable(f"cannot connect Great Expectations to the warehouse: {_first_line(exc)}") from exc
+
+    results: list[ModelValidation] = []
+    for job in jobs:
+        if on_model:
+            on_model(job.model)
+        results.append(_run_one(context, datasource, job, now, dialect, store=docs_dir is not None))
+
+    docs_index = None
+    if docs_dir is not None and results:
+        context.build_data_docs(site_names=[DOCS_SITE])
+        index = docs_dir / "index.html"
+        docs_index = index if index.is_file() else None
+    return RunOutput(tuple(results), docs_index)
+
+
+def _run_one(
+    context: Any, datasource: Any, job: SuiteJob, now: _dt.datetime, dialect: str, *, store: bool
+) -> ModelValidation:
+    import great_expectations as gx
+
+    started = time.perf_counter()
+
+    def failed(message: str) -> ModelValidation:
+        return ModelValidation(
+            job.model, job.relation, job.suite_path, error=message, seconds=time.perf_counter() - started
+        )
+
+    try:
+        asset = datasource.add_table_asset(name=job.model, table_name=job.table, schema_name=job.schema)
+    except Exception as exc:
+        return failed(f"relation {job.relation} cannot be read: {_first_line(exc)}")
+    try:
+        suite = context.suites.add(gx.ExpectationSuite(**_suite_for_gx(job.suite, job.model, dialect)))
+    except Exception as exc:
+        return failed(f"Great Expectations rejects the suite {job.suite_path}: {_first_line(exc)}")
+    try:
+        batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
+        result = batch.validate(
+            suite,
+            result_format={"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE},
+            expectation_parameters=freshness_parameters(job.suite, now) or None,
+        )
+    except Exception as exc:
+        return failed(f"validation could not run: {_first_line(exc)}")
+    originals = list(job.suite.get("expectations") or [])
+    pairs = []
+    for r in result.results:
+        r.success = bool(r.success)  # some GX expectations return numpy.bool, which its own store cannot save
+        index = (r.expectation_config.meta or {}).get("fw_index")
+        original = originals[index] if isinstance(index, int) and index < len(originals) else None
+        pairs.append((index if isinstance(index, int) else len(originals), _outcome(r, original)))
+    outcomes = tuple(o for _, o in sorted(pairs, key=lambda p: p[0]))
+    if store:
+        _store_for_docs(context, result, suite.name, batch.id, now)
+    return ModelValidation(
+        job.model, job.relation, job.suite_path, outcomes=outcomes, seconds=time.perf_counter() - started
+    )
+
+
+def _store_for_docs(context: Any, result: Any, suite_name: str, batch_id: str, now: _dt.datetime) -> None:
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    result.success = bool(result.success)
+    run_id = RunIdentifier(run_name="fwctl validate", run_time=now.replace(tzinfo=_dt.timezone.utc))
+    result.meta["run_id"] = run_id
+    result.meta["validation_time"] = run_id.run_time
+    suite_id = ExpectationSuiteIdentifier(name=suite_name)
+    context.validation_results_store.store_validation_results(
+        suite_validation_result=result,
+        suite_validation_result_identifier=ValidationResultIdentifier(
+            expectation_suite_identifier=suite_id, run_id=run_id, batch_identifier=batch_id
+        ),
+        expectation_suite_identifier=suite_id,
+    )
+
+
+_REGEX_TYPES = ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex")
+
+
+def _suite_for_gx(suite: dict[str, Any], model: str, dialect: str = "") -> dict[str, Any]:
+    """The suite as GX should see it: store ids dropped, positions kept in meta, DuckDB regexes adapted."""
+    expectations = []
+    for i, exp in enumerate(suite.get("expectations") or []):
+        exp = {k: v for k, v in exp.items() if k != "id"}  # ids belong to a GX store; ours is ephemeral
+        exp["meta"] = {**(exp.get("meta") or {}), "fw_index": i}
+        if dialect == "duckdb" and exp.get("type") in _REGEX_TYPES and "regex" in (exp.get("kwargs") or {}):
+            exp["kwargs"] = {**exp["kwargs"], "regex": duckdb_regex(exp["kwargs"]["regex"])}
+        expectations.append(exp)
+    return {
+        "name": suite.get("name") or model,
+        "expectations": expectations,
+        "meta": suite.get("meta") or {},
+        "notes": suite.get("notes"),
+    }
+
+
+def _first_line(exc: BaseException) -> str:
+    from featurewarehouse.errors import redact
+
+    text = str(exc).strip() or type(exc).__name__
+    return redact(text.splitlines()[0][:500])
+
+
+def _outcome(result: Any, original: dict[str, Any] | None) -> ExpectationOutcome:
+    config = result.expectation_config
+    kwargs = {k: v for k, v in (config.kwargs or {}).items() if k not in ("batch_id", "result_format")}
+    if original is not None:  # the suite file's kwargs, before any engine adaptation
+        kwargs = dict(original.get("kwargs") or {})
+    details = result.result or {}
+    exception = None
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        exception = info.get("exception_message")
+    else:  # one entry per metric when several failed
+        for value in info.values():
+            if isinstance(value, dict) and value.get("raised_exception"):
+                exception = value.get("exception_message")
+                break
+    observed = details.get("observed_value")
+    return ExpectationOutcome(
+        type=config.type,
+        kwargs=_jsonable(kwargs),
+        success=bool(result.success),
+        generated=bool((config.meta or {}).get("fw_generated")),
+        column=kwargs.get("column"),
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_percent=details.get("unexpected_percent"),
+        element_count=details.get("element_count"),
+        sample_values=tuple(_jsonable(v) for v in (details.get("partial_unexpected_list") or ())[:SAMPLE_SIZE]),
+        observed_value=_jsonable(observed),
+        exception=_first_line(Exception(exception)) if exception else None,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    import decimal
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
