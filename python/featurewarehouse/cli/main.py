@@ -31,6 +31,9 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "lint",
     "historical",
     "online",
+    "demo",
+    "expectations",
+    "validate",
 )
 
 for _name in _COMMAND_MODULES:
