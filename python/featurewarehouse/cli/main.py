@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "lint",
     "historical",
     "online",
+    "serve",
     "demo",
     "expectations",
     "validate",

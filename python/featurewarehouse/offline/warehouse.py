@@ -87,8 +87,14 @@ class Warehouse:
             raise ConfigError("query returned no schema", hint=sql[:200])
         return pa.Table.from_batches(batches)
 
-    def upload_arrow(self, table_name: str, data: "pa.Table", *, temporary: bool = True) -> str:  # noqa: F821
-        """Put an Arrow table into the warehouse; return the relation name to select from."""
+    def upload_arrow(
+        self, table_name: str, data: "pa.Table", *, temporary: bool = True, schema: str | None = None  # noqa: F821
+    ) -> str:
+        """Put an Arrow table (or a RecordBatchReader, streamed) into the warehouse.
+
+        Returns the relation name to select from; ``schema`` (an existing schema)
+        places a permanent table there.
+        """
         raise NotImplementedError
 
     def relation_exists(self, relation: str) -> bool:
@@ -128,12 +134,13 @@ class DuckDBWarehouse(Warehouse):
         # connection and would not see this connection's temp tables (uploads).
         yield from self.con.execute(sql).fetch_record_batch(batch_rows)
 
-    def upload_arrow(self, table_name: str, data, *, temporary: bool = True) -> str:
+    def upload_arrow(self, table_name: str, data, *, temporary: bool = True, schema: str | None = None) -> str:
         self.con.register(f"__fw_arrow_{table_name}", data)
         kind = "temp table" if temporary else "table"
-        self.con.execute(f'create or replace {kind} "{table_name}" as select * from "__fw_arrow_{table_name}"')
+        relation = f'"{schema}"."{table_name}"' if schema else f'"{table_name}"'
+        self.con.execute(f'create or replace {kind} {relation} as select * from "__fw_arrow_{table_name}"')
         self.con.unregister(f"__fw_arrow_{table_name}")
-        return f'"{table_name}"'
+        return relation
 
     def relation_exists(self, relation: str) -> bool:
         import duckdb
@@ -180,11 +187,12 @@ class PostgresWarehouse(Warehouse):
         finally:
             cur.close()
 
-    def upload_arrow(self, table_name: str, data, *, temporary: bool = True) -> str:
+    def upload_arrow(self, table_name: str, data, *, temporary: bool = True, schema: str | None = None) -> str:
+        relation = f'"{schema}"."{table_name}"' if schema else f'"{table_name}"'
         with self.con.cursor() as cur:
-            cur.execute(f'drop table if exists "{table_name}"')
-            cur.adbc_ingest(table_name, data, mode="create", temporary=temporary)
-        return f'"{table_name}"'
+            cur.execute(f"drop table if exists {relation}")
+            cur.adbc_ingest(table_name, data, mode="create", temporary=temporary, db_schema_name=schema)
+        return relation
 
     def relation_exists(self, relation: str) -> bool:
         try:
