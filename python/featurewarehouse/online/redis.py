@@ -110,14 +110,17 @@ class RedisOnlineStore(OnlineStore):
 
         try:
             return fn(*args, **kwargs)
+        except redis.AuthenticationError as exc:
+            raise ServiceUnavailable(
+                f"Redis refused the credentials in {redact(self.url)}: {exc}",
+                hint="fix the user/password in the URL (passwords belong in FW_ONLINE_STORE, not in files)",
+            ) from exc
         except _connection_error() as exc:
             raise ServiceUnavailable(
                 f"cannot reach the Redis online store at {redact(self.url)}: {exc}",
                 hint="start Redis or fix the URL (--store, FW_ONLINE_STORE or vars.fw.online_store); "
                 "the store keeps its last committed state, rerun the sync when Redis is back",
             ) from exc
-        except redis.AuthenticationError as exc:
-            raise ServiceUnavailable(f"Redis refused the credentials in {redact(self.url)}: {exc}") from exc
         except redis.ResponseError as exc:
             raise ServiceUnavailable(f"the Redis online store at {redact(self.url)} answered with an error: {exc}") from exc
 
@@ -168,8 +171,9 @@ class RedisOnlineStore(OnlineStore):
         prefix = self.data_prefix(layout.name, self._gen[layout.name])
         keys = encode_keys_arrow([batch.column(k) for k in layout.key_names], layout.key_kinds)
         keys = pc.binary_join_element_wise(prefix, keys, "")
-        ts = pc.cast(pc.add(batch.column(TS_COL), VERSION_SHIFT), pa.string())
-        cts = pc.cast(pc.add(batch.column(CREATED_COL), VERSION_SHIFT), pa.string())
+        # fixed-width digits, so comparing the text in Lua compares the numbers
+        ts = pc.utf8_lpad(pc.cast(pc.add(batch.column(TS_COL), VERSION_SHIFT), pa.string()), 19, "0")
+        cts = pc.utf8_lpad(pc.cast(pc.add(batch.column(CREATED_COL), VERSION_SHIFT), pa.string()), 19, "0")
         argv_cols = [pc.binary_join_element_wise(ts, cts, "")]
         for f, kind in zip(layout.feature_names, layout.feature_kinds):
             argv_cols.append(pc.fill_null(encode_values_arrow(batch.column(f), kind), ""))

@@ -208,7 +208,14 @@ class OnlineClient:
         if self._epoch < 0:
             self._refresh()
         for attempt in range(3):
-            plan = self._plan(features, full_feature_names)
+            try:
+                plan = self._plan(features, full_feature_names)
+            except ConfigError:
+                # the cached copy may predate a sync that added the view or feature
+                if attempt == 0 and self.store.epoch() != self._epoch:
+                    self._refresh()
+                    continue
+                raise
             try:
                 result = self._read(plan, columns)
             except _Retry:

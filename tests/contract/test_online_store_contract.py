@@ -1,0 +1,224 @@
+"""ONE contract suite for every online store (SQLite and Redis): same inputs, same answers."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from online_support import CUSTOMER, MERCHANT, cleanup, h, make_view, registry, store_url  # noqa: I001
+from featurewarehouse.errors import ConfigError, ServiceUnavailable
+from featurewarehouse.online.base import ViewLayout, ViewState, open_store
+from featurewarehouse.online.keys import NO_CREATED, encode_key, encode_keys_arrow, micros
+from featurewarehouse.serving.client import OnlineClient
+
+TYPED = make_view(
+    "typed",
+    features=(("n", "bigint"), ("x", "double"), ("s", "varchar"), ("b", "boolean"), ("t", "timestamp"), ("d", "date")),
+)
+PAIR = make_view("pair", keys=(CUSTOMER, MERCHANT), features=(("score", "double"),))
+STRKEY = make_view("bystr", keys=(CUSTOMER.__class__("code", "varchar"),), features=(("v", "bigint"),))
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def url(request, tmp_path):
+    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    u = store_url(request.param, tmp_path, redis_url)
+    yield u
+    cleanup(u)
+
+
+def batch(view, rows):
+    """An Arrow batch in the store's input shape from dict rows (ts/created as datetimes)."""
+    cols = {}
+    types = {"bigint": pa.int64(), "double": pa.float64(), "varchar": pa.string(), "boolean": pa.bool_(),
+             "timestamp": pa.timestamp("us"), "date": pa.date32()}
+    for k in view.join_keys:
+        cols[k.name] = pa.array([r[k.name] for r in rows], types[k.dtype])
+    cols["__ts"] = pa.array([micros(r["ts"]) for r in rows], pa.int64())
+    cols["__cts"] = pa.array([micros(r["cts"]) if r.get("cts") else NO_CREATED for r in rows], pa.int64())
+    for f in view.features:
+        cols[f.name] = pa.array([r.get(f.name) for r in rows], types[f.dtype])
+    return pa.RecordBatch.from_pydict(cols)
+
+
+def write(url, view, rows, *, full=False, version="v1"):
+    store = open_store(url)
+    layout = ViewLayout.from_view(view)
+    store.begin_view(layout, full_refresh=full)
+    res = store.write_batch(layout, batch(view, rows))
+    store.commit_view(ViewState(layout, version, None, "2026-01-01T00:00:00"))
+    store.close()
+    return res
+
+
+def client(url, *views, clock=None, reg=True):
+    return OnlineClient(open_store(url), registry(*views) if reg else None, clock=clock or (lambda: h(24)))
+
+
+def test_values_of_every_type_round_trip_with_statuses(url):
+    rows = [
+        {"customer_id": 1, "ts": h(1), "n": -5, "x": 0.1, "s": "", "b": True, "t": h(0.5), "d": dt.date(2025, 12, 31)},
+        {"customer_id": 2, "ts": h(2), "n": None, "x": 1e300, "s": "a|b=c", "b": False, "t": None, "d": None},
+    ]
+    write(url, TYPED, rows)
+    got = client(url, TYPED).get_online_features(["typed:*"], [{"customer_id": 1}, {"customer_id": 2}, {"customer_id": 3}])
+    assert got.feature_names == ("customer_id", "n", "x", "s", "b", "t", "d")
+    assert got.to_dict() == {
+        "customer_id": [1, 2, 3],
+        "n": [-5, None, None], "x": [0.1, 1e300, None], "s": ["", "a|b=c", None], "b": [True, False, None],
+        "t": [h(0.5), None, None], "d": [dt.date(2025, 12, 31), None, None],
+    }
+    assert got.statuses[1] == ("PRESENT", "NULL_VALUE", "NOT_FOUND")
+    assert got.statuses[5] == ("PRESENT", "NULL_VALUE", "NOT_FOUND")
+    assert got.event_timestamps[1] == (h(1), h(2), None)
+    assert got.statuses[0] == ("PRESENT", "PRESENT", "PRESENT")
+
+
+def test_a_value_never_moves_backwards_across_and_inside_batches(url):
+    view = make_view("spend")
+    assert write(url, view, [{"customer_id": 1, "ts": h(5), "cnt": 5}]) .written == 1
+    # older event time: refused; same ts but older created: refused; newer created: taken
+    res = write(url, view, [
+        {"customer_id": 1, "ts": h(4), "cnt": 4},
+        {"customer_id": 1, "ts": h(5), "cts": h(1), "cnt": 51},
+        {"customer_id": 1, "ts": h(5), "cts": h(2), "cnt": 52},
+        {"customer_id": 1, "ts": h(5), "cts": h(1), "cnt": 53},
+    ])
+    assert (res.written, res.skipped_older) == (2, 2)
+    # inside one batch, newest first then older: the older rows are skipped
+    res = write(url, view, [{"customer_id": 2, "ts": h(9), "cnt": 9}, {"customer_id": 2, "ts": h(3), "cnt": 3},
+                            {"customer_id": 2, "ts": h(8), "cnt": 8}])
+    assert (res.written, res.skipped_older) == (1, 2)
+    got = client(url, view).get_online_features(["spend:cnt"], {"customer_id": [1, 2]})
+    assert got.to_dict()["cnt"] == [52, 9]
+    # equal version rewrites (idempotent reruns)
+    res = write(url, view, [{"customer_id": 2, "ts": h(9), "cnt": 9}])
+    assert (res.written, res.skipped_older) == (1, 0)
+
+
+def test_composite_and_typed_keys_never_collide(url):
+    write(url, PAIR, [{"customer_id": 1, "merchant_id": 23, "ts": h(1), "score": 1.0},
+                      {"customer_id": 12, "merchant_id": 3, "ts": h(1), "score": 2.0}])
+    got = client(url, PAIR).get_online_features(
+        ["pair:score"], [{"customer_id": 1, "merchant_id": 23}, {"customer_id": 12, "merchant_id": 3},
+                         {"customer_id": 1, "merchant_id": 3}])
+    assert got.to_dict()["score"] == [1.0, 2.0, None]
+    write(url, STRKEY, [{"code": "a|b", "ts": h(1), "v": 1}, {"code": "a", "ts": h(1), "v": 2}, {"code": "42", "ts": h(1), "v": 3}])
+    c = client(url, STRKEY)
+    assert c.get_online_features(["bystr:v"], {"code": ["a|b", "a", "b", "42"]}).to_dict()["v"] == [1, 2, None, 3]
+    with pytest.raises(ConfigError, match="join key 'code' must be a string, got int 42"):
+        c.get_online_features(["bystr:v"], {"code": [42]})
+
+
+def test_key_encoding_is_the_same_in_bulk_and_one_by_one():
+    keys = [(1, "a|b"), (-7, ""), (12, "é:|")]
+    bulk = encode_keys_arrow([pa.array([k[0] for k in keys]), pa.array([k[1] for k in keys])], ["int", "str"])
+    assert bulk.to_pylist() == [encode_key(k, ["int", "str"]) for k in keys]
+    assert encode_key((1, "a|b"), ["int", "str"]) != encode_key((1, "a"), ["int", "str"])
+    assert bulk.to_pylist()[2] == "i12|s4:é:|"
+
+
+def test_outside_max_age_at_read_time(url):
+    view = make_view("ttl", ttl_seconds=3600)
+    write(url, view, [{"customer_id": 1, "ts": h(10), "cnt": 1}, {"customer_id": 2, "ts": h(11), "cnt": 2}])
+    got = client(url, view, clock=lambda: h(11)).get_online_features(["ttl:cnt"], {"customer_id": [1, 2]})
+    assert got.statuses[1] == ("PRESENT", "PRESENT")  # exactly ttl old is still served (inclusive)
+    got = client(url, view, clock=lambda: h(11) + dt.timedelta(microseconds=1)).get_online_features(
+        ["ttl:cnt"], {"customer_id": [1, 2]})
+    assert got.statuses[1] == ("OUTSIDE_MAX_AGE", "PRESENT")
+    assert got.values[1] == (None, 2)
+    assert got.event_timestamps[1] == (h(10), h(11))
+
+
+def test_full_refresh_swaps_atomically(url):
+    view = make_view("spend")
+    write(url, view, [{"customer_id": i, "ts": h(1), "cnt": i} for i in range(1, 6)])
+    reader = client(url, view)
+    store = open_store(url)
+    layout = ViewLayout.from_view(view)
+    store.begin_view(layout, full_refresh=True)
+    store.write_batch(layout, batch(view, [{"customer_id": i, "ts": h(2), "cnt": 100 + i} for i in range(1, 4)]))
+    # before the commit, readers see all old values
+    assert reader.get_online_features(["spend:cnt"], {"customer_id": [1, 2, 3, 4, 5]}).to_dict()["cnt"] == [1, 2, 3, 4, 5]
+    store.commit_view(ViewState(layout, "v1", None, "x"))
+    store.close()
+    got = reader.get_online_features(["spend:cnt"], {"customer_id": [1, 2, 3, 4, 5]})
+    assert got.to_dict()["cnt"] == [101, 102, 103, None, None]
+    assert got.statuses[1][3:] == ("NOT_FOUND", "NOT_FOUND")
+
+
+def test_the_store_keeps_a_registry_copy_and_readers_notice_changes(url):
+    view = make_view("spend")
+    write(url, view, [{"customer_id": 1, "ts": h(1), "cnt": 1, "amt": 2.5}])
+    # no project registry at all: the stored copy is enough
+    bare = client(url, reg=False)
+    assert bare.get_online_features(["spend:amt"], [{"customer_id": 1}]).to_dict()["amt"] == [2.5]
+    states = open_store(url).view_states()
+    assert states["spend"].layout.feature_names == ("cnt", "amt", "cat")
+    assert states["spend"].registry_version == "v1"
+    assert states["spend"].layout.definition["relation"] == '"spend"'
+    # the project changed the view (a new feature) but did not re-sync: refused with the fix
+    changed = make_view("spend", features=(("cnt", "bigint"), ("amt", "double"), ("cat", "varchar"), ("new", "bigint")))
+    with pytest.raises(ConfigError, match="changed since it was synced") as err:
+        client(url, changed).get_online_features(["spend:cnt"], [{"customer_id": 1}])
+    assert "--full-refresh" in str(err.value)
+    # a re-sync with the new shape is picked up by a reader that cached the old one
+    write(url, changed, [{"customer_id": 1, "ts": h(2), "cnt": 7, "new": 70}], full=True, version="v2")
+    assert bare.get_online_features(["spend:new"], [{"customer_id": 1}]).to_dict()["new"] == [70]
+
+
+def test_errors_name_the_problem_and_suggest(url):
+    view = make_view("spend")
+    write(url, view, [{"customer_id": 1, "ts": h(1), "cnt": 1}])
+    c = client(url, view)
+    with pytest.raises(ConfigError, match="no feature 'cnnt'.*did you mean 'cnt'"):
+        c.get_online_features(["spend:cnnt"], [{"customer_id": 1}])
+    with pytest.raises(ConfigError, match="unknown feature view 'spnd'.*did you mean 'spend'"):
+        c.get_online_features(["spnd:cnt"], [{"customer_id": 1}])
+    with pytest.raises(ConfigError, match="lack join key 'customer_id'.*did you mean 'customerid'"):
+        c.get_online_features(["spend:cnt"], [{"customerid": 1}])
+    with pytest.raises(ConfigError, match="must be an integer, got str '1'"):
+        c.get_online_features(["spend:cnt"], [{"customer_id": "1"}])
+    with pytest.raises(ConfigError, match="unknown join key 'merchant_id'"):
+        c.get_online_features(["spend:cnt"], [{"customer_id": 1, "merchant_id": 2}])
+    with pytest.raises(ConfigError, match="malformed feature reference"):
+        c.get_online_features(["spend"], [{"customer_id": 1}])
+    other = make_view("other", features=(("cnt", "bigint"),))
+    write(url, other, [{"customer_id": 1, "ts": h(1), "cnt": 5}])
+    c2 = client(url, view, other)
+    with pytest.raises(ConfigError, match="'cnt' is in both 'spend' and 'other'"):
+        c2.get_online_features(["spend:cnt", "other:cnt"], [{"customer_id": 1}])
+    got = c2.get_online_features(["spend:cnt", "other:cnt"], [{"customer_id": 1}], full_feature_names=True)
+    assert got.to_dict() == {"customer_id": [1], "spend__cnt": [1], "other__cnt": [5]}
+
+
+def test_feast_response_shape(url):
+    view = make_view("spend")
+    write(url, view, [{"customer_id": 1, "ts": h(1), "cnt": 3}])
+    resp = client(url, view).get_online_features(["spend:cnt"], {"customer_id": [1, 2]}).to_feast_response()
+    assert resp == {
+        "metadata": {"feature_names": ["customer_id", "cnt"]},
+        "results": [
+            {"values": [1, 2], "statuses": ["PRESENT", "PRESENT"],
+             "event_timestamps": ["1970-01-01T00:00:00Z", "1970-01-01T00:00:00Z"]},
+            {"values": [3, None], "statuses": ["PRESENT", "NOT_FOUND"],
+             "event_timestamps": ["2026-01-01T01:00:00Z", "1970-01-01T00:00:00Z"]},
+        ],
+    }
+
+
+def test_unknown_scheme_gets_did_you_mean():
+    with pytest.raises(ConfigError, match="unknown online store URL scheme 'reddis'. did you mean 'redis'"):
+        open_store("reddis://localhost:6379/0")
+
+
+def test_redis_passwords_never_appear_in_errors(redis_url):
+    host = redis_url.split("//")[1].split("/")[0]
+    with pytest.raises(ServiceUnavailable) as err:
+        open_store(f"redis://nouser:hunter2secret@{host}/15")
+    assert "hunter2secret" not in str(err.value)
+    assert "refused the credentials in redis://nouser:***@" in str(err.value)
+    with pytest.raises(ServiceUnavailable) as err:
+        open_store("rediss://user:hunter2secret@127.0.0.1:1/0")
+    assert "hunter2secret" not in str(err.value)
