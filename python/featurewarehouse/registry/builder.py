@@ -8,6 +8,7 @@ nothing is written then, so the previous registry stays as it was.
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import hashlib
 import json
 import os
@@ -316,20 +317,17 @@ def build_from_manifest(
     return BuildResult(registry=registry, warnings=warnings)
 
 
-def _build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings) -> FeatureView | None:
+def _build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings) -> FeatureView:
     name = node["name"]
     entity_names = _as_list(meta.get("entity"))
-    ok = True
     if not entity_names:
         problems.append(Problem(f"feature view {name!r} names no entity", where(node, key="entity"),
                                 f"set config.meta.fw.entity to one of: {', '.join(sorted(ents)) or '(none declared)'}"))
-        ok = False
     for e in entity_names:
         if e not in ents:
             problems.append(Problem(f"feature view {name!r} names unknown entity {e!r}." + did_you_mean(e, ents),
                                     where(node, key="entity"),
                                     "declare it in dbt_project.yml under vars.fw.entities, or fix the name"))
-            ok = False
     timestamp = meta.get("timestamp")
     if not timestamp:
         problems.append(Problem(f"feature view {name!r} declares no timestamp column", where(node, key="timestamp"),
@@ -411,8 +409,7 @@ def _build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warning
         ))
     if not features:
         warnings.append(f"{name}: feature view declares no feature columns (config.meta.fw.feature: true)")
-    if not ok:
-        return None
+    # built even when it has problems (nothing is written then): training sets using it are still checked
     return FeatureView(
         name=name, relation=node.get("relation_name") or name, entities=tuple(entity_names),
         join_keys=tuple(join_keys), timestamp=str(timestamp or ""), features=tuple(features),
@@ -450,8 +447,10 @@ def _build_record(uid, node, meta, ents, views, problems) -> ModelRecord:
                 continue
             expanded = [f.ref for f in view.features] if ref.is_wildcard else [str(ref)]
             if not ref.is_wildcard and ref.feature not in {f.name for f in view.features}:
+                close = difflib.get_close_matches(ref.feature, [f.name for f in view.features], n=3, cutoff=0.6)
+                suggest = did_you_mean(str(ref), [f"{view.name}:{c}" for c in close] or all_refs)
                 problems.append(Problem(
-                    f"training set {name!r} uses unknown feature {str(ref)!r}." + did_you_mean(str(ref), all_refs),
+                    f"training set {name!r} uses unknown feature {str(ref)!r}." + suggest,
                     where(node, key="features"), f"run `fwctl features show {ref.view}` to list its features"))
                 continue
             for r in expanded:
@@ -474,7 +473,8 @@ def _build_record(uid, node, meta, ents, views, problems) -> ModelRecord:
 def content_version(registry: Registry) -> str:
     """Hash of every definition (not of when it was built or what changed)."""
     data = registry.to_dict()
-    for volatile in ("version", "built_at", "changes"):
+    # model_sql is left out: a formatting edit is not a definition change (the fingerprint decides)
+    for volatile in ("version", "built_at", "changes", "model_sql"):
         data.pop(volatile, None)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

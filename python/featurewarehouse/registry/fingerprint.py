@@ -14,7 +14,19 @@ FINGERPRINT_LENGTH = 16
 
 
 def normalized_sql(tree: Any, dialect: str) -> str:
-    """The canonical text of a parsed statement."""
+    """The canonical text of a parsed statement (upper-cases keyword strings in place)."""
+    from sqlglot import exp
+
+    # sqlglot keeps some keywords as the strings it read: window frames
+    # ("range ... preceding") and bare words such as interval units.
+    for spec in tree.find_all(exp.WindowSpec):
+        for key in ("kind", "start_side", "end_side", "start", "end"):
+            value = spec.args.get(key)
+            if isinstance(value, str):
+                spec.set(key, value.upper())
+    for var in tree.find_all(exp.Var):
+        if isinstance(var.this, str):
+            var.set("this", var.this.upper())
     return tree.sql(dialect=dialect, normalize=True, comments=False, pretty=False)
 
 

@@ -1,0 +1,321 @@
+"""Registry build from fixture manifests: contents, every validation error, change list, atomic write."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from registry_support import ENTITIES, LABELS, RISK, SPEND, STG, TRAINING, add_column, fw, manifest, project
+
+from featurewarehouse.config import load_config
+from featurewarehouse.errors import ProblemsError
+from featurewarehouse.registry import Registry, load_registry
+from featurewarehouse.registry.builder import build_from_manifest, build_registry
+
+SPEND_YML = "models/features/customer_spend_features.yml"
+
+
+def build(m, **kw):
+    return build_from_manifest(m, ENTITIES, built_at="2026-01-01T00:00:00+00:00", **kw)
+
+
+def problems_of(m, **kw) -> list:
+    with pytest.raises(ProblemsError) as info:
+        build(m, **kw)
+    return info.value.problems
+
+
+# ---- contents --------------------------------------------------------------------
+def test_contents_of_a_clean_build():
+    result = build(manifest())
+    reg = result.registry
+    assert result.warnings == []
+    assert [e.name for e in reg.entities] == ["customer", "merchant"]
+    assert [v.name for v in reg.feature_views] == ["customer_spend_features", "merchant_risk_features"]
+    spend = reg.view("customer_spend_features")
+    assert spend.relation == '"wh"."main"."customer_spend_features"'
+    assert spend.entities == ("customer",)
+    assert [(k.name, k.dtype) for k in spend.join_keys] == [("customer_id", "bigint")]
+    assert spend.timestamp == "event_ts"
+    assert spend.ttl_seconds == 30 * 86400
+    assert spend.online is True and spend.owner == "risk-ml" and spend.tags == ("fraud", "payments")
+    assert [(f.name, f.dtype) for f in spend.features] == [("txn_count_7d", "bigint"), ("amount_sum_7d", "double")]
+    assert spend.feature("txn_count_7d").checks == {"min": 0, "not_null": True}
+    assert spend.upstream == ("source:raw.transactions", "stg_transactions")
+    assert spend.downstream == ("fraud_training_set",)
+    assert len(spend.fingerprint) == 16
+    assert [(m.name, m.kind) for m in reg.models] == [("fraud_labels", "label"), ("fraud_training_set", "training_set")]
+    training = reg.model("fraud_training_set")
+    assert training.features == ("customer_spend_features:*", "merchant_risk_features:chargeback_rate_90d")
+    assert reg.used_by("customer_spend_features", "amount_sum_7d") == ("fraud_training_set",)
+    assert reg.model_sql["customer_spend_features"]["origin"] == "rendered"
+    assert '"stg_transactions"' in reg.model_sql["customer_spend_features"]["sql"]
+
+
+def test_build_is_deterministic_and_round_trips():
+    a = build(manifest()).registry
+    b = build(manifest()).registry
+    assert a.version == b.version and a.to_dict() == b.to_dict()
+    again = Registry.from_dict(json.loads(json.dumps(a.to_dict())))
+    assert again == a
+    assert again.column_lineage == a.column_lineage and again.model_sql == a.model_sql
+
+
+def test_version_changes_with_a_definition_only():
+    base = build(manifest()).registry.version
+    m = manifest()
+    m["nodes"][SPEND]["columns"]["txn_count_7d"]["description"] = "changed"
+    assert build(m).registry.version != base
+    m = manifest()
+    m["nodes"][SPEND]["raw_code"] = "\n\n" + m["nodes"][SPEND]["raw_code"].replace("    ", "\t")
+    assert build(m).registry.version == base
+
+
+# ---- each validation error, with file, model and column ----------------------------
+def test_unknown_entity_with_did_you_mean():
+    m = manifest()
+    fw(m, SPEND)["entity"] = "custmer"
+    [p] = problems_of(m)
+    assert p.message == "feature view 'customer_spend_features' names unknown entity 'custmer'. did you mean 'customer'?"
+    assert p.where == f"{SPEND_YML}: customer_spend_features.config.meta.fw.entity"
+
+
+def test_missing_timestamp_declaration():
+    m = manifest()
+    del fw(m, SPEND)["timestamp"]
+    [p] = problems_of(m)
+    assert p.message == "feature view 'customer_spend_features' declares no timestamp column"
+    assert p.where == f"{SPEND_YML}: customer_spend_features.config.meta.fw.timestamp"
+
+
+def test_timestamp_column_not_selected():
+    m = manifest()
+    fw(m, SPEND)["timestamp"] = "feature_ts"
+    [p] = problems_of(m)
+    assert p.message.startswith(
+        "timestamp column 'feature_ts' is not produced by the model's SELECT of 'customer_spend_features'.")
+
+
+def test_missing_join_key_column():
+    m = manifest()
+    m["nodes"][SPEND]["raw_code"] = m["nodes"][SPEND]["raw_code"].replace("    customer_id,\n", "", 1)
+    [p] = problems_of(m)
+    assert p.message.startswith(
+        "join key of entity 'customer' 'customer_id' is not produced by the model's SELECT of 'customer_spend_features'")
+
+
+def test_declared_feature_not_produced_by_select():
+    m = manifest()
+    add_column(m, SPEND, "txn_count_30d")
+    [p] = problems_of(m)
+    assert p.message == ("declared feature 'txn_count_30d' is not produced by the model's SELECT of "
+                         "'customer_spend_features'. did you mean 'txn_count_7d'?")
+    assert p.where == f"{SPEND_YML}: customer_spend_features.columns.txn_count_30d"
+
+
+def test_select_star_is_expanded_from_upstream_models():
+    # merchant_risk selects named columns; make it select * from a CTE over stg_transactions
+    m = manifest()
+    m["nodes"][RISK]["raw_code"] = (
+        "with t as (select * from {{ ref('stg_transactions') }})\n"
+        "select *, 0.0 as chargeback_rate_90d from t")
+    reg = build(m).registry
+    assert reg.view("merchant_risk_features").features[0].name == "chargeback_rate_90d"
+    add_column(m, RISK, "not_there", data_type="double")
+    [p] = problems_of(m)
+    assert "declared feature 'not_there' is not produced" in p.message
+
+
+def _catalog(types: dict[str, str]) -> dict:
+    return {"nodes": {SPEND: {"columns": {
+        name: {"name": name, "type": t, "index": i} for i, (name, t) in enumerate(types.items(), 1)}}}}
+
+
+def test_type_mismatch_against_the_catalog():
+    cat = _catalog({"customer_id": "BIGINT", "event_ts": "TIMESTAMP", "txn_count_7d": "VARCHAR",
+                    "amount_sum_7d": "DOUBLE"})
+    [p] = problems_of(manifest(), catalog=cat)
+    assert p.message == "feature customer_spend_features:txn_count_7d is declared bigint but the warehouse has VARCHAR"
+    assert p.where == f"{SPEND_YML}: customer_spend_features.columns.txn_count_7d.data_type"
+
+
+def test_same_type_family_is_not_a_mismatch():
+    # DuckDB's count(*) is BIGINT, sum(double) DOUBLE; HUGEINT for bigint differs in width only
+    cat = _catalog({"customer_id": "BIGINT", "event_ts": "TIMESTAMP WITH TIME ZONE", "txn_count_7d": "HUGEINT",
+                    "amount_sum_7d": "DECIMAL(18,2)"})
+    assert build(manifest(), catalog=cat).registry.view("customer_spend_features")
+
+
+def test_join_key_type_mismatch_against_entity():
+    cat = _catalog({"customer_id": "VARCHAR", "event_ts": "TIMESTAMP", "txn_count_7d": "BIGINT",
+                    "amount_sum_7d": "DOUBLE"})
+    [p] = problems_of(manifest(), catalog=cat)
+    assert p.message == "join key 'customer_id' is VARCHAR in the warehouse but entity 'customer' declares bigint"
+
+
+def test_duplicate_feature_refs_in_a_training_set():
+    m = manifest()
+    fw(m, TRAINING)["features"] = ["customer_spend_features:*", "customer_spend_features:txn_count_7d"]
+    [p] = problems_of(m)
+    assert p.message == ("training set 'fraud_training_set' lists feature 'customer_spend_features:txn_count_7d' "
+                         "twice ('customer_spend_features:*' and 'customer_spend_features:txn_count_7d')")
+
+
+def test_malformed_ttl():
+    m = manifest()
+    fw(m, SPEND)["ttl"] = "30 days"
+    [p] = problems_of(m)
+    assert p.message == "malformed ttl '30 days'"
+    assert p.where == f"{SPEND_YML}: customer_spend_features.config.meta.fw.ttl"
+    assert "30d" in p.hint
+
+
+def test_training_set_unknown_feature_did_you_mean():
+    m = manifest()
+    fw(m, TRAINING)["features"] = ["customer_spend_features:txn_count_7", "merchant_risk_feature:chargeback_rate_90d"]
+    p1, p2 = problems_of(m)
+    assert p1.message == ("training set 'fraud_training_set' uses unknown feature 'customer_spend_features:txn_count_7'."
+                          " did you mean 'customer_spend_features:txn_count_7d'?")
+    assert p2.message == ("training set 'fraud_training_set' uses unknown feature view 'merchant_risk_feature'."
+                          " did you mean 'merchant_risk_features'?")
+
+
+def test_unknown_kind():
+    m = manifest()
+    fw(m, LABELS)["kind"] = "labels"
+    [p] = problems_of(m)
+    assert p.message == "model 'fraud_labels' has kind 'labels'"
+
+
+def test_every_problem_is_reported_at_once():
+    m = manifest()
+    fw(m, SPEND)["ttl"] = "soon"
+    fw(m, RISK)["entity"] = "merch"
+    add_column(m, SPEND, "ghost")
+    fw(m, TRAINING)["features"] = ["customer_spend_features:nope"]
+    problems = problems_of(m)
+    assert len(problems) == 4
+    text = str(ProblemsError(problems, summary="the registry was not written; problems found"))
+    assert text.startswith("the registry was not written; problems found: 4\n- malformed ttl 'soon'")
+
+
+def test_model_with_other_jinja_is_built_with_a_warning():
+    m = manifest()
+    m["nodes"][SPEND]["raw_code"] = "{% set days = 7 %}\n" + m["nodes"][SPEND]["raw_code"]
+    result = build(m)
+    assert result.warnings == [
+        "customer_spend_features: no SQL to check (compiled code missing and raw code uses Jinja beyond "
+        "ref/source); run `fwctl registry build --compile`"]
+    assert result.registry.view("customer_spend_features").fingerprint == ""
+    # compiled code (dbt compile/build) is then used, de-qualified
+    m["nodes"][SPEND]["compiled_code"] = build(manifest()).registry.model_sql["customer_spend_features"]["sql"] \
+        .replace('"stg_transactions"', '"wh"."main"."stg_transactions"')
+    m["nodes"][STG]["relation_name"] = '"wh"."main"."stg_transactions"'
+    reg = build(m).registry
+    assert reg.model_sql["customer_spend_features"]["origin"] == "compiled"
+    assert reg.view("customer_spend_features").fingerprint == build(manifest()).registry.view(
+        "customer_spend_features").fingerprint
+
+
+# ---- change list -------------------------------------------------------------------
+def test_change_list_against_the_previous_registry():
+    before = build(manifest()).registry
+    m = manifest()
+    add_column(m, SPEND, "txn_count_1d", description="Transactions in the last day.")
+    m["nodes"][SPEND]["raw_code"] = m["nodes"][SPEND]["raw_code"].replace(
+        "from txns", ",\n    count(*) over (partition by customer_id order by event_ts "
+        "range between interval 1 day preceding and current row) as txn_count_1d\nfrom txns")
+    m["nodes"][RISK]["raw_code"] = m["nodes"][RISK]["raw_code"].replace("interval 90 days", "interval 60 days")
+    m["nodes"][RISK]["columns"]["chargeback_rate_90d"]["data_type"] = "float"
+    fw(m, TRAINING)["features"] = ["customer_spend_features:*"]
+    after = build(m, previous=before).registry
+    assert after.changes == {
+        "previous_version": before.version,
+        "views": {"added": [], "removed": [], "changed": [
+            {"name": "customer_spend_features", "fields": ["fingerprint", "features"]},
+            {"name": "merchant_risk_features", "fields": ["fingerprint"]},
+        ]},
+        "features": {"added": ["customer_spend_features:txn_count_1d"], "removed": [],
+                     "changed": [{"ref": "merchant_risk_features:chargeback_rate_90d", "fields": ["dtype"]}]},
+        "models": {"added": [], "removed": [], "changed": ["fraud_training_set"]},
+    }
+
+
+def test_change_list_added_and_removed_views():
+    before = build(manifest()).registry
+    m = manifest()
+    del m["nodes"][RISK]
+    fw(m, TRAINING)["features"] = ["customer_spend_features:*"]
+    for k in ("parent_map", "child_map"):
+        m[k].pop(RISK, None)
+        for v in m[k].values():
+            if RISK in v:
+                v.remove(RISK)
+    after = build(m, previous=before).registry
+    assert after.changes["views"] == {"added": [], "removed": ["merchant_risk_features"], "changed": []}
+    assert after.changes["features"]["removed"] == ["merchant_risk_features:chargeback_rate_90d"]
+    back = build(manifest(), previous=after).registry
+    assert back.changes["views"]["added"] == ["merchant_risk_features"]
+    assert back.version == before.version
+
+
+# ---- files: build_registry, atomic write, load_registry -------------------------------
+@pytest.fixture
+def proj(tmp_path, monkeypatch):
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    return project(tmp_path)
+
+
+def test_build_registry_writes_and_load_reads(proj):
+    config = load_config(proj)
+    result = build_registry(config, dbt_command=None)
+    assert result.written == proj / "target" / "fw_registry.json"
+    data = json.loads(result.written.read_text())
+    assert data["schema_version"] == 1 and data["version"] == result.registry.version
+    assert load_registry(config) == result.registry
+    assert Registry.load(proj).version == result.registry.version
+    assert not list((proj / "target").glob(".fw_registry.*"))
+
+
+def test_failed_build_leaves_the_old_file_untouched(proj):
+    config = load_config(proj)
+    build_registry(config, dbt_command=None)
+    old = config.registry_path.read_bytes()
+    bad = manifest()
+    fw(bad, SPEND)["entity"] = "nobody"
+    config.manifest_path.write_text(json.dumps(bad))
+    with pytest.raises(ProblemsError):
+        build_registry(config, dbt_command=None)
+    assert config.registry_path.read_bytes() == old
+    assert not list((proj / "target").glob(".fw_registry.*"))
+
+
+def test_crash_while_writing_leaves_the_old_file_and_no_temp(proj, monkeypatch):
+    config = load_config(proj)
+    build_registry(config, dbt_command=None)
+    old = config.registry_path.read_bytes()
+    m = manifest()
+    add_column(m, SPEND, "txn_count_7d_copy")
+    m["nodes"][SPEND]["raw_code"] = m["nodes"][SPEND]["raw_code"].replace(
+        "as txn_count_7d,", "as txn_count_7d,\n    1 as txn_count_7d_copy,")
+    config.manifest_path.write_text(json.dumps(m))
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        build_registry(config, dbt_command=None)
+    assert config.registry_path.read_bytes() == old
+    assert not list((proj / "target").glob(".fw_registry.*"))
+
+
+def test_load_registry_without_a_file(proj):
+    from featurewarehouse.errors import ConfigError
+
+    config = load_config(proj)
+    with pytest.raises(ConfigError, match="registry not found") as info:
+        load_registry(config, build_if_missing=False)
+    assert info.value.hint == "run `fwctl registry build`"
+    build_registry(config, dbt_command=None)
+    assert load_registry(config, build_if_missing=False).view("merchant_risk_features").ttl_seconds == 90 * 86400
