@@ -367,7 +367,7 @@ def _suite_for_gx(suite: dict[str, Any], model: str, dialect: str = "") -> dict[
             exp["kwargs"] = {**exp["kwargs"], "regex": duckdb_regex(exp["kwargs"]["regex"])}
         expectations.append(exp)
     return {
-        "name": suite.get("name") or model,
+        "name": model,  # one suite per model in our ephemeral store, whatever the file says
         "expectations": expectations,
         "meta": suite.get("meta") or {},
         "notes": suite.get("notes"),
