@@ -272,7 +272,7 @@ def _transactions_chunk(world: _World, days: np.ndarray, counts: np.ndarray, rng
     b_cust = eligible[rng.integers(0, eligible.size, n_bursts)][b_id]
     b_start = t0 + days[rng.integers(0, days.size, n_bursts)] * 86_400 + rng.integers(0, 20 * 3600, n_bursts)
     gaps = rng.exponential(480.0, n_burst).astype(np.int64)
-    first = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    first = np.cumsum(sizes) - sizes  # index of each burst's first row
     within = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[first] - gaps[first], sizes)
     b_secs = np.minimum(b_start[b_id] + within, _epoch_s(spec.end) - 1)
     risky = np.flatnonzero(world.risky)
