@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "historical",
     "online",
     "serve",
+    "skew",
     "demo",
     "expectations",
     "validate",
