@@ -29,6 +29,10 @@ def register(app: typer.Typer) -> None:
         full_refresh: bool = typer.Option(False, "--full-refresh", help="Rebuild the views and swap them in atomically."),
         store: Optional[str] = options.Store,
         dry_run: bool = typer.Option(False, "--dry-run", help="Compute what would be written; write nothing."),
+        skip_validation: bool = typer.Option(
+            False, "--skip-validation",
+            help="Sync even views whose latest `fwctl validate` failed or that changed since (loudly).",
+        ),
         json_out: bool = options.Json,
         project_dir: Optional[Path] = options.ProjectDir,
         profiles_dir: Optional[Path] = options.ProfilesDir,
@@ -44,6 +48,12 @@ def register(app: typer.Typer) -> None:
         from featurewarehouse.online.sync import RefusedViews, sync_online
 
         config = options.resolve(project_dir, profiles_dir, target, store)
+        if skip_validation:
+            err_console.print(
+                "WARNING: --skip-validation: syncing feature views WITHOUT checking their validation results; "
+                "unvalidated or failing data may reach the online store",
+                style="bold yellow", highlight=False, markup=False,
+            )
         bar = progress()
         tasks: dict[str, Any] = {}
         started: dict[str, float] = {}
@@ -62,7 +72,7 @@ def register(app: typer.Typer) -> None:
             with bar:
                 report = sync_online(
                     config, select=select, full_refresh=full_refresh, store_url=store, dry_run=dry_run,
-                    gate=validation_gate(config), progress=on_progress,
+                    gate=None if skip_validation else validation_gate(config), progress=on_progress,
                 )
         except RefusedViews as exc:
             _render(exc.report, json_out, print_json, print_table, err_console)
