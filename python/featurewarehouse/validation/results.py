@@ -32,6 +32,8 @@ class ExpectationOutcome:
             target = self.column
         elif "column_list" in self.kwargs:
             target = ", ".join(self.kwargs["column_list"])
+        elif "column_A" in self.kwargs:
+            target = f"{self.kwargs['column_A']}, {self.kwargs.get('column_B')}"
         else:
             target = ""
         return f"{self.type}({target})" if target else self.type
