@@ -204,8 +204,8 @@ def test_model_with_other_jinja_is_built_with_a_warning():
     m["nodes"][SPEND]["raw_code"] = "{% set days = 7 %}\n" + m["nodes"][SPEND]["raw_code"]
     result = build(m)
     assert result.warnings == [
-        "customer_spend_features: no SQL to check (compiled code missing and raw code uses Jinja beyond "
-        "ref/source); run `fwctl registry build --compile`"]
+        "customer_spend_features: no SQL to check (compiled code missing and raw code uses Jinja blocks); "
+        "run `fwctl registry build --compile`"]
     assert result.registry.view("customer_spend_features").fingerprint == ""
     # compiled code (dbt compile/build) is then used, de-qualified
     m["nodes"][SPEND]["compiled_code"] = build(manifest()).registry.model_sql["customer_spend_features"]["sql"] \
@@ -215,6 +215,55 @@ def test_model_with_other_jinja_is_built_with_a_warning():
     assert reg.model_sql["customer_spend_features"]["origin"] == "compiled"
     assert reg.view("customer_spend_features").fingerprint == build(manifest()).registry.view(
         "customer_spend_features").fingerprint
+
+
+def test_previous_compiled_code_is_reused_while_the_file_is_unchanged():
+    m = manifest()
+    m["nodes"][SPEND]["raw_code"] = "{% set days = 7 %}\n" + m["nodes"][SPEND]["raw_code"]
+    old = {"nodes": {SPEND: {"checksum": m["nodes"][SPEND]["checksum"],
+                             "compiled_code": build(manifest()).registry.model_sql["customer_spend_features"]["sql"]}}}
+    calls = []
+
+    def loader():
+        calls.append(1)
+        return old
+
+    reg = build(m, previous_manifest=loader).registry
+    assert reg.model_sql["customer_spend_features"]["origin"] == "previous-compiled"
+    assert calls == [1]  # read lazily, once
+    m["nodes"][SPEND]["checksum"] = {"name": "sha256", "checksum": "changed"}
+    result = build(m, previous_manifest=old)
+    assert "customer_spend_features" not in result.registry.model_sql
+    assert build(manifest(), previous_manifest=loader) and calls == [1]  # not needed: not read
+
+
+def test_jinja_expressions_are_approximated_as_literals():
+    m = manifest()
+    m["nodes"][SPEND]["raw_code"] = m["nodes"][SPEND]["raw_code"].replace(
+        "interval 7 days", "interval {{ var('days', 7) }} days")
+    result = build(m)
+    assert result.warnings == [
+        "customer_spend_features: SQL approximated (Jinja expressions kept as literals; no compiled code): "
+        "run `fwctl registry build --compile` for exact lineage and fingerprint"]
+    assert result.registry.model_sql["customer_spend_features"]["origin"] == "approximate"
+    assert "interval '{{ var(''days'', 7) }}' days" in result.registry.model_sql["customer_spend_features"]["sql"]
+    # still checked: a declared feature the SELECT lacks is found
+    add_column(m, SPEND, "missing_one")
+    [p] = problems_of(m)
+    assert p.message.startswith("declared feature 'missing_one' is not produced by the model's SELECT")
+
+
+def test_source_without_declared_columns_still_traces():
+    m = manifest()
+    for col in list(m["sources"]["source.mini.raw.transactions"]["columns"]):
+        del m["sources"]["source.mini.raw.transactions"]["columns"][col]
+    m["nodes"][STG]["raw_code"] = (
+        "with source as (select * from {{ source('raw', 'transactions') }}),\n"
+        "dedup as (select *, row_number() over (partition by transaction_id order by txn_ts) as n from source)\n"
+        "select transaction_id, customer_id, merchant_id, amount, txn_ts as event_ts from dedup where n = 1")
+    reg = build(m).registry
+    assert reg.column_lineage["stg_transactions"]["amount"] == ["source:raw.transactions.amount"]
+    assert reg.column_lineage["stg_transactions"]["event_ts"] == ["source:raw.transactions.txn_ts"]
 
 
 # ---- change list -------------------------------------------------------------------

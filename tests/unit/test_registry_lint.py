@@ -86,6 +86,21 @@ def test_time_bounded_group_by_is_clean():
     assert rules(sql) == []
 
 
+def test_named_windows_are_resolved():
+    sql = (HEAD + "  count(*) over w as n,\n  avg(amount) over whole as a,\n"
+           "  sum(amount) over (w rows between current row and 1 following) as s\nfrom t\n"
+           "window w as (partition by customer_id order by event_ts),\n       whole as (partition by customer_id)")
+    assert rules(sql) == [("FW005", 3, "error"), ("FW002", 4, "error")]
+
+
+def test_positional_group_by_with_a_time_item_is_clean():
+    sql = ("with d as (\n  select customer_id, date_trunc('day', event_ts) as visible_at, count(*) as n\n"
+           "  from t\n  group by 1, 2\n)\nselect * from d")
+    assert rules(sql) == []
+    assert rules(sql.replace("group by 1, 2", "group by 1").replace(", date_trunc('day', event_ts) as visible_at", "")
+                 ) == [("FW006", 4, "warning")]
+
+
 def test_suppression_comment():
     leaking = CASES["FW001"][0].replace("as next_amount", "as next_amount -- fw-lint: ignore=FW001")
     assert rules(leaking) == []

@@ -38,6 +38,10 @@ def register(app: typer.Typer) -> None:
         tree = Tree(label(root), highlight=False)
         add(tree, root)
         console.print(tree)
-        leaves = root.leaves()
-        console.print(f"source columns: {', '.join(n.name for n in leaves) if root.parents else '(untraced)'}",
-                      highlight=False, markup=False)
+        if root.parents:
+            text = ", ".join(n.name for n in root.leaves())
+        elif root.kind == "feature":
+            text = "(none: a constant or count(*), or SQL the build could only approximate)"
+        else:
+            text = "(untraced)"
+        console.print(f"source columns: {text}", highlight=False, markup=False)

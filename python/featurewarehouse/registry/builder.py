@@ -48,6 +48,8 @@ class BuildResult:
 
 
 # ---- metadata helpers ----------------------------------------------------------
+_KIND_KEYS = {"entity", "timestamp", "features", "ttl", "online", "created_timestamp", "available_timestamp"}
+
 def fw_meta(node: dict[str, Any]) -> dict[str, Any] | None:
     """``config.meta.fw`` of a node or column (dbt also mirrors it in ``meta``)."""
     for holder in ((node.get("config") or {}).get("meta") or {}, node.get("meta") or {}):
@@ -195,10 +197,7 @@ def _analyze_models(
         for p in node.get("depends_on", {}).get("nodes", []):
             if p in wanted:
                 visit(p)
-        prev = previous_manifest() if callable(previous_manifest) else previous_manifest
-        text, origin = choose_sql(node, manifest, rel, None)
-        if not text and node.get("raw_code") and prev is not None:
-            text, origin = choose_sql(node, manifest, rel, prev)
+        text, origin = choose_sql(node, manifest, rel, previous_manifest)
         m = ModelSql(name=node["name"], text=text, origin=origin)
         if text:
             m.tree, m.error = parse(text, dialect)
@@ -246,6 +245,8 @@ def build_from_manifest(
         meta = fw_meta(node)
         if meta is None:
             continue
+        if "__invalid__" not in meta and meta.get("kind") is None and not (_KIND_KEYS & set(meta)):
+            continue  # fw metadata without a kind (owner, tags on a staging model): not a registry model
         if "__invalid__" in meta or meta.get("kind") not in KINDS:
             problems.append(Problem(
                 f"model {node['name']!r} has kind {meta.get('kind')!r}", where(node, key="kind"),
@@ -340,6 +341,9 @@ def _build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warning
 
     # what the model produces: its SELECT (sqlglot), else the catalog
     produced: set[str] | None = None
+    if msql is not None and msql.origin == "approximate":
+        warnings.append(f"{name}: SQL approximated (Jinja expressions kept as literals; no compiled code): "
+                        f"run `fwctl registry build --compile` for exact lineage and fingerprint")
     if msql is not None and msql.outputs is not None:
         produced = {c.lower() for c in msql.outputs}
         evidence = "the model's SELECT"
@@ -348,8 +352,8 @@ def _build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warning
         if cat:
             produced, evidence = set(cat), "the warehouse catalog"
         elif msql is None or not msql.text:
-            warnings.append(f"{name}: no SQL to check (compiled code missing and raw code uses Jinja beyond "
-                            f"ref/source); run `fwctl registry build --compile`")
+            warnings.append(f"{name}: no SQL to check (compiled code missing and raw code uses Jinja blocks); "
+                            f"run `fwctl registry build --compile`")
         elif msql.error:
             warnings.append(f"{name}: SQL checks skipped: {msql.error}")
         else:

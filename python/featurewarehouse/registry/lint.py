@@ -100,8 +100,9 @@ def lint_sql(
 
     for win in tree.find_all(exp.Window):
         func = win.this
-        spec = win.args.get("spec")
-        order = win.args.get("order")
+        if isinstance(func, exp.Identifier):
+            continue  # a named window's definition (WINDOW w AS (...)): checked where it is used
+        spec, order = _effective_window(win)
         if isinstance(func, exp.Lead):
             add(win, "FW001", ERROR, "lead() reads a later row: the feature sees the future")
         elif isinstance(func, exp.Lag):
@@ -111,7 +112,9 @@ def lint_sql(
         if spec is not None and _reaches_following(spec):
             add(win, "FW002", ERROR,
                 "the window frame reaches FOLLOWING rows: each row sees rows after its own timestamp")
-        if order is not None:
+        if order is _UNKNOWN_ORDER:
+            pass
+        elif order is not None:
             keys = [o.this if isinstance(o, exp.Ordered) else o for o in order.expressions]
             bad = [k for k in keys if not (_columns(k) & time_names)]
             if time_names and bad:
@@ -139,7 +142,12 @@ def lint_sql(
         aggs = [a for a in select.find_all(exp.AggFunc) if not a.find_ancestor(exp.Window)]
         if not aggs:
             continue
-        group_cols = set().union(*(_columns(g) for g in select.args["group"].expressions))
+        group_cols: set[str] = set()
+        for g in select.args["group"].expressions:
+            if isinstance(g, exp.Literal) and g.is_int and 0 < int(g.this) <= len(select.expressions):
+                g = select.expressions[int(g.this) - 1]  # GROUP BY 1, 2: the select items
+                group_cols.add(g.alias_or_name.lower())
+            group_cols |= _columns(g)
         bounds: set[str] = set()
         for clause in ("where", "joins", "having"):
             part = select.args.get(clause)
@@ -153,6 +161,28 @@ def lint_sql(
             "sees the whole history, later events too")
 
     return _suppress(found, sql)
+
+
+def _effective_window(win: Any) -> tuple[Any, Any]:
+    """(frame spec, order) of a window, following ``over w`` to ``window w as (...)``."""
+    from sqlglot import exp
+
+    spec, order = win.args.get("spec"), win.args.get("order")
+    name = win.args.get("alias")
+    if name is not None:
+        name = name.name if isinstance(name, exp.Identifier) else str(name)
+        select = win.find_ancestor(exp.Select)
+        while select is not None:
+            for definition in select.args.get("windows") or []:
+                if definition.this.name == name:
+                    d_spec, d_order = _effective_window(definition)
+                    return spec or d_spec, order or d_order
+            select = select.find_ancestor(exp.Select)
+        return spec, order or _UNKNOWN_ORDER
+    return spec, order
+
+
+_UNKNOWN_ORDER = object()  # "over w" with no definition in sight: do not guess
 
 
 def _reaches_following(spec: Any) -> bool:

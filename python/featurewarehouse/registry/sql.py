@@ -11,8 +11,10 @@ Which SQL: the raw code with ``ref()``, ``source()``, ``this`` and ``config()``
 substituted the way dbt compiles them (a "light render": no dbt run needed, and
 line numbers are the file's); when other Jinja is used, the node's
 ``compiled_code`` if the manifest has it (``dbt compile``/``build``), else the
-compiled code of the previous manifest when the node's checksum has not changed.
-With none of these the model's SQL checks are skipped and the build says so.
+compiled code of the previous manifest when the node's checksum has not changed;
+else, for Jinja expressions only, the raw code with them kept as string literals
+("approximate": see :func:`placeholder_render`). With none of these the model's
+SQL checks are skipped and the build says so.
 """
 from __future__ import annotations
 
@@ -122,6 +124,36 @@ def light_render(node: dict[str, Any], manifest: dict[str, Any], rel: Relations)
     return text
 
 
+_EXPR = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def placeholder_render(node: dict[str, Any], manifest: dict[str, Any], rel: Relations) -> str | None:
+    """Like :func:`light_render`, with any other ``{{ expression }}`` kept as a string literal.
+
+    An approximation for models that call macros in expression position
+    (``{{ dbt.datediff(...) }}``) when no compiled code is at hand: the macro
+    call's text still counts in the fingerprint, its body does not; columns
+    passed to it are missing from lineage. ``{% %}`` blocks cannot be handled.
+    """
+    raw = node.get("raw_code") or ""
+    if "{%" in raw:
+        return None
+    stand_in = dict(node)
+    protected: list[str] = []
+
+    def keep(m: re.Match) -> str:
+        if re.match(r"\{\{-?\s*(ref|source|this|config)\b", m[0]):
+            return m[0]
+        protected.append(m[0])
+        return f"@@FW{len(protected) - 1}@@"
+
+    stand_in["raw_code"] = _EXPR.sub(keep, raw)
+    text = light_render(stand_in, manifest, rel)
+    if text is None or not protected:
+        return None
+    return re.sub(r"@@FW(\d+)@@", lambda m: "'" + protected[int(m[1])].replace("'", "''") + "'", text)
+
+
 def dequalify(text: str, node: dict[str, Any], rel: Relations) -> str:
     """Replace the dependencies' rendered relation names by their stable aliases."""
     pairs = []
@@ -142,9 +174,12 @@ def choose_sql(
     node: dict[str, Any],
     manifest: dict[str, Any],
     rel: Relations,
-    previous: dict[str, Any] | None = None,
+    previous: Any = None,
 ) -> tuple[str, str]:
-    """(sql, origin) for a node; ("", "") when no SQL can be had without running dbt."""
+    """(sql, origin) for a node; ("", "") when no SQL can be had without running dbt.
+
+    ``previous`` is the previous manifest, or a function returning it (read only if needed).
+    """
     # The light render first: for SQL whose only Jinja is ref/source/config it is
     # what dbt compiles, minus warehouse-specific relation text (DuckDB external
     # sources compile to read_parquet('<path>')), and its lines are the file's lines.
@@ -154,10 +189,15 @@ def choose_sql(
     compiled = node.get("compiled_code")
     if compiled:
         return dequalify(compiled, node, rel), "compiled"
+    if callable(previous):
+        previous = previous()
     if previous:
         old = previous.get("nodes", {}).get(node.get("unique_id", ""), {})
         if old.get("compiled_code") and old.get("checksum") == node.get("checksum"):
             return dequalify(old["compiled_code"], node, rel), "previous-compiled"
+    approx = placeholder_render(node, manifest, rel)
+    if approx is not None:
+        return approx, "approximate"
     return "", ""
 
 
@@ -186,10 +226,10 @@ def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) ->
     tree = model.tree
     if tree is None or not isinstance(tree, exp.Query):
         return
+    work = inline_named_windows(tree.copy())
+    schema = {**schema, **_inferred_schemas(work, schema)}
     try:
-        qualified = qualify(
-            tree.copy(), dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False
-        )
+        qualified = qualify(work, dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False)
     except (SqlglotError, KeyError, ValueError) as exc:
         model.error = f"cannot resolve columns: {str(exc).splitlines()[0]}"
         return
@@ -208,11 +248,62 @@ def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) ->
         return
     for column, root in nodes.items():
         leaves: set[str] = set()
-        for n in root.walk():
-            if n.downstream or not isinstance(n.source, exp.Table):
+        stack = [(root, None)]
+        seen: set[int] = set()
+        while stack:
+            n, parent = stack.pop()
+            if id(n) in seen:
                 continue
-            table = n.source.name
-            if not table:
+            seen.add(id(n))
+            if n.downstream:
+                stack.extend((d, n) for d in n.downstream)
                 continue
-            leaves.add(f"{table}.{n.name.rsplit('.', 1)[-1].strip(chr(34))}")
+            if not isinstance(n.source, exp.Table) or not n.source.name:
+                continue
+            name = n.name.rsplit(".", 1)[-1].strip('"')
+            if name == "*" and parent is not None:
+                # "select * from <table of unknown columns>": the column keeps the name it had one step up
+                name = parent.name.rsplit(".", 1)[-1].strip('"')
+            leaves.add(f"{n.source.name}.{name}")
         model.lineage[column] = sorted(leaves)
+
+
+def inline_named_windows(tree: Any) -> Any:
+    """``over w ... window w as (...)`` -> ``over (...)``, so lineage sees partition and order columns."""
+    from sqlglot import exp
+
+    for select in list(tree.find_all(exp.Select)):
+        defs = {d.this.name: d for d in select.args.get("windows") or []}
+        if not defs:
+            continue
+        for win in select.find_all(exp.Window):
+            alias = win.args.get("alias")
+            name = alias.name if isinstance(alias, exp.Identifier) else None
+            if isinstance(win.this, exp.Identifier) or name not in defs:
+                continue
+            d = defs[name]
+            for key in ("partition_by", "order", "spec"):
+                if not win.args.get(key) and d.args.get(key):
+                    win.set(key, d.args[key].copy() if hasattr(d.args[key], "copy") else
+                            [x.copy() for x in d.args[key]])
+            win.set("alias", None)
+        select.set("windows", None)
+    return tree
+
+
+def _inferred_schemas(tree: Any, schema: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Columns for relations of unknown schema (a source with no declared columns and no catalog).
+
+    Every column name the query references is assumed to be possible in them:
+    enough for sqlglot to attribute columns and expand stars. It can make a
+    model seem to produce a column it does not; it never hides one it does.
+    """
+    from sqlglot import exp
+
+    ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+    unknown = {t.name for t in tree.find_all(exp.Table) if t.name and t.name not in ctes
+               and quote(t.name) not in schema and t.name not in schema}
+    if not unknown:
+        return {}
+    names = {c.name for c in tree.find_all(exp.Column) if c.name}
+    return {quote(t): {n: "unknown" for n in sorted(names)} for t in unknown}
