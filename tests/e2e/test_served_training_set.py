@@ -1,0 +1,153 @@
+"""Train on what you served: logged vectors flow through dbt into served_training_set.
+
+A copy of the demo project builds a small dataset; then traffic is "replayed":
+for chosen labelled transactions a vector is logged (feature-log sink, contract 4)
+at a served_at inside or outside the scoring window, holding the values
+fraud_training_set has for that transaction, with known changes. After
+`dbt build -s feature_log+`, served_training_set must hold exactly the scored
+transactions with exactly the logged values.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Served:
+    feature_names: tuple
+    values: tuple
+    statuses: tuple
+    event_timestamps: tuple
+
+
+def _copy_project(dst: Path) -> Path:
+    dst.mkdir(parents=True)
+    shutil.copy(REPO / "dbt_project.yml", dst / "dbt_project.yml")
+    for name in ("models", "macros", "profiles"):
+        shutil.copytree(REPO / name, dst / name, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    from featurewarehouse.config import load_config
+    from featurewarehouse.dbt import run_dbt
+    from featurewarehouse.demo.generate import DemoSpec, generate
+
+    root = tmp_path_factory.mktemp("served_e2e")
+    project = _copy_project(root / "project")
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("FW_TARGET", "FW_PROJECT_DIR", "FW_PROFILES_DIR", "FW_FEATURE_LOG_PATH"):
+            mp.delenv(var, raising=False)
+        mp.setenv("FW_DATA_DIR", str(root / "data"))
+        mp.setenv("FW_DUCKDB_PATH", str(root / "wh.duckdb"))
+        mp.setenv("DBT_TARGET_PATH", str(root / "target"))
+        generate(DemoSpec(rows=6_000, seed=11, days=75, end=dt.date(2025, 5, 1)), root / "data" / "raw")
+        config = load_config(project, target="dev")
+        run_dbt(config, ["build"], quiet=True)
+        yield config, root
+
+
+def _query(config, sql):
+    from featurewarehouse.offline.warehouse import connect
+
+    with connect(config) as wh:
+        return wh.fetch_arrow(sql).to_pylist()
+
+
+def _served_columns(config):
+    import yaml
+
+    spec = yaml.safe_load((config.project_dir / "models/feature_logs/served_fraud_features.yml").read_text())
+    out = []
+    for c in spec["models"][0]["columns"]:
+        fw = ((c.get("config") or {}).get("meta") or {}).get("fw") or {}
+        if fw.get("served_from"):
+            out.append((c["name"], fw["served_from"]))
+    return out
+
+
+def test_logged_vectors_become_the_served_training_set(built):
+    from featurewarehouse.dbt import run_dbt
+    from featurewarehouse.serving.logging import FeatureLogSink
+
+    config, root = built
+    assert _query(config, "select count(*) as n from served_training_set") == [{"n": 0}]  # nothing served yet
+
+    columns = _served_columns(config)
+    names = [n for n, _ in columns]
+    refs = [r for _, r in columns]
+    # transactions whose (customer, merchant) has no other labelled transaction within 30 minutes,
+    # so a vector can only belong to its own transaction's scoring window
+    rows = _query(config, f"""
+        with l as (
+            select *, lag(event_ts) over (partition by customer_id, merchant_id order by event_ts) as prev_ts,
+                      lead(event_ts) over (partition by customer_id, merchant_id order by event_ts) as next_ts
+            from fraud_labels
+        )
+        select t.transaction_id, t.customer_id, t.merchant_id, t.event_ts, {', '.join('t.' + n for n in names)}
+        from fraud_training_set t join l using (transaction_id)
+        where (l.prev_ts is null or l.prev_ts < l.event_ts - interval '30 minutes')
+          and (l.next_ts is null or l.next_ts > l.event_ts + interval '30 minutes')
+        order by t.transaction_id
+        limit 12
+    """)
+    assert len(rows) == 12
+
+    def vector(row, overrides=None):
+        values = {n: row[n] for n in names}
+        values.update(overrides or {})
+        return Served(
+            ("customer_id", "merchant_id", *names),
+            ((row["customer_id"],), (row["merchant_id"],), *((values[n],) for n in names)),
+            (("PRESENT",), ("PRESENT",), *((("PRESENT",) if values[n] is not None else ("NOT_FOUND",)) for n in names)),
+            ((None,),) * (2 + len(names)),
+        )
+
+    second = dt.timedelta(seconds=1)
+    with FeatureLogSink(config.feature_log_path) as sink:
+        for i, row in enumerate(rows[:10]):
+            changes = {"amount_sum_7d": 12345.5} if i == 1 else {"home_country": None} if i == 2 else None
+            sink.log(vector(row, changes), refs, request_id=f"in-{i}", served_at=row["event_ts"] + 2 * second)
+        # a later vector within the window wins; 300 s after event_ts is still inside (inclusive)
+        sink.log(vector(rows[0], {"txn_count_1h": 999}), refs, request_id="in-0-late",
+                 served_at=rows[0]["event_ts"] + 300 * second)
+        sink.log(vector(rows[10]), refs, request_id="after-window", served_at=rows[10]["event_ts"] + 301 * second)
+        sink.log(vector(rows[11]), refs, request_id="before-txn", served_at=rows[11]["event_ts"] - second)
+
+    run_dbt(config, ["build", "--select", "feature_log+"], quiet=True)
+
+    vectors = _query(config, "select request_id, customer_id, merchant_id, n_features, n_present from feature_log_vectors order by request_id")
+    assert len(vectors) == 13
+    assert {v["n_features"] for v in vectors} == {len(names)}
+    present_in_2 = sum(rows[2][n] is not None for n in names if n != "home_country")
+    assert next(v for v in vectors if v["request_id"] == "in-2")["n_present"] == present_in_2
+
+    got = _query(config, f"select transaction_id, served_request_id, {', '.join(names)} from served_training_set order by transaction_id")
+    assert [g["transaction_id"] for g in got] == [r["transaction_id"] for r in rows[:10]]
+    by_id = {g["transaction_id"]: g for g in got}
+    for i, row in enumerate(rows[:10]):
+        g = by_id[row["transaction_id"]]
+        expected = {n: row[n] for n in names}
+        if i == 0:
+            expected["txn_count_1h"] = 999
+        if i == 1:
+            expected["amount_sum_7d"] = 12345.5
+        if i == 2:
+            expected["home_country"] = None
+        assert g["served_request_id"] == ("in-0-late" if i == 0 else f"in-{i}")
+        for n in names:
+            want, have = expected[n], g[n]
+            if isinstance(want, float) and have is not None:
+                assert have == pytest.approx(want, rel=1e-12), (i, n)
+            else:
+                assert have == want, (i, n)
