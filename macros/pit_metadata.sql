@@ -1,0 +1,296 @@
+{#-
+  Metadata helpers for the point-in-time macros: read a feature view's
+  `config.meta.fw` and columns from the graph, entities from var('fw'), and
+  raise errors that name the macro, the calling model and the fix.
+  Internal: called by point_in_time_join and latest_feature_values only.
+-#}
+
+{% macro fw_pit_fail(macro_name, what, fix) %}
+    {%- set where = model.unique_id ~ ' (' ~ model.original_file_path ~ ')' if model is defined and model.unique_id else 'an inline query' -%}
+    {{ exceptions.raise_compiler_error(
+        'featurewarehouse.' ~ macro_name ~ ' in ' ~ where ~ ': ' ~ what ~ '\nfix: ' ~ fix) }}
+{% endmacro %}
+
+
+{#- Levenshtein distance, for "did you mean" suggestions (Jinja has no difflib). -#}
+{% macro fw_pit_edit_distance(a, b) %}
+    {%- set prev = namespace(row=range(b | length + 1) | list) -%}
+    {%- for i in range(1, a | length + 1) -%}
+        {%- set cur = [i] -%}
+        {%- for j in range(1, b | length + 1) -%}
+            {%- set cost = 0 if a[i - 1] == b[j - 1] else 1 -%}
+            {%- do cur.append([prev.row[j] + 1, cur[j - 1] + 1, prev.row[j - 1] + cost] | min) -%}
+        {%- endfor -%}
+        {%- set prev.row = cur -%}
+    {%- endfor -%}
+    {{ return(prev.row[b | length]) }}
+{% endmacro %}
+
+
+{#- " Did you mean 'x' or 'y'?" for names within a third of their length in edits, or a prefix match. -#}
+{% macro fw_pit_did_you_mean(name, candidates) %}
+    {%- set scored = [] -%}
+    {%- for c in candidates -%}
+        {%- set d = featurewarehouse.fw_pit_edit_distance(name | lower, c | lower) -%}
+        {%- set limit = [2, ([name | length, c | length] | max) // 3] | max -%}
+        {%- if d <= limit or (name | length >= 3 and (c.startswith(name) or name.startswith(c))) -%}
+            {%- do scored.append((d, c)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if scored | length == 0 -%}{{ return('') }}{%- endif -%}
+    {%- set names = [] -%}
+    {%- for pair in (scored | sort)[:3] -%}{%- do names.append("'" ~ pair[1] ~ "'") -%}{%- endfor -%}
+    {{ return(' Did you mean ' ~ names | join(' or ') ~ '?') }}
+{% endmacro %}
+
+
+{#- TTL text to seconds: 45s, 90m, 12h, 30d, 2w (or a positive integer of seconds); none when unset. -#}
+{% macro fw_pit_ttl_seconds(ttl, view_name, macro_name) %}
+    {%- if ttl is none or ttl == '' -%}{{ return(none) }}{%- endif -%}
+    {%- if ttl is number and ttl is not boolean and ttl > 0 and ttl == ttl | int -%}{{ return(ttl | int) }}{%- endif -%}
+    {%- set m = modules.re.match('^ *([0-9]+) *(s|m|h|d|w) *$', ttl | string) -%}
+    {%- if not m or (m.group(1) | int) == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "feature view '" ~ view_name ~ "' has a malformed ttl '" ~ ttl ~ "' in config.meta.fw.ttl",
+            "write a positive number and a unit (45s, 90m, 12h, 30d or 2w) in the view's YAML, or remove ttl for no limit") }}
+    {%- endif -%}
+    {%- set units = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800} -%}
+    {{ return((m.group(1) | int) * units[m.group(2)]) }}
+{% endmacro %}
+
+
+{#- The model node named `name` in the graph, or none. -#}
+{% macro fw_pit_find_model(name) %}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.name == name -%}{{ return(node) }}{%- endif -%}
+    {%- endfor -%}
+    {{ return(none) }}
+{% endmacro %}
+
+
+{#- meta.fw of a node or column: `config.meta.fw` (dbt >= 1.10) or the older top-level `meta.fw`. -#}
+{% macro fw_pit_fw_meta(obj) %}
+    {%- set config_meta = ((obj.get('config') or {}).get('meta') or {}) -%}
+    {%- set fw = config_meta.get('fw') or (obj.get('meta') or {}).get('fw') or {} -%}
+    {{ return(fw) }}
+{% endmacro %}
+
+
+{#-
+  Everything the SQL needs about one feature view, checked:
+  {name, relation, keys: [join key names], timestamp, created, available,
+   ttl_seconds, features: [{name, data_type}] in declared column order}.
+-#}
+{% macro fw_pit_view_meta(view_name, macro_name) %}
+    {%- set node = featurewarehouse.fw_pit_find_model(view_name) -%}
+    {%- if node is none -%}
+        {%- set views = [] -%}
+        {%- for n in graph.nodes.values() -%}
+            {%- if n.resource_type == 'model' and featurewarehouse.fw_pit_fw_meta(n).get('kind') == 'feature_view' -%}
+                {%- do views.append(n.name) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "unknown feature view '" ~ view_name ~ "'." ~ featurewarehouse.fw_pit_did_you_mean(view_name, views),
+            "reference one of the feature views (" ~ (views | sort | join(', ') or 'none declared') ~ "), or declare kind: feature_view in the model's config.meta.fw") }}
+    {%- endif -%}
+    {%- set fw = featurewarehouse.fw_pit_fw_meta(node) -%}
+    {%- set where = node.original_file_path -%}
+    {%- if fw.get('kind') != 'feature_view' -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "model '" ~ view_name ~ "' (" ~ where ~ ") is not a feature view (config.meta.fw.kind is '" ~ fw.get('kind') ~ "')",
+            "set config.meta.fw.kind: feature_view in its YAML, or reference a feature view") }}
+    {%- endif -%}
+
+    {#- entities -> join keys, in declared order -#}
+    {%- set declared = (var('fw', {}) or {}).get('entities') or {} -%}
+    {%- set entity = fw.get('entity') -%}
+    {%- set entity_names = [entity] if entity is string else (entity or []) -%}
+    {%- if entity_names | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "feature view '" ~ view_name ~ "' (" ~ where ~ ") declares no entity in config.meta.fw.entity",
+            "add `entity: <name>` (one of: " ~ (declared.keys() | list | sort | join(', ')) ~ ") to its config.meta.fw") }}
+    {%- endif -%}
+    {%- set keys = [] -%}
+    {%- for e in entity_names -%}
+        {%- if e not in declared -%}
+            {{ featurewarehouse.fw_pit_fail(macro_name,
+                "feature view '" ~ view_name ~ "' (" ~ where ~ ") names unknown entity '" ~ e ~ "'."
+                    ~ featurewarehouse.fw_pit_did_you_mean(e, declared.keys() | list),
+                "use one of the entities declared in dbt_project.yml under vars.fw.entities ("
+                    ~ (declared.keys() | list | sort | join(', ')) ~ "), or declare '" ~ e ~ "' there") }}
+        {%- endif -%}
+        {%- for k in declared[e].get('join_keys') or [] -%}
+            {%- set kname = k.get('name') if k is mapping else k -%}
+            {%- if kname not in keys -%}{%- do keys.append(kname) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if keys | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "the entities " ~ entity_names | join(', ') ~ " of feature view '" ~ view_name ~ "' declare no join_keys",
+            "give each entity join_keys: [{name: ..., dtype: ...}] in dbt_project.yml vars.fw.entities") }}
+    {%- endif -%}
+
+    {#- timestamps -#}
+    {%- if not fw.get('timestamp') -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "feature view '" ~ view_name ~ "' (" ~ where ~ ") has no timestamp column in config.meta.fw.timestamp",
+            "add `timestamp: <column>` (the time its values became true) to the view's config.meta.fw") }}
+    {%- endif -%}
+    {%- set ttl_seconds = featurewarehouse.fw_pit_ttl_seconds(fw.get('ttl'), view_name, macro_name) -%}
+
+    {#- features: columns marked config.meta.fw.feature: true, in declared order -#}
+    {%- set features = [] -%}
+    {%- for col_name, col in node.columns.items() -%}
+        {%- if featurewarehouse.fw_pit_fw_meta(col).get('feature') -%}
+            {%- do features.append({'name': col.get('name') or col_name, 'data_type': col.get('data_type') or ''}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+
+    {%- set relation = ref(view_name) -%}
+    {{ return({
+        'name': view_name,
+        'relation': relation,
+        'original_file_path': where,
+        'keys': keys,
+        'timestamp': fw.get('timestamp'),
+        'created': fw.get('created_timestamp') or none,
+        'available': fw.get('available_timestamp') or none,
+        'ttl_seconds': ttl_seconds,
+        'features': features,
+    }) }}
+{% endmacro %}
+
+
+{#- Parse 'view:feature' / 'view:*' texts into [(view, feature)], in order. -#}
+{% macro fw_pit_parse_refs(features, macro_name) %}
+    {%- if features is string or features is none or features is mapping or features | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "features must be a non-empty list of 'feature_view:feature' references, got " ~ features,
+            "pass e.g. features=['customer_spend_features:txn_count_7d', 'merchant_risk_features:*']") }}
+    {%- endif -%}
+    {%- set refs = [] -%}
+    {%- for text in features -%}
+        {%- set parts = (text | string).strip().split(':') -%}
+        {%- if text is not string or parts | length != 2 or not parts[0] or not parts[1] -%}
+            {{ featurewarehouse.fw_pit_fail(macro_name,
+                "malformed feature reference '" ~ text ~ "'",
+                "write it as feature_view:feature, or feature_view:* for all of a view's features") }}
+        {%- endif -%}
+        {%- do refs.append((parts[0], parts[1])) -%}
+    {%- endfor -%}
+    {{ return(refs) }}
+{% endmacro %}
+
+
+{#-
+  The plan of a point-in-time join: the views in first-mention order, each with
+  the features to output and their output names. At parse time (execute is
+  false) it only records the dependencies with ref() and returns none.
+-#}
+{% macro fw_pit_plan(spine, spine_timestamp, features, full_feature_names, macro_name) %}
+    {%- if spine is none or (spine is string and spine.strip() == '') -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name, "spine is missing",
+            "pass spine=ref('your_label_model') (or the name of a table holding the entity keys and timestamps)") }}
+    {%- endif -%}
+    {%- if spine_timestamp is not string or spine_timestamp.strip() == '' -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name, "spine_timestamp must name the spine's timestamp column, got " ~ spine_timestamp,
+            "pass e.g. spine_timestamp='event_ts'") }}
+    {%- endif -%}
+    {%- set refs = featurewarehouse.fw_pit_parse_refs(features, macro_name) -%}
+    {%- set view_names = [] -%}
+    {%- for r in refs -%}{%- if r[0] not in view_names -%}{%- do view_names.append(r[0]) -%}{%- endif -%}{%- endfor -%}
+    {%- if not execute -%}
+        {#- Record each view as a dependency so dbt builds it before this model. -#}
+        {%- for v in view_names -%}{%- do ref(v) -%}{%- endfor -%}
+        {{ return(none) }}
+    {%- endif -%}
+
+    {%- set views = [] -%}
+    {%- set by_name = {} -%}
+    {%- for v in view_names -%}
+        {%- set meta = featurewarehouse.fw_pit_view_meta(v, macro_name) -%}
+        {%- do meta.update({'selected': []}) -%}
+        {%- do views.append(meta) -%}
+        {%- do by_name.update({v: meta}) -%}
+    {%- endfor -%}
+
+    {#- Expand refs as Registry.resolve does: an explicit feature twice is an error, a wildcard skips repeats. -#}
+    {%- set seen = [] -%}
+    {%- for r in refs -%}
+        {%- set meta = by_name[r[0]] -%}
+        {%- set names = meta.features | map(attribute='name') | list -%}
+        {%- if r[1] == '*' -%}
+            {%- if names | length == 0 -%}
+                {{ featurewarehouse.fw_pit_fail(macro_name,
+                    "feature view '" ~ r[0] ~ "' (" ~ meta.original_file_path ~ ") declares no features",
+                    "mark its feature columns with config: {meta: {fw: {feature: true}}} in its YAML") }}
+            {%- endif -%}
+            {%- set wanted = names -%}
+        {%- else -%}
+            {%- if r[1] not in names -%}
+                {{ featurewarehouse.fw_pit_fail(macro_name,
+                    "unknown feature '" ~ r[0] ~ ":" ~ r[1] ~ "': feature view '" ~ r[0] ~ "' has no feature '" ~ r[1] ~ "'."
+                        ~ featurewarehouse.fw_pit_did_you_mean(r[1], names),
+                    "use one of its features (" ~ names | join(', ') ~ "), or mark the column with config.meta.fw.feature: true in "
+                        ~ meta.original_file_path) }}
+            {%- endif -%}
+            {%- if (r[0] ~ ':' ~ r[1]) in seen -%}
+                {{ featurewarehouse.fw_pit_fail(macro_name,
+                    "feature '" ~ r[0] ~ ":" ~ r[1] ~ "' is listed twice",
+                    "list each feature once in features=[...]") }}
+            {%- endif -%}
+            {%- set wanted = [r[1]] -%}
+        {%- endif -%}
+        {%- for f in wanted -%}
+            {%- if (r[0] ~ ':' ~ f) not in seen -%}
+                {%- do seen.append(r[0] ~ ':' ~ f) -%}
+                {%- do meta.selected.append({'name': f, 'output': (r[0] ~ '__' ~ f) if full_feature_names else f}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+
+    {#- Output names must be unique. -#}
+    {%- set outputs = {} -%}
+    {%- for meta in views -%}
+        {%- for f in meta.selected -%}
+            {%- if f.output | lower in outputs -%}
+                {{ featurewarehouse.fw_pit_fail(macro_name,
+                    "feature name '" ~ f.output ~ "' clashes: both '" ~ outputs[f.output | lower] ~ "' and '" ~ meta.name ~ "' provide it",
+                    "pass full_feature_names=true to name the columns <view>__<feature>, or select only one of them") }}
+            {%- endif -%}
+            {%- do outputs.update({f.output | lower: meta.name}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+
+    {#- The spine's columns, when knowable (a relation that exists): join keys, timestamp, no clash. -#}
+    {%- set spine_columns = [] -%}
+    {%- if spine is not string -%}
+        {%- for c in adapter.get_columns_in_relation(spine) -%}{%- do spine_columns.append(c.name | lower) -%}{%- endfor -%}
+    {%- endif -%}
+    {%- if spine_columns | length > 0 -%}
+        {%- if spine_timestamp | lower not in spine_columns -%}
+            {{ featurewarehouse.fw_pit_fail(macro_name,
+                "the spine " ~ spine ~ " has no column '" ~ spine_timestamp ~ "' (spine_timestamp)."
+                    ~ featurewarehouse.fw_pit_did_you_mean(spine_timestamp | lower, spine_columns),
+                "pass the name of the spine's event-time column as spine_timestamp") }}
+        {%- endif -%}
+        {%- for meta in views -%}
+            {%- for k in meta['keys'] -%}
+                {%- if k | lower not in spine_columns -%}
+                    {{ featurewarehouse.fw_pit_fail(macro_name,
+                        "the spine " ~ spine ~ " has no join-key column '" ~ k ~ "' needed by feature view '" ~ meta.name ~ "'",
+                        "add a column named '" ~ k ~ "' (the entity's join key from vars.fw.entities) to the spine, e.g. `x as " ~ k ~ "`") }}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endfor -%}
+        {%- for name, view in outputs.items() -%}
+            {%- if name in spine_columns -%}
+                {{ featurewarehouse.fw_pit_fail(macro_name,
+                    "feature column '" ~ name ~ "' of '" ~ view ~ "' clashes with the spine column of the same name",
+                    "pass full_feature_names=true, or rename the spine column") }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return({'views': views}) }}
+{% endmacro %}

@@ -1,0 +1,146 @@
+{#-
+  featurewarehouse.point_in_time_join: a training set without leakage.
+
+    {{ featurewarehouse.point_in_time_join(
+         spine=ref('fraud_labels'), spine_timestamp='event_ts',
+         features=['customer_spend_features:*', 'merchant_risk_features:chargeback_rate_90d'],
+         full_feature_names=false) }}
+
+  Renders a complete SELECT: every spine column, then one column per feature
+  (`<feature>`, or `<view>__<feature>` with full_feature_names=true). The spine
+  carries each view's join keys under the entity's join-key names. For every
+  spine row (keys k, time t) and view V it takes the row of V with keys = k,
+  ts <= t, ts >= t - ttl (when V has a ttl) and available_timestamp <= t (when
+  V declares one); the greatest ts wins, then the greatest created_timestamp,
+  then docs/decisions/0001-pit-tie-break.md. No candidate: NULL features. The
+  output has exactly the spine's rows (see docs/readme/pit.md).
+-#}
+{% macro point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
+    {{ return(adapter.dispatch('point_in_time_join', 'featurewarehouse')(
+        spine, spine_timestamp, features, full_feature_names)) }}
+{% endmacro %}
+
+
+{#-
+  Portable body (no range join, no ASOF): per view,
+    1. lookups: the distinct (keys, t) of the spine with no NULL key or time;
+    2. rows: the view's rows ranked per key in preference order (best = highest rank);
+    3. a timeline of rows (at the time they became visible: greatest(ts, available))
+       and lookups, where a running max of the rank carries the best row seen so far
+       forward to each lookup (rows at the same instant come before the lookup: ts <= t);
+    4. the rank joined back to the row; the TTL is checked on that row's ts.
+  Because rank order is preference order, the running max is the best candidate
+  even when available_timestamp reorders visibility; and if the best visible row
+  is older than the TTL, every visible row is, so a TTL check on it suffices.
+  The spine is finally left-joined to each view's answers on (keys, t): one
+  answer per distinct (keys, t), so spine rows are never multiplied or dropped,
+  and NULL keys find no answer.
+-#}
+{% macro default__point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
+    {%- set plan = featurewarehouse.fw_pit_plan(spine, spine_timestamp, features, full_feature_names, 'point_in_time_join') -%}
+    {%- if plan is none -%}{{ return('select 1 as fw_parse_placeholder') }}{%- endif -%}
+    {%- set t = featurewarehouse.fw_pit_ts('fw_spine.' ~ spine_timestamp) -%}
+    {%- set sql -%}
+with
+
+fw_spine as (
+    select * from {{ spine }}
+),
+{%- for v in plan.views %}
+{%- set p = 'fw_v' ~ loop.index %}
+{%- set keys = v['keys'] %}
+{%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) %}
+
+-- {{ v.name }}: each distinct (keys, time) of the spine is looked up once
+{{ p }}_lookups as (
+    select distinct {{ featurewarehouse.fw_pit_list(keys, 'fw_spine.') }}, {{ t }} as fw_t
+    from fw_spine
+    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_spine.') }} and fw_spine.{{ spine_timestamp }} is not null
+),
+
+-- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
+{{ p }}_rows as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }},
+        {{ ts }} as fw_ts,
+        {%- if v.available %}
+        case when {{ ts }} >= {{ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) }} then {{ ts }}
+             else {{ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) }} end as fw_visible_at,
+        {%- else %}
+        {{ ts }} as fw_visible_at,
+        {%- endif %}
+        row_number() over (
+            partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}
+            order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, false) }}
+        ) as fw_rank
+        {%- for f in v.selected %},
+        fw_src.{{ f.name }}
+        {%- endfor %}
+    from {{ v.relation }} as fw_src
+    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
+        {%- if v.available %} and fw_src.{{ v.available }} is not null{% endif %}
+),
+
+{{ p }}_timeline as (
+    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_visible_at as fw_at, 0 as fw_is_lookup, fw_rank
+    from {{ p }}_rows
+    union all
+    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_t as fw_at, 1 as fw_is_lookup, cast(null as bigint) as fw_rank
+    from {{ p }}_lookups
+),
+
+-- the best rank visible at each lookup: a running max, rows before lookups at equal times (ts <= t)
+{{ p }}_best as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, '') }},
+        fw_at as fw_t,
+        fw_is_lookup,
+        max(fw_rank) over (
+            partition by {{ featurewarehouse.fw_pit_list(keys, '') }}
+            order by fw_at, fw_is_lookup
+            rows between unbounded preceding and current row
+        ) as fw_rank
+    from {{ p }}_timeline
+),
+
+{{ p }}_answers as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_best.') }},
+        fw_best.fw_t
+        {%- for f in v.selected %},
+        fw_row.{{ f.name }}
+        {%- endfor %}
+    from {{ p }}_best as fw_best
+    left join {{ p }}_rows as fw_row
+        on {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_best.', 'fw_row.') }}
+        and fw_best.fw_rank = fw_row.fw_rank
+        {%- if v.ttl_seconds %}
+        -- ttl {{ v.ttl_seconds }}s, inclusive: older values are not joined
+        and fw_row.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_best.fw_t', v.ttl_seconds) }}
+        {%- endif %}
+    where fw_best.fw_is_lookup = 1
+),
+{%- endfor %}
+
+final as (
+    select
+        fw_spine.*
+        {%- for v in plan.views %}
+        {%- set p = 'fw_v' ~ loop.index %}
+        {%- for f in v.selected %},
+        {{ p }}.{{ f.name }} as {{ f.output }}
+        {%- endfor %}
+        {%- endfor %}
+    from fw_spine
+    {%- for v in plan.views %}
+    {%- set p = 'fw_v' ~ loop.index %}
+    left join {{ p }}_answers as {{ p }}
+        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
+        and {{ t }} = {{ p }}.fw_t
+    {%- endfor %}
+)
+
+select * from final
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}

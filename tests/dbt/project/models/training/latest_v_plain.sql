@@ -1,0 +1,1 @@
+{{ featurewarehouse.latest_feature_values(view='v_plain', as_of='(select max(as_of) from ' ~ ref('pit_as_of') ~ ')') }}

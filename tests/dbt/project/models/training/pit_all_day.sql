@@ -1,0 +1,6 @@
+-- The same on a DATE spine column (midnight UTC).
+{{ featurewarehouse.point_in_time_join(
+    spine=ref('pit_spine'),
+    spine_timestamp='event_day',
+    features=['v_plain:*', 'v_ttl:*', 'v_avail:*', 'v_avail_nottl:*', 'v_pair:*', 'v_merchant:*'],
+    full_feature_names=true) }}

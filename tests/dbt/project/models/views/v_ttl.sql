@@ -1,0 +1,8 @@
+select
+    cast(null as bigint) as customer_id,
+    cast(null as timestamp) as ts,
+    cast(null as timestamp) as created_at,
+    cast(null as bigint) as f_int,
+    cast(null as varchar) as f_str,
+    cast(null as varchar) as note
+where 1 = 0

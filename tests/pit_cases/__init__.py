@@ -1,0 +1,1 @@
+"""Shared point-in-time cases and the brute-force reference (parity across macro, retrieval, online)."""
