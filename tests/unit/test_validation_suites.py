@@ -192,3 +192,16 @@ def test_generated_suites_load_in_great_expectations(tmp_path):
         assert len(suite.expectations) == len(json.loads(path.read_text())["expectations"])
         for exp in suite.expectations:
             assert exp.meta.get("fw_generated") is True
+
+
+def test_models_built_from_the_feature_log_may_be_empty_unless_told_otherwise():
+    manifest = _manifest()
+    served = _node("served_set", fw={"kind": "training_set"}, folder="training")
+    served["depends_on"] = {"nodes": ["model.featurewarehouse.feature_log"]}
+    strict = _node("strict_set", fw={"kind": "training_set", "allow_empty": False}, folder="training")
+    strict["depends_on"] = {"nodes": ["model.featurewarehouse.served_set"]}
+    for n in (served, strict):
+        manifest["nodes"][f"model.featurewarehouse.{n['name']}"] = n
+    specs = {s.name: s for s in suites.specs_from_manifest(manifest, ENTITIES)}
+    assert specs["served_set"].allow_empty and specs["feature_log"].allow_empty
+    assert not specs["strict_set"].allow_empty and not specs["cm_features"].allow_empty

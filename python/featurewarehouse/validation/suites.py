@@ -98,9 +98,29 @@ def _fw_meta(config_meta: dict[str, Any] | None, meta: dict[str, Any] | None) ->
     return {}
 
 
+def _built_from_feature_logs(manifest: dict[str, Any]) -> set[str]:
+    """Models of kind feature_log and every model downstream of one.
+
+    They hold what serving logged, so they are legitimately empty until
+    something has been served: no row-count expectation is generated for them
+    (``meta.fw.allow_empty`` overrides either way).
+    """
+    nodes = manifest.get("nodes") or {}
+    out = {uid for uid, n in nodes.items() if _fw_meta((n.get("config") or {}).get("meta"), n.get("meta")).get("kind") == "feature_log"}
+    changed = True
+    while changed:
+        changed = False
+        for uid, node in nodes.items():
+            if uid not in out and set((node.get("depends_on") or {}).get("nodes") or ()) & out:
+                out.add(uid)
+                changed = True
+    return out
+
+
 def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> list[ModelSpec]:
     """Every materialized model of the root project, with its validation metadata."""
     project = (manifest.get("metadata") or {}).get("project_name")
+    from_logs = _built_from_feature_logs(manifest)
     specs: list[ModelSpec] = []
     for uid, node in sorted((manifest.get("nodes") or {}).items()):
         if node.get("resource_type") != "model":
@@ -155,7 +175,7 @@ def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> l
                 key_columns=tuple(keys),
                 timestamp=fw.get("timestamp"),
                 max_age_seconds=parse_ttl(max_age, where=f"{where}: meta.fw.freshness.max_age"),
-                allow_empty=bool(fw.get("allow_empty", fw.get("kind") == "feature_log")),
+                allow_empty=bool(fw.get("allow_empty", uid in from_logs)),
                 original_file_path=node.get("original_file_path") or "",
                 unique_id=uid,
                 checksum=(node.get("checksum") or {}).get("checksum", ""),
