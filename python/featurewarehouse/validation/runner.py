@@ -118,7 +118,14 @@ def _duckdb_creator(path: str) -> Callable[[], Any]:
 
     def create() -> Any:
         try:
-            con = duckdb.connect(path, read_only=True)
+            try:
+                con = duckdb.connect(path, read_only=True)
+            except duckdb.ConnectionException as exc:
+                # This process already holds the file open read-write (dbt ran in-process,
+                # e.g. `fwctl demo`); DuckDB shares one database per file and config.
+                if "different configuration" not in str(exc):
+                    raise
+                con = duckdb.connect(path)
         except duckdb.IOException as exc:
             raise ServiceUnavailable(
                 f"cannot open the DuckDB warehouse {path}: {exc}",
