@@ -81,11 +81,17 @@ class Warehouse:
         rows = list(rows)
         if not rows:
             return
-        names = [k.name for k in view.join_keys] + ["event_ts", "loaded_at", "available_at"] + [f.name for f in view.features]
-        self.wh.con.executemany(
-            f"insert into {view.relation} ({', '.join(names)}) values ({', '.join('?' * len(names))})",
-            [[r.get(n) for n in names] for r in rows],
-        )
+        import pyarrow as pa
+
+        types = {"bigint": pa.int64(), "double": pa.float64(), "varchar": pa.string(), "boolean": pa.bool_(),
+                 "timestamp": pa.timestamp("us"), "date": pa.date32()}
+        cols = [(k.name, k.dtype) for k in view.join_keys]
+        cols += [("event_ts", "timestamp"), ("loaded_at", "timestamp"), ("available_at", "timestamp")]
+        cols += [(f.name, f.dtype) for f in view.features]
+        data = pa.table({n: pa.array([r.get(n) for r in rows], types[t]) for n, t in cols})
+        self.wh.con.register("__fw_rows", data)
+        self.wh.con.execute(f"insert into {view.relation} ({', '.join(n for n, _ in cols)}) select * from __fw_rows")
+        self.wh.con.unregister("__fw_rows")
 
     def close(self) -> None:
         self.wh.close()
@@ -111,13 +117,15 @@ def dump(url: str) -> Any:
             return out
         client = store.client
         out = {}
+        strip = len(store.prefix)
         for key in client.scan_iter(match=f"{store.prefix}:*", count=1000):
             if key.endswith(b":meta"):
                 meta = client.hgetall(key)
                 meta.pop(b"epoch", None)
-                out[key] = {k: json.loads(v) if k.startswith(b"view:") else v for k, v in meta.items()}
+                value: Any = {k: json.loads(v) if k.startswith(b"view:") else v for k, v in meta.items()}
             else:
-                out[key] = client.hgetall(key)
+                value = client.hgetall(key)
+            out[key[strip:]] = value
         return out
     finally:
         store.close()
