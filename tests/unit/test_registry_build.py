@@ -368,3 +368,38 @@ def test_load_registry_without_a_file(proj):
     assert info.value.hint == "run `fwctl registry build`"
     build_registry(config, dbt_command=None)
     assert load_registry(config, build_if_missing=False).view("merchant_risk_features").ttl_seconds == 90 * 86400
+
+
+# ---- analysis cache ------------------------------------------------------------------
+def test_cache_gives_the_same_registry_and_reanalyses_only_changes():
+    cold = build(manifest())
+    assert cold.stats == {"analysed": 4, "cached": 0}  # 2 views + 2 staging models
+    warm = build(manifest(), cache=cold.cache)
+    assert warm.stats == {"analysed": 0, "cached": 4}
+    assert warm.registry.to_dict() == cold.registry.to_dict()
+    m = manifest()
+    m["nodes"][RISK]["raw_code"] = m["nodes"][RISK]["raw_code"].replace("interval 90 days", "interval 60 days")
+    changed = build(m, cache=warm.cache)
+    assert changed.stats == {"analysed": 1, "cached": 3}
+    assert changed.registry.view("merchant_risk_features").fingerprint != cold.registry.view(
+        "merchant_risk_features").fingerprint
+    assert build(m, cache={"version": 0, "models": changed.cache["models"]}).stats["cached"] == 0
+
+
+def test_upstream_column_change_invalidates_downstream_entries():
+    cold = build(manifest())
+    m = manifest()
+    # stg_transactions gains a column: the views reading it see a new input schema
+    m["nodes"][STG]["raw_code"] = m["nodes"][STG]["raw_code"].replace("amount,", "amount,\n    1 as extra,")
+    assert build(m, cache=cold.cache).stats == {"analysed": 3, "cached": 1}
+
+
+def test_build_registry_keeps_the_cache_file(proj):
+    config = load_config(proj)
+    first = build_registry(config, dbt_command=None)
+    assert first.stats["analysed"] == 4
+    assert json.loads((proj / "target" / "fw_registry_cache.json").read_text())["version"] == 1
+    second = build_registry(config, dbt_command=None)
+    assert second.stats == {"analysed": 0, "cached": 4}
+    (proj / "target" / "fw_registry_cache.json").write_text("{not json")
+    assert build_registry(config, dbt_command=None).stats["analysed"] == 4

@@ -4,11 +4,14 @@
 small fixture manifests; :func:`build_registry` adds dbt and the file system.
 Validation collects every problem before raising one :class:`ProblemsError`;
 nothing is written then, so the previous registry stays as it was.
+
+sqlglot work (parse, fingerprint, columns, lineage) is the expensive part; its
+results are cached per model, keyed by the model's SQL and its inputs' columns
+(``target/fw_registry_cache.json``), so a rebuild re-analyses only what changed.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import hashlib
 import json
 import os
@@ -18,23 +21,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from featurewarehouse.errors import ConfigError, MetadataError, Problem, ProblemsError
-from featurewarehouse.refs import FeatureRef, did_you_mean
+from featurewarehouse.errors import ConfigError, Problem, ProblemsError
 from featurewarehouse.registry.changes import diff_registries
-from featurewarehouse.registry.dtypes import types_match
-from featurewarehouse.registry.fingerprint import fingerprint_tree
-from featurewarehouse.registry.model import (
-    KINDS,
-    REGISTRY_SCHEMA_VERSION,
-    Entity,
-    Feature,
-    FeatureView,
-    JoinKey,
-    ModelRecord,
-    Registry,
-    parse_ttl,
+from featurewarehouse.registry.model import KINDS, FeatureView, ModelRecord, Registry
+from featurewarehouse.registry.records import (
+    _KIND_KEYS,
+    build_record,
+    build_view,
+    catalog_columns,
+    fw_meta,
+    parse_entities,
+    where,
 )
 from featurewarehouse.registry.sql import ModelSql, Relations, analyze, choose_sql, parse, quote
+
+CACHE_VERSION = 1
 
 
 @dataclass
@@ -45,63 +46,8 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     written: Path | None = None
-
-
-# ---- metadata helpers ----------------------------------------------------------
-_KIND_KEYS = {"entity", "timestamp", "features", "ttl", "online", "created_timestamp", "available_timestamp"}
-
-def fw_meta(node: dict[str, Any]) -> dict[str, Any] | None:
-    """``config.meta.fw`` of a node or column (dbt also mirrors it in ``meta``)."""
-    for holder in ((node.get("config") or {}).get("meta") or {}, node.get("meta") or {}):
-        fw = holder.get("fw")
-        if fw is not None:
-            return fw if isinstance(fw, dict) else {"__invalid__": fw}
-    return None
-
-
-def yaml_file(node: dict[str, Any]) -> str:
-    patch = node.get("patch_path") or ""
-    if "://" in patch:
-        patch = patch.split("://", 1)[1]
-    return patch or node.get("original_file_path") or node.get("name", "")
-
-
-def where(node: dict[str, Any], column: str | None = None, key: str | None = None) -> str:
-    """``models/features/x.yml: x.columns.y`` (file, model, column)."""
-    path = f"{node['name']}.columns.{column}" if column else node["name"]
-    if key:
-        path += f".config.meta.fw.{key}" if not column else f".{key}"
-    return f"{yaml_file(node)}: {path}"
-
-
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
-def parse_entities(raw: dict[str, Any], problems: list[Problem]) -> dict[str, Entity]:
-    out: dict[str, Entity] = {}
-    for name, spec in sorted((raw or {}).items()):
-        at = f"dbt_project.yml: vars.fw.entities.{name}"
-        keys = (spec or {}).get("join_keys") if isinstance(spec, dict) else None
-        if not keys or not isinstance(keys, list):
-            problems.append(Problem(f"entity {name!r} declares no join keys", at,
-                                    "write join_keys: [{name: customer_id, dtype: bigint}]"))
-            continue
-        jks = []
-        for k in keys:
-            if isinstance(k, str):
-                k = {"name": k, "dtype": ""}
-            if not isinstance(k, dict) or not k.get("name"):
-                problems.append(Problem(f"entity {name!r} has a malformed join key {k!r}", at,
-                                        "each join key is {name: ..., dtype: ...}"))
-                continue
-            jks.append(JoinKey(name=str(k["name"]), dtype=str(k.get("dtype") or "")))
-        out[name] = Entity(name=name, join_keys=tuple(jks), description=str(spec.get("description") or ""))
-    return out
+    cache: dict[str, Any] = field(default_factory=dict)  # analysis cache to keep for the next build
+    stats: dict[str, int] = field(default_factory=dict)  # models analysed / taken from the cache
 
 
 # ---- the build -----------------------------------------------------------------
@@ -153,15 +99,6 @@ def _display(uid: str, manifest: dict[str, Any], rel: Relations) -> str | None:
     return node["name"]
 
 
-def _catalog_columns(catalog: dict[str, Any] | None, uid: str) -> dict[str, str] | None:
-    if not catalog:
-        return None
-    entry = (catalog.get("nodes") or {}).get(uid) or (catalog.get("sources") or {}).get(uid)
-    if not entry:
-        return None
-    return {name.lower(): str(col.get("type") or "") for name, col in (entry.get("columns") or {}).items()}
-
-
 def _analyze_models(
     uids: list[str],
     manifest: dict[str, Any],
@@ -170,8 +107,11 @@ def _analyze_models(
     graph: _Graph,
     dialect: str,
     previous_manifest: Any,
+    cache_in: dict[str, Any],
+    cache_out: dict[str, Any],
+    stats: dict[str, int],
 ) -> dict[str, ModelSql]:
-    """Parse and trace each model once, upstream before downstream."""
+    """Parse and trace each model once, upstream before downstream (or take it from the cache)."""
     nodes = manifest["nodes"]
     wanted = set(uids)
     for uid in uids:
@@ -180,7 +120,7 @@ def _analyze_models(
     visiting: set[str] = set()
 
     def schema_of(uid: str) -> dict[str, str] | None:
-        cols = _catalog_columns(catalog, uid)
+        cols = catalog_columns(catalog, uid)
         if cols:
             return cols
         if uid in done and done[uid].outputs is not None:
@@ -200,14 +140,25 @@ def _analyze_models(
         text, origin = choose_sql(node, manifest, rel, previous_manifest)
         m = ModelSql(name=node["name"], text=text, origin=origin)
         if text:
-            m.tree, m.error = parse(text, dialect)
             schema: dict[str, dict[str, str]] = {}
             for p in node.get("depends_on", {}).get("nodes", []):
                 cols = schema_of(p)
                 if cols and p in rel.by_uid:
                     schema[quote(rel.by_uid[p])] = cols
-            if m.tree is not None:
-                analyze(m, schema, dialect)
+            key = hashlib.sha256(json.dumps([dialect, text, schema], sort_keys=True).encode()).hexdigest()
+            hit = cache_in.get(key)
+            if hit is not None:
+                m.outputs = tuple(hit["outputs"]) if hit["outputs"] is not None else None
+                m.lineage, m.fingerprint, m.error = hit["lineage"], hit["fingerprint"], hit["error"]
+                stats["cached"] += 1
+            else:
+                m.tree, m.error = parse(text, dialect)
+                if m.tree is not None:
+                    analyze(m, schema, dialect)
+                m.tree = None  # qualified in place: not the model's own SQL any more
+                stats["analysed"] += 1
+            cache_out[key] = {"outputs": list(m.outputs) if m.outputs is not None else None,
+                              "lineage": m.lineage, "fingerprint": m.fingerprint, "error": m.error}
         done[uid] = m
         visiting.discard(uid)
 
@@ -225,8 +176,12 @@ def build_from_manifest(
     previous_manifest: Any = None,
     project_name: str | None = None,
     built_at: str | None = None,
+    cache: dict[str, Any] | None = None,
 ) -> BuildResult:
-    """Build and validate. Raises :class:`ProblemsError` listing every problem."""
+    """Build and validate. Raises :class:`ProblemsError` listing every problem.
+
+    ``cache`` is the analysis cache of an earlier build (``BuildResult.cache``).
+    """
     problems: list[Problem] = []
     warnings: list[str] = []
     ents = parse_entities(entities, problems)
@@ -255,13 +210,17 @@ def build_from_manifest(
         fw_nodes.append((uid, node, meta))
 
     view_uids = [uid for uid, _, meta in fw_nodes if meta["kind"] == "feature_view"]
-    sqls = _analyze_models(view_uids, manifest, catalog, rel, graph, dialect, previous_manifest)
+    cache_in = (cache or {}).get("models", {}) if (cache or {}).get("version") == CACHE_VERSION else {}
+    cache_out: dict[str, Any] = {}
+    stats = {"analysed": 0, "cached": 0}
+    sqls = _analyze_models(view_uids, manifest, catalog, rel, graph, dialect, previous_manifest,
+                           cache_in, cache_out, stats)
 
     views: list[FeatureView] = []
     for uid, node, meta in fw_nodes:
         if meta["kind"] != "feature_view":
             continue
-        view = _build_view(uid, node, meta, ents, sqls.get(uid), catalog, dialect, problems, warnings)
+        view = build_view(uid, node, meta, ents, sqls.get(uid), catalog, dialect, problems, warnings)
         if view is not None:
             views.append(view)
     view_by_name = {v.name: v for v in views}
@@ -270,7 +229,7 @@ def build_from_manifest(
     for uid, node, meta in fw_nodes:
         if meta["kind"] == "feature_view":
             continue
-        records.append(_build_record(uid, node, meta, ents, view_by_name, problems))
+        records.append(build_record(uid, node, meta, ents, view_by_name, problems))
 
     # model-level lineage: ancestors (models, sources); downstream training sets
     uid_of = {node["name"]: uid for uid, node, _ in fw_nodes}
@@ -315,163 +274,8 @@ def build_from_manifest(
     )
     registry = replace(registry, version=content_version(registry))
     registry = replace(registry, changes=diff_registries(previous, registry))
-    return BuildResult(registry=registry, warnings=warnings)
-
-
-def _build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings) -> FeatureView:
-    name = node["name"]
-    entity_names = _as_list(meta.get("entity"))
-    if not entity_names:
-        problems.append(Problem(f"feature view {name!r} names no entity", where(node, key="entity"),
-                                f"set config.meta.fw.entity to one of: {', '.join(sorted(ents)) or '(none declared)'}"))
-    for e in entity_names:
-        if e not in ents:
-            problems.append(Problem(f"feature view {name!r} names unknown entity {e!r}." + did_you_mean(e, ents),
-                                    where(node, key="entity"),
-                                    "declare it in dbt_project.yml under vars.fw.entities, or fix the name"))
-    timestamp = meta.get("timestamp")
-    if not timestamp:
-        problems.append(Problem(f"feature view {name!r} declares no timestamp column", where(node, key="timestamp"),
-                                "set config.meta.fw.timestamp to the column holding when each row became true"))
-    try:
-        ttl = parse_ttl(meta.get("ttl"), where=where(node, key="ttl"))
-    except MetadataError as exc:
-        problems.append(Problem(exc.message, exc.where, exc.hint))
-        ttl = None
-
-    # what the model produces: its SELECT (sqlglot), else the catalog
-    produced: set[str] | None = None
-    if msql is not None and msql.origin == "approximate":
-        warnings.append(f"{name}: SQL approximated (Jinja expressions kept as literals; no compiled code): "
-                        f"run `fwctl registry build --compile` for exact lineage and fingerprint")
-    if msql is not None and msql.outputs is not None:
-        produced = {c.lower() for c in msql.outputs}
-        evidence = "the model's SELECT"
-    else:
-        cat = _catalog_columns(catalog, uid)
-        if cat:
-            produced, evidence = set(cat), "the warehouse catalog"
-        elif msql is None or not msql.text:
-            warnings.append(f"{name}: no SQL to check (compiled code missing and raw code uses Jinja blocks); "
-                            f"run `fwctl registry build --compile`")
-        elif msql.error:
-            warnings.append(f"{name}: SQL checks skipped: {msql.error}")
-        else:
-            warnings.append(f"{name}: SQL checks skipped: output columns unknown (select * of an unknown schema)")
-    cat_cols = _catalog_columns(catalog, uid) or {}
-
-    def check_column(col: str, what: str, hint: str, column: str | None = None) -> None:
-        if produced is not None and col.lower() not in produced:
-            problems.append(Problem(
-                f"{what} {col!r} is not produced by {evidence} of {name!r}." + did_you_mean(col, sorted(produced)),
-                where(node, column=column), hint))
-
-    for ts_key in ("timestamp", "created_timestamp", "available_timestamp"):
-        if meta.get(ts_key):
-            check_column(str(meta[ts_key]), f"{ts_key.replace('_', ' ')} column",
-                         f"select a column named {meta[ts_key]!r} or fix config.meta.fw.{ts_key}")
-
-    join_keys: list[JoinKey] = []
-    for e in entity_names:
-        for k in ents[e].join_keys if e in ents else ():
-            if k.name in {j.name for j in join_keys}:
-                continue
-            join_keys.append(k)
-            check_column(k.name, f"join key of entity {e!r}", f"select the column {k.name!r} (the entity's key)")
-            actual = cat_cols.get(k.name.lower())
-            if actual and k.dtype and not types_match(k.dtype, actual, dialect):
-                problems.append(Problem(
-                    f"join key {k.name!r} is {actual} in the warehouse but entity {e!r} declares {k.dtype}",
-                    where(node, column=k.name), f"cast it in the model: cast({k.name} as {k.dtype})"))
-
-    features: list[Feature] = []
-    for col_name, col in (node.get("columns") or {}).items():
-        cmeta = fw_meta(col) or {}
-        if not cmeta.get("feature"):
-            continue
-        check_column(col_name, "declared feature", "select it in the model's SQL, or fix the column name in the YAML",
-                     column=col_name)
-        declared = str(col.get("data_type") or "")
-        actual = cat_cols.get(col_name.lower())
-        if declared and actual and not types_match(declared, actual, dialect):
-            problems.append(Problem(
-                f"feature {name}:{col_name} is declared {declared} but the warehouse has {actual}",
-                where(node, column=col_name, key="data_type"),
-                f"cast it in the model (cast(... as {declared})) or declare data_type: {actual.lower()}"))
-        if not declared and not actual:
-            warnings.append(f"{name}:{col_name} has no data_type (declare one in the YAML)")
-        checks = cmeta.get("checks") or {}
-        if not isinstance(checks, dict):
-            problems.append(Problem(f"checks of feature {name}:{col_name} must be a mapping",
-                                    where(node, column=col_name, key="config.meta.fw.checks"),
-                                    "write checks: {not_null: true, min: 0}"))
-            checks = {}
-        features.append(Feature(
-            name=col_name, view=name, dtype=(declared or actual or "").lower(),
-            description=str(col.get("description") or ""), checks=dict(sorted(checks.items())),
-            tags=tuple(sorted(set(_as_list(col.get("tags")) + _as_list(cmeta.get("tags"))))),
-        ))
-    if not features:
-        warnings.append(f"{name}: feature view declares no feature columns (config.meta.fw.feature: true)")
-    # built even when it has problems (nothing is written then): training sets using it are still checked
-    return FeatureView(
-        name=name, relation=node.get("relation_name") or name, entities=tuple(entity_names),
-        join_keys=tuple(join_keys), timestamp=str(timestamp or ""), features=tuple(features),
-        created_timestamp=meta.get("created_timestamp"), available_timestamp=meta.get("available_timestamp"),
-        ttl_seconds=ttl, online=bool(meta.get("online", False)), owner=meta.get("owner"),
-        tags=tuple(sorted(set(_as_list(meta.get("tags")) + _as_list(node.get("tags"))))),
-        description=str(node.get("description") or ""), unique_id=uid,
-        original_file_path=node.get("original_file_path", ""),
-        fingerprint=fingerprint_tree(msql.tree, dialect) if msql is not None and msql.tree is not None else "",
-    )
-
-
-def _build_record(uid, node, meta, ents, views, problems) -> ModelRecord:
-    name, kind = node["name"], meta["kind"]
-    entity_names = _as_list(meta.get("entity"))
-    for e in entity_names:
-        if e not in ents:
-            problems.append(Problem(f"{kind} model {name!r} names unknown entity {e!r}." + did_you_mean(e, ents),
-                                    where(node, key="entity"), "declare it under vars.fw.entities, or fix the name"))
-    refs: list[str] = []
-    if kind == "training_set":
-        seen: dict[str, str] = {}
-        all_refs = [f.ref for v in views.values() for f in v.features]
-        for raw in _as_list(meta.get("features")):
-            try:
-                ref = FeatureRef.parse(raw)
-            except ConfigError as exc:
-                problems.append(Problem(exc.message, where(node, key="features"), exc.hint))
-                continue
-            view = views.get(ref.view)
-            if view is None:
-                problems.append(Problem(
-                    f"training set {name!r} uses unknown feature view {ref.view!r}." + did_you_mean(ref.view, views),
-                    where(node, key="features"), "run `fwctl features list` to see the feature views"))
-                continue
-            expanded = [f.ref for f in view.features] if ref.is_wildcard else [str(ref)]
-            if not ref.is_wildcard and ref.feature not in {f.name for f in view.features}:
-                close = difflib.get_close_matches(ref.feature, [f.name for f in view.features], n=3, cutoff=0.6)
-                suggest = did_you_mean(str(ref), [f"{view.name}:{c}" for c in close] or all_refs)
-                problems.append(Problem(
-                    f"training set {name!r} uses unknown feature {str(ref)!r}." + suggest,
-                    where(node, key="features"), f"run `fwctl features show {ref.view}` to list its features"))
-                continue
-            for r in expanded:
-                if r in seen:
-                    problems.append(Problem(
-                        f"training set {name!r} lists feature {r!r} twice ({seen[r]!r} and {raw!r})",
-                        where(node, key="features"), "list each feature once"))
-                seen.setdefault(r, raw)
-            refs.append(str(ref))
-    return ModelRecord(
-        name=name, kind=kind, relation=node.get("relation_name") or name, entities=tuple(entity_names),
-        timestamp=meta.get("timestamp"), features=tuple(refs), owner=meta.get("owner"),
-        tags=tuple(sorted(set(_as_list(meta.get("tags")) + _as_list(node.get("tags"))))),
-        description=str(node.get("description") or ""), unique_id=uid,
-        original_file_path=node.get("original_file_path", ""),
-        meta={k: v for k, v in sorted(meta.items()) if k not in ("kind", "features")},
-    )
+    return BuildResult(registry=registry, warnings=warnings, stats=stats,
+                       cache={"version": CACHE_VERSION, "models": cache_out})
 
 
 def content_version(registry: Registry) -> str:
@@ -485,14 +289,13 @@ def content_version(registry: Registry) -> str:
 
 
 # ---- files and dbt -------------------------------------------------------------
-def write_registry(registry: Registry, path: Path) -> Path:
+def atomic_write(path: Path, text: str) -> Path:
     """Write atomically: a temp file in the same directory, fsync, then os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(registry.to_dict(), indent=1, sort_keys=False, default=str) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".fw_registry.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            fh.write(data)
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -500,6 +303,22 @@ def write_registry(registry: Registry, path: Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_registry(registry: Registry, path: Path) -> Path:
+    return atomic_write(path, json.dumps(registry.to_dict(), indent=1, sort_keys=False, default=str) + "\n")
+
+
+def cache_path(config) -> Path:
+    return config.target_path / "fw_registry_cache.json"
+
+
+def read_cache(path: Path) -> dict[str, Any]:
+    """The analysis cache, or {} when absent or unreadable (it is only ever a shortcut)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def read_previous(path: Path) -> Registry | None:
@@ -517,6 +336,7 @@ def build_registry(
     manifest_path: Path | None = None,
     catalog_path: Path | None = None,
     write: bool = True,
+    use_cache: bool = True,
 ) -> BuildResult:
     """Run ``dbt parse`` (or ``compile``; or nothing) once, build, validate, write.
 
@@ -561,9 +381,12 @@ def build_registry(
     previous = read_previous(config.registry_path)
     result = build_from_manifest(
         manifest, config.entities, catalog=catalog, previous=previous, previous_manifest=previous_manifest,
+        cache=read_cache(cache_path(config)) if use_cache else None,
     )
-    timings["registry"] = time.perf_counter() - t0
-    result.timings = timings
     if write:
         result.written = write_registry(result.registry, config.registry_path)
+        if use_cache:
+            atomic_write(cache_path(config), json.dumps(result.cache, separators=(",", ":")))
+    timings["registry"] = time.perf_counter() - t0
+    result.timings = timings
     return result

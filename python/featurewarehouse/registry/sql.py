@@ -54,6 +54,7 @@ class ModelSql:
     tree: Any = None  # sqlglot expression (parsed, not qualified), or None
     error: str | None = None
     outputs: tuple[str, ...] | None = None  # output column names; None if unknown
+    fingerprint: str = ""
     lineage: dict[str, list[str]] = field(default_factory=dict)  # column -> ["model.col", ...]
 
 
@@ -216,17 +217,26 @@ def parse(text: str, dialect: str):
 
 
 def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) -> None:
-    """Output columns and per-column lineage of a parsed model (qualifies a copy)."""
+    """Fingerprint, output columns and per-column lineage of a parsed model.
+
+    The tree is fingerprinted first, then qualified in place (a copy costs as
+    much as the parse): afterwards ``model.tree`` is no longer the model's SQL.
+    """
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
     from sqlglot.lineage import lineage
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.scope import build_scope
 
+    from featurewarehouse.registry.fingerprint import fingerprint_tree
+
     tree = model.tree
-    if tree is None or not isinstance(tree, exp.Query):
+    if tree is None:
         return
-    work = inline_named_windows(tree.copy())
+    model.fingerprint = fingerprint_tree(tree, dialect)
+    if not isinstance(tree, exp.Query):
+        return
+    work = inline_named_windows(tree)
     schema = {**schema, **_inferred_schemas(work, schema)}
     try:
         qualified = qualify(work, dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False)
@@ -242,7 +252,7 @@ def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) ->
         return
     try:
         scope = build_scope(qualified)
-        nodes = lineage(None, qualified, schema, dialect=dialect, scope=scope, copy=False)
+        nodes = lineage(None, qualified, schema, dialect=dialect, scope=scope, copy=False, trim_selects=False)
     except (SqlglotError, KeyError, ValueError, AttributeError) as exc:
         model.error = f"cannot trace column lineage: {str(exc).splitlines()[0]}"
         return
