@@ -114,7 +114,7 @@ class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     SUPPORTS_ASOF_JOIN = True
 
-    def __init__(self, path: str, *, read_only: bool = False):
+    def __init__(self, path: str, *, read_only: bool = False, settings: dict[str, Any] | None = None):
         import duckdb
 
         self.path = path
@@ -125,6 +125,13 @@ class DuckDBWarehouse(Warehouse):
                 f"cannot open the DuckDB warehouse {path}: {exc}",
                 hint="build it first with `dbt build` (or `fwctl demo`), and close other programs writing to it",
             ) from exc
+        # The profile's dbt-duckdb `settings:` (memory_limit, threads, temp_directory, ...),
+        # applied with SET so that fwctl runs under the same limits as dbt.
+        for key, value in (settings or {}).items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):
+                raise ConfigError(f"bad DuckDB setting name {key!r}", where="profiles.yml: settings")
+            literal = str(value).replace("'", "''")
+            self.con.execute(f"set {key} = '{literal}'")
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
@@ -224,7 +231,7 @@ def connect(config: ProjectConfig, *, read_only: bool = False) -> Warehouse:
         path = Path(str(target.settings.get("path") or "data/warehouse.duckdb"))
         if not path.is_absolute():
             path = config.project_dir / path
-        return DuckDBWarehouse(str(path), read_only=read_only)
+        return DuckDBWarehouse(str(path), read_only=read_only, settings=target.settings.get("settings"))
     if target.type == "postgres":
         return PostgresWarehouse(postgres_uri(target.settings))
     raise ConfigError(
