@@ -186,6 +186,20 @@ def test_generated_expectations_on_postgres(postgres_uri, pg_schema):
     results, _ = _run((url, {}, "postgres"), pg_schema, ["good", "bad", "shape", "empty"])
     _assert_engine(results)
 
+    # declared types are families: varchar(2) is a varchar, numeric(18,2) a numeric
+    con = adbc.connect(postgres_uri, autocommit=True)
+    with con.cursor() as cur:
+        cur.execute(f'create table "{pg_schema}".sized as select cast(\'DE\' as varchar(2)) as country, '
+                    f"cast(1.5 as numeric(18,2)) as price, cast(1 as bigint) as n")
+    con.close()
+    spec = ModelSpec(name="sized", schema=pg_schema, table="sized", relation="sized", columns=(
+        ColumnSpec("country", "varchar"), ColumnSpec("price", "numeric"), ColumnSpec("n", "varchar")))
+    suite = {"name": "sized", "expectations": generate_expectations(spec)}
+    out = run_suites(None, [SuiteJob("sized", pg_schema, "sized", "sized", suite, "s.json")],
+                     connection=(url, {}, "postgres"))
+    failed = [o.label for o in out.results[0].outcomes if not o.success]
+    assert failed == ["expect_column_values_to_be_in_type_list(n)"]
+
 
 def test_duckdb_engine_trap_is_fixed(tmp_path):
     """The cause: duckdb-engine's cursor is its connection, so the ROLLBACK that closing

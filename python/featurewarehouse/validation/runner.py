@@ -195,6 +195,33 @@ def _fit_duckdb(execution_engine: Any) -> None:
     dialect.get_pk_constraint = lambda *a, **k: {"constrained_columns": [], "name": None}
 
 
+def _fit_postgres(execution_engine: Any) -> None:
+    """Reflect PostgreSQL columns without lengths and precisions.
+
+    GX compares PostgreSQL types as catalog strings, so ``varchar(2)`` would not
+    match a declared ``varchar``; a declared type means its family, whatever
+    the length or precision (timezone-awareness is kept).
+    """
+    import sqlalchemy as sa
+
+    dialect = execution_engine.engine.dialect
+    original = dialect.get_columns
+
+    def get_columns(connection: Any, table_name: str, schema: str | None = None, **kw: Any) -> list[dict]:
+        columns = original(connection, table_name, schema=schema, **kw)
+        out = []
+        for col in columns:
+            t = col.get("type")
+            if isinstance(t, sa.String) and getattr(t, "length", None):
+                col = {**col, "type": type(t)()}
+            elif isinstance(t, sa.Numeric) and not isinstance(t, sa.Float) and (t.precision or t.scale):
+                col = {**col, "type": type(t)()}
+            out.append(col)
+        return out
+
+    dialect.get_columns = get_columns
+
+
 def duckdb_regex(pattern: str) -> str:
     """A pattern DuckDB's full-match ``~`` reads as PostgreSQL's search ``~`` does.
 
@@ -277,6 +304,8 @@ def run_suites(
         datasource = context.data_sources.add_sql(name="warehouse", connection_string=url, kwargs=engine_kwargs)
         if dialect == "duckdb":
             _fit_duckdb(datasource.get_execution_engine())
+        elif dialect == "postgres":
+            _fit_postgres(datasource.get_execution_engine())
     except FwError:
         raise
     except Exception as exc:  # GX wraps driver errors in its own types
