@@ -49,9 +49,15 @@ def test_quoted_identifier_case_is_logic():
     assert fingerprint_sql("select Amount from t") == fingerprint_sql("select amount from t")
 
 
-def test_unparseable_sql_raises():
+def test_untokenizable_sql_raises_and_unparseable_sql_still_has_one():
     with pytest.raises(ValueError):
-        fingerprint_sql("select from where (")
+        fingerprint_sql("select 'unterminated")
+    # a model sqlglot cannot parse still gets a fingerprint: tokens suffice
+    assert fingerprint_sql("select from where (") != fingerprint_sql("select from where ((")
+
+
+def test_operator_spelling_is_not_logic():
+    assert fingerprint_sql("select a from t where a <> 1") == fingerprint_sql("select a from t where a != 1")
 
 
 def _fp(m):

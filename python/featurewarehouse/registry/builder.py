@@ -152,7 +152,7 @@ def _analyze_models(
                 m.lineage, m.fingerprint, m.error = hit["lineage"], hit["fingerprint"], hit["error"]
                 stats["cached"] += 1
             else:
-                m.tree, m.error = parse(text, dialect)
+                m.tree, m.fingerprint, m.error = parse(text, dialect)
                 if m.tree is not None:
                     analyze(m, schema, dialect)
                 m.tree = None  # qualified in place: not the model's own SQL any more

@@ -88,7 +88,7 @@ def lint_sql(
 
     from featurewarehouse.registry.sql import parse
 
-    tree, error = parse(sql, dialect)
+    tree, _, error = parse(sql, dialect)
     if tree is None:
         return [Finding(model, None, "FW000", WARNING, "", f"not linted: the SQL does not parse ({error})", file)]
     time_names = {n.lower() for n in (timestamp, *time_columns) if n}

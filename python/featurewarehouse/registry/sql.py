@@ -203,24 +203,32 @@ def choose_sql(
 
 
 def parse(text: str, dialect: str):
-    """Parse one statement; returns (tree, error)."""
-    import sqlglot
+    """Tokenize once, fingerprint the tokens, parse one statement: (tree, fingerprint, error)."""
+    from sqlglot.dialects.dialect import Dialect
     from sqlglot.errors import SqlglotError
 
+    from featurewarehouse.registry.fingerprint import fingerprint_tokens
+
+    d = Dialect.get_or_raise(dialect)
     try:
-        statements = [s for s in sqlglot.parse(text, dialect=dialect) if s is not None]
+        tokens = d.tokenize(text)
     except SqlglotError as exc:
-        return None, str(exc).splitlines()[0]
+        return None, "", str(exc).splitlines()[0]
+    fingerprint = fingerprint_tokens(tokens)
+    try:
+        statements = [s for s in d.parser().parse(tokens, text) if s is not None]
+    except SqlglotError as exc:
+        return None, fingerprint, str(exc).splitlines()[0]
     if len(statements) != 1:
-        return None, f"expected one SQL statement, found {len(statements)}"
-    return statements[0], None
+        return None, fingerprint, f"expected one SQL statement, found {len(statements)}"
+    return statements[0], fingerprint, None
 
 
 def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) -> None:
-    """Fingerprint, output columns and per-column lineage of a parsed model.
+    """Output columns and per-column lineage of a parsed model.
 
-    The tree is fingerprinted first, then qualified in place (a copy costs as
-    much as the parse): afterwards ``model.tree`` is no longer the model's SQL.
+    The tree is qualified in place (a copy costs as much as the parse):
+    afterwards ``model.tree`` is no longer the model's SQL.
     """
     from sqlglot import exp
     from sqlglot.errors import SqlglotError
@@ -228,18 +236,14 @@ def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) ->
     from sqlglot.optimizer.qualify import qualify
     from sqlglot.optimizer.scope import build_scope
 
-    from featurewarehouse.registry.fingerprint import fingerprint_tree
-
     tree = model.tree
-    if tree is None:
-        return
-    model.fingerprint = fingerprint_tree(tree, dialect)
-    if not isinstance(tree, exp.Query):
+    if tree is None or not isinstance(tree, exp.Query):
         return
     work = inline_named_windows(tree)
     schema = {**schema, **_inferred_schemas(work, schema)}
     try:
-        qualified = qualify(work, dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False)
+        qualified = qualify(work, dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False,
+                            quote_identifiers=False)
     except (SqlglotError, KeyError, ValueError) as exc:
         model.error = f"cannot resolve columns: {str(exc).splitlines()[0]}"
         return
