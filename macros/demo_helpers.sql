@@ -13,7 +13,10 @@
 
 
 {% macro demo_fw_path(key) -%}
-    {#- A path from vars.fw, with the env_var call dbt leaves unrendered inside vars resolved. -#}
+    {#- A path from vars.fw, with the env_var call dbt leaves unrendered inside vars resolved.
+        FW_<KEY> (e.g. FW_FEATURE_LOG_PATH) overrides it, as in fwctl's config. -#}
+    {%- set override = env_var('FW_' ~ key | upper, '') -%}
+    {%- if override -%}{{ return(override) }}{%- endif -%}
     {%- set value = var('fw', {}).get(key) -%}
     {%- if value is none -%}
         {{ exceptions.raise_compiler_error("demo_fw_path: vars.fw." ~ key ~ " is not set in dbt_project.yml; add it (e.g. data/feature_logs)") }}

@@ -220,6 +220,39 @@ def _fingerprint(q, s: str) -> dict:
     return {k: int(v) for k, v in q(FINGERPRINT_SQL.format(s=s)).iloc[0].items()}
 
 
+def _write_feature_log(directory: Path) -> int:
+    """Three served values in the feature-log format; returns the row count."""
+    import pyarrow as pa
+
+    directory.mkdir(parents=True, exist_ok=True)
+    served = dt.datetime(2025, 5, 2, 12, 0)
+    table = pa.table({
+        "request_id": ["r1", "r1", "r2"],
+        "served_at": pa.array([served] * 3, type=pa.timestamp("us")),
+        "row_index": pa.array([0, 0, 0], type=pa.int32()),
+        "entity_keys": ['{"customer_id":42}', '{"customer_id":42}', '{"customer_id":7}'],
+        "feature_view": ["customer_spend_features"] * 3,
+        "feature_name": ["txn_count_1h", "amount_sum_1h", "txn_count_1h"],
+        "value": ["3", "120.5", None],
+        "status": ["PRESENT", "PRESENT", "NOT_FOUND"],
+        "event_ts": pa.array([served, served, None], type=pa.timestamp("us")),
+    })
+    pq.write_table(table, directory / "part-0001.parquet")
+    return table.num_rows
+
+
+def test_duckdb_feature_log_reads_logged_files(raw):
+    logs = raw["root"] / "served_logs"
+    expected = _write_feature_log(logs)
+    with pytest.MonkeyPatch.context() as mp:
+        _env(mp, raw, "duckdb_logs")
+        mp.setenv("FW_FEATURE_LOG_PATH", str(logs))
+        config = load_config(raw["project"], target="dev")
+        run_dbt(config, ["build", "--select", "feature_log"], quiet=True)
+        got = _query(config)("select status, count(*) as n from feature_log group by 1 order by 1")
+    assert dict(zip(got.status, got.n)) == {"NOT_FOUND": 1, "PRESENT": expected - 1}
+
+
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
 def test_duckdb(duckdb_build, raw, check):
     q, s = duckdb_build
@@ -247,6 +280,14 @@ def test_postgres_builds_the_same_demo(duckdb_build, raw, pg_schema, postgres_ur
                 check(q, raw, s)
             # the same numbers as DuckDB
             assert _fingerprint(q, s) == duckdb_numbers
+            # served vectors reach feature_log through <schema>_raw.feature_log_raw
+            logs = raw["root"] / "served_logs_pg"
+            mp.setenv("FW_FEATURE_LOG_PATH", str(logs))
+            expected = _write_feature_log(logs)
+            config = load_config(raw["project"], target="postgres")
+            assert load_postgres(config).row_counts["feature_log_raw"] == expected
+            run_dbt(config, ["build", "--select", "feature_log"], quiet=True)
+            assert int(q(f"select count(*) as n from {s}feature_log").n[0]) == expected
     finally:
         import adbc_driver_postgresql.dbapi as adbc
 
