@@ -120,7 +120,7 @@ def _assert_engine(results) -> None:
         "expect_column_max_to_be_between",
     }
     assert {o.type for o in good.values()} == expected_types
-    assert good["expect_table_row_count_to_be_between"].observed_value == 10
+    assert all(o.unexpected_count is None for o in good.values())  # passes report verdicts only
 
     bad = _by_label(results["bad"])
     for label, o in bad.items():

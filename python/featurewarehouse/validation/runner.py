@@ -341,32 +341,54 @@ def _run_one(
         asset = datasource.add_table_asset(name=job.model, table_name=job.table, schema_name=job.schema)
     except Exception as exc:
         return failed(f"relation {job.relation} cannot be read: {_first_line(exc)}")
+    gx_suite = _suite_for_gx(job.suite, job.model, dialect)
     try:
-        suite = context.suites.add(gx.ExpectationSuite(**_suite_for_gx(job.suite, job.model, dialect)))
+        suite = context.suites.add(gx.ExpectationSuite(**gx_suite))
     except Exception as exc:
         return failed(f"Great Expectations rejects the suite {job.suite_path}: {_first_line(exc)}")
+    params = freshness_parameters(job.suite, now) or None
     try:
         batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
-        result = batch.validate(
-            suite,
-            result_format={"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE},
-            expectation_parameters=freshness_parameters(job.suite, now) or None,
-        )
+        # Pass 1, verdicts only: GX bundles the aggregate metrics of a table into
+        # few queries and skips the per-expectation "fetch unexpected rows"
+        # queries, each of which scans the table even when nothing is wrong.
+        result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=params)
+        by_index = {_index(r, i): r for i, r in enumerate(result.results)}
+        failing = sorted(i for i, r in by_index.items() if not r.success)
+        if failing:
+            # Pass 2, only what failed: unexpected counts, sample values, observed values.
+            details = context.suites.add(gx.ExpectationSuite(
+                name=f"{job.model}__failed", meta=gx_suite["meta"],
+                expectations=[gx_suite["expectations"][i] for i in failing if i < len(gx_suite["expectations"])],
+            ))
+            detailed = batch.validate(
+                details,
+                result_format={"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE},
+                expectation_parameters=params,
+            )
+            for i, r in enumerate(detailed.results):
+                by_index[_index(r, failing[i] if i < len(failing) else i)] = r
     except Exception as exc:
         return failed(f"validation could not run: {_first_line(exc)}")
     originals = list(job.suite.get("expectations") or [])
-    pairs = []
-    for r in result.results:
+    merged = [by_index[i] for i in sorted(by_index)]
+    for r in merged:
         r.success = bool(r.success)  # some GX expectations return numpy.bool, which its own store cannot save
-        index = (r.expectation_config.meta or {}).get("fw_index")
-        original = originals[index] if isinstance(index, int) and index < len(originals) else None
-        pairs.append((index if isinstance(index, int) else len(originals), _outcome(r, original)))
-    outcomes = tuple(o for _, o in sorted(pairs, key=lambda p: p[0]))
+    result.results = merged
+    result.success = all(r.success for r in merged)
+    outcomes = tuple(
+        _outcome(r, originals[i] if i < len(originals) else None) for i, r in zip(sorted(by_index), merged)
+    )
     if store:
         _store_for_docs(context, result, suite.name, batch.id, now)
     return ModelValidation(
         job.model, job.relation, job.suite_path, outcomes=outcomes, seconds=time.perf_counter() - started
     )
+
+
+def _index(result: Any, default: int) -> int:
+    index = (result.expectation_config.meta or {}).get("fw_index")
+    return index if isinstance(index, int) else default
 
 
 def _store_for_docs(context: Any, result: Any, suite_name: str, batch_id: str, now: _dt.datetime) -> None:

@@ -1,0 +1,155 @@
+"""Benchmark: `fwctl validate`'s runner on the demo's feature views vs one plain scan per model.
+
+Builds tables of the demo feature views' shape (the columns and types their
+committed suites in expectations/ check) directly in DuckDB at a given number
+of transactions, then, each in its own process so peak memory is its own:
+
+- baseline: per model, ONE `select count(*), count(c), min(c), max(c), ...`
+  over every column the suite touches;
+- validation: the committed suites through featurewarehouse.validation.runner
+  (Great Expectations' SQL engine on DuckDB), no Data Docs.
+
+Prints time and peak RSS of both and their ratios, for each size given, so
+memory growth with table size shows directly.
+
+    .venv/bin/python bench/validate.py                      # 1M and 10M transactions
+    .venv/bin/python bench/validate.py --sizes 200000       # quick
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+VIEWS = ("customer_spend_features", "customer_merchant_features", "merchant_risk_features", "customer_profile_features")
+
+
+def _suite(view: str) -> dict:
+    return json.loads((REPO / "expectations" / f"{view}.json").read_text())
+
+
+def _columns(view: str) -> list[str]:
+    return [e["kwargs"]["column"] for e in _suite(view)["expectations"] if e["type"] == "expect_column_to_exist"]
+
+
+def build(path: str, n: int) -> dict[str, int]:
+    """Tables of the feature views' shape; values satisfy the committed suites."""
+    import duckdb
+
+    customers = max(n // 40, 10)
+    con = duckdb.connect(path)
+    con.execute("set preserve_insertion_order = false")
+    counts = ", ".join(
+        f"cast(1 + (hash(i, {k}) % 50) as bigint) as txn_count_{w}, "
+        f"(hash(i, {k + 10}) % 100000) / 100.0 as amount_sum_{w}, "
+        f"(hash(i, {k + 20}) % 10000) / 100.0 as amount_avg_{w}"
+        for k, w in enumerate(("1h", "24h", "7d", "30d"))
+    )
+    con.execute(f"""
+        create or replace table customer_spend_features as
+        select cast(i % {customers} as bigint) as customer_id,
+               timestamp '2024-01-01' + to_seconds(i) as event_ts,
+               cast(i as bigint) as transaction_id, {counts}
+        from range({n}) t(i)""")
+    con.execute(f"""
+        create or replace table customer_merchant_features as
+        select cast(i % {customers} as bigint) as customer_id, cast(hash(i) % 1000 as bigint) as merchant_id,
+               timestamp '2024-01-01' + to_seconds(i) as event_ts, cast(i as bigint) as transaction_id,
+               cast(1 + hash(i, 1) % 20 as bigint) as pair_txn_count_30d,
+               (hash(i, 2) % 100000) / 100.0 as pair_amount_sum_30d,
+               cast(1 + hash(i, 3) % 200 as bigint) as pair_txn_count_total
+        from range({n}) t(i)""")
+    con.execute("""
+        create or replace table merchant_risk_features as
+        select cast(m as bigint) as merchant_id, timestamp '2024-01-01' + to_days(cast(d as integer)) as feature_ts,
+               cast(100 + hash(m, d) % 900 as bigint) as merchant_txn_count_90d,
+               cast(hash(m, d, 1) % 10 as bigint) as merchant_chargeback_count_90d,
+               cast(hash(m, d, 2) % 5 as bigint) as merchant_fraud_report_count_90d,
+               (hash(m, d, 3) % 100) / 1000.0 as chargeback_rate_90d
+        from range(1000) a(m), range(365) b(d)""")
+    con.execute(f"""
+        create or replace table customer_profile_features as
+        select cast(c as bigint) as customer_id, timestamp '2023-01-01' + to_days(cast(v * 30 as integer)) as feature_ts,
+               (['US', 'DE', 'FR', 'GB'])[cast(1 + hash(c) % 4 as bigint)] as home_country,
+               (['debit', 'credit', 'prepaid'])[cast(1 + hash(c, 1) % 3 as bigint)] as card_type,
+               (hash(c, 2) % 1000000) / 100.0 as credit_limit,
+               cast(hash(c, 3) % 3000 as bigint) as account_age_days
+        from range({customers}) a(c), range(2) b(v)""")
+    rows = {v: con.execute(f"select count(*) from {v}").fetchone()[0] for v in VIEWS}
+    con.close()
+    return rows
+
+
+def phase_baseline(path: str) -> float:
+    import duckdb
+
+    con = duckdb.connect(path, read_only=True)
+    started = time.perf_counter()
+    for view in VIEWS:
+        cols = ", ".join(f'count("{c}"), min("{c}"), max("{c}")' for c in _columns(view))
+        con.execute(f"select count(*), {cols} from {view}").fetchall()
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed
+
+
+def phase_validate(path: str) -> tuple[float, bool, list]:
+    from featurewarehouse.validation.runner import SuiteJob, _duckdb_creator, run_suites
+
+    jobs = [SuiteJob(v, "main", v, v, _suite(v), f"expectations/{v}.json") for v in VIEWS]
+    started = time.perf_counter()
+    out = run_suites(None, jobs, connection=(f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb"))
+    elapsed = time.perf_counter() - started
+    failed = [(r.model, r.error, [o.label for o in r.failed]) for r in out.results if not r.success]
+    return elapsed, not failed, failed
+
+
+def child(phase: str, path: str) -> None:
+    if phase == "baseline":
+        result = {"seconds": phase_baseline(path)}
+    else:
+        seconds, ok, failed = phase_validate(path)
+        result = {"seconds": seconds, "ok": ok, "failed": failed}
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+
+
+def run_child(phase: str, path: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--phase", phase, "--db", path],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000000,10000000", help="transactions per run, comma-separated")
+    parser.add_argument("--phase", choices=("baseline", "validate"), help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        child(args.phase, args.db)
+        return
+    print(f"{'transactions':>12} {'rows (all views)':>16} {'scan s':>8} {'validate s':>10} {'ratio':>6} "
+          f"{'scan MB':>8} {'validate MB':>11}")
+    with tempfile.TemporaryDirectory(prefix="fw_bench_validate_") as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            path = str(Path(tmp) / f"bench_{size}.duckdb")
+            rows = build(path, size)
+            run_child("baseline", path)  # warm the OS cache for both phases alike
+            base = run_child("baseline", path)
+            val = run_child("validate", path)
+            if not val["ok"]:
+                raise SystemExit(f"validation failed on generated data: {val['failed']}")
+            print(f"{size:>12,} {sum(rows.values()):>16,} {base['seconds']:>8.2f} {val['seconds']:>10.2f} "
+                  f"{val['seconds'] / base['seconds']:>5.1f}x {base['peak_rss_mb']:>8.0f} {val['peak_rss_mb']:>11.0f}")
+            Path(path).unlink()
+
+
+if __name__ == "__main__":
+    main()
