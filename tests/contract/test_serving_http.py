@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 
 import pyarrow as pa
 import pytest
@@ -74,8 +75,8 @@ def fill(store) -> None:
 def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'online.db'}"
-    pytest.importorskip("featurewarehouse.online.redis", reason="the redis online store is not written yet")
-    return request.getfixturevalue("redis_url")
+    # a prefix of this test's own: other suites share the Redis test database
+    return f"{request.getfixturevalue('redis_url')}?prefix=fwserve{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture
@@ -324,3 +325,24 @@ def test_fuzz_never_a_server_error(tmp_path, mode):
         run()
     assert all(s < 500 for s in seen), seen
     assert seen & {400, 413, 422} if mode == "negative" else 200 in seen or 422 in seen
+
+
+def test_fast_encoder_equals_to_feast_response():
+    import orjson
+
+    from featurewarehouse.serving.client import OnlineFeatures
+    from featurewarehouse.serving.http import _dumps, feast_json
+
+    t1 = dt.datetime(2026, 1, 2, 3, 4, 5, 678000)
+    t2 = dt.datetime(2026, 1, 2, 3, 4, 5)
+    result = OnlineFeatures(
+        ("customer_id", "last_seen", "signup_day", "score", "country"),
+        ((1, 2, 3), (t1, None, t2), (dt.date(2025, 1, 1), None, None), (0.1, float("nan"), None), ("FR", "", None)),
+        (("PRESENT",) * 3, ("PRESENT", "NOT_FOUND", "PRESENT"), ("PRESENT", "NOT_FOUND", "NOT_FOUND"),
+         ("PRESENT", "PRESENT", "NULL_VALUE"), ("PRESENT", "PRESENT", "NULL_VALUE")),
+        ((None,) * 3, (t1, None, t2), (t2, None, None), (t1, t1, t2), (t2, t2, t2)),
+    )
+    assert orjson.loads(feast_json(result)) == orjson.loads(_dumps(result.to_feast_response()))
+    body = orjson.loads(feast_json(result))
+    assert body["results"][1]["event_timestamps"] == ["2026-01-02T03:04:05.678000Z", ZERO, "2026-01-02T03:04:05Z"]
+    assert body["results"][3]["values"] == [0.1, None, None]

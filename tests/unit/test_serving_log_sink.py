@@ -63,7 +63,7 @@ def test_rows_follow_the_contract_schema(tmp_path):
         "status": "PRESENT",
         "event_ts": T0.replace(tzinfo=None),
     }
-    missing = rows[2]
+    missing = rows[1]
     assert (missing["row_index"], missing["value"], missing["status"], missing["event_ts"]) == (1, None, "NOT_FOUND", None)
     assert [r["value"] for r in rows if r["feature_name"] == "chargeback_rate_90d"] == ["0.25", "0.5"]
     assert json.loads(rows[3]["entity_keys"]) == {"customer_id": 43, "merchant_id": 8}
@@ -162,28 +162,15 @@ def test_sample_rate_zero_logs_nothing_and_bad_rates_are_refused(tmp_path):
 
 
 def test_full_queue_drops_instead_of_blocking(tmp_path):
-    sink = FeatureLogSink(tmp_path, queue_size=1)
-
-    class Slow:  # the writer spends 0.3 s on each entry: the queue fills while it works
-        values = [[1], [2]]
-        statuses = [["PRESENT"], ["PRESENT"]]
-        event_timestamps = [[None], [None]]
-
-        @property
-        def feature_names(self):
-            time.sleep(0.3)
-            return ["customer_id", "f"]
-
-    slow = Slow()
-    assert sink.log(slow, ["v:f"])
-    time.sleep(0.05)  # the writer is now inside the slow entry
-    assert sink.log(slow, ["v:f"])  # fills the one queue slot
+    # the writer only wakes every 60 s here, so nothing drains the 3 waiting responses
+    sink = FeatureLogSink(tmp_path, queue_size=3, flush_seconds=60)
+    assert [sink.log(two_rows(), FEATURES) for _ in range(3)] == [True, True, True]
     start = time.perf_counter()
-    assert not sink.log(slow, ["v:f"])
-    assert time.perf_counter() - start < 0.05
+    assert not sink.log(two_rows(), FEATURES)
+    assert time.perf_counter() - start < 0.01
     sink.close()
-    assert sink.stats().dropped == 1
-    assert read_log(tmp_path).num_rows == 2
+    assert (sink.stats().accepted, sink.stats().dropped) == (3, 1)
+    assert read_log(tmp_path).num_rows == 3 * 4
 
 
 def test_a_bad_entry_does_not_stop_the_writer(tmp_path):

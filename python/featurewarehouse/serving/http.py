@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.refs import did_you_mean
+from featurewarehouse.serving.logging import request_ids
 
 try:  # orjson comes with the serve extra; plain json keeps working without it
     import orjson
@@ -43,6 +44,7 @@ try:  # orjson comes with the serve extra; plain json keeps working without it
         return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
 
     _DecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
+    _HAS_ORJSON = True
 except ImportError:  # pragma: no cover - exercised only without the serve extra
     import json
 
@@ -53,6 +55,7 @@ except ImportError:  # pragma: no cover - exercised only without the serve extra
         return json.dumps(data, default=str, allow_nan=False).encode()
 
     _DecodeError = (ValueError,)
+    _HAS_ORJSON = False
 
 TOKEN_ENV = "FW_SERVE_TOKEN"
 DEFAULT_MAX_ENTITIES = 1000
@@ -185,6 +188,36 @@ def _short(value: Any) -> str:
     return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}"
 
 
+# ---- the response -----------------------------------------------------------------
+_ZERO_TS = "1970-01-01T00:00:00Z"  # what Feast renders for "no event timestamp"
+
+
+def feast_json(result: Any) -> bytes:
+    """``result.to_feast_response()`` encoded, without building it cell by cell in Python.
+
+    Equal to ``json.dumps(result.to_feast_response())`` (a test holds them together):
+    values go to orjson as they are (it writes dates and naive datetimes as
+    ``isoformat`` does), and each distinct event timestamp is formatted once.
+    """
+    if not _HAS_ORJSON:  # pragma: no cover - plain json cannot encode datetimes itself
+        return _dumps(result.to_feast_response())
+    cache: dict[Any, str] = {None: _ZERO_TS}
+
+    def ts(value: Any) -> str:
+        text = cache.get(value)
+        if text is None:
+            text = cache[value] = value.replace(tzinfo=None).isoformat() + "Z"
+        return text
+
+    return _dumps({
+        "metadata": {"feature_names": list(result.feature_names)},
+        "results": [
+            {"values": vals, "statuses": stats, "event_timestamps": [ts(s) for s in stamps]}
+            for vals, stats, stamps in zip(result.values, result.statuses, result.event_timestamps)
+        ],
+    })
+
+
 # ---- the app ---------------------------------------------------------------------
 def create_app(
     client: Any,
@@ -209,6 +242,7 @@ def create_app(
     if token is None:
         token = os.environ.get(TOKEN_ENV) or None
     expected = f"Bearer {token}".encode() if token else None
+    next_request_id = request_ids()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -235,7 +269,7 @@ def create_app(
             return _error(503, exc.message, exc.hint)
         except FwError as exc:  # unknown features, wrong key names or types: the caller's to fix
             return _error(422, exc.message, exc.hint)
-        payload = _dumps(result.to_feast_response())
+        payload = feast_json(result)
         if log_sink is not None:
             try:
                 log_sink.log(result, client.feature_refs(features, full), request_id=request_id)
@@ -279,9 +313,9 @@ def create_app(
         raw = await request.body()
         if len(raw) > max_body_bytes:
             return _error(413, f"the request body has {len(raw)} bytes; the limit is {max_body_bytes}")
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        if len(request_id) > 128:
-            request_id = uuid.uuid4().hex
+        request_id = request.headers.get("x-request-id")
+        if not request_id or len(request_id) > 128:
+            request_id = next_request_id()
         if threadpool:
             from starlette.concurrency import run_in_threadpool
 
