@@ -14,7 +14,7 @@ KIND_CHOICES = ("feature", "feature_view", "label", "feature_log", "training_set
 def _fmt_ttl(seconds: int | None) -> str:
     if not seconds:
         return ""
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
