@@ -93,6 +93,9 @@ def _suite() -> dict:
 
 def _run(connection, schema: str, tables: list[str], docs_dir=None):
     jobs = [SuiteJob(t, schema, t, t, _suite(), f"expectations/{t}.json") for t in tables]
+    compound = {"name": "c", "expectations": [
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["customer_id", "event_ts"]}}]}
+    jobs.append(SuiteJob("bad_gx_compound", schema, "bad", "bad", compound, "c.json"))
     out = run_suites(None, jobs, connection=connection, now=NOW, docs_dir=docs_dir)
     return {r.model: r for r in out.results}, out
 
@@ -116,7 +119,7 @@ def _assert_engine(results) -> None:
         "expect_column_values_to_be_unique",
         "expect_column_mean_to_be_between",
         "expect_column_quantile_values_to_be_between",
-        "expect_compound_columns_to_be_unique",
+        "unexpected_rows_expectation",
         "expect_column_max_to_be_between",
     }
     assert {o.type for o in good.values()} == expected_types
@@ -134,7 +137,7 @@ def _assert_engine(results) -> None:
         "expect_column_values_to_be_in_set(status)": 3,
         "expect_column_values_to_match_regex(status)": 2,
         "expect_column_values_to_be_unique(txn_id)": 5,
-        "expect_compound_columns_to_be_unique(customer_id, event_ts)": 2,
+        "unique_key(customer_id, event_ts)": 2,
         "expect_column_max_to_be_between(event_ts)": None,
     }
     assert sorted(bad["expect_column_values_to_be_between(amount)"].sample_values) == [-1.0, 150.0, 200.0]
@@ -145,6 +148,10 @@ def _assert_engine(results) -> None:
     assert bad["expect_column_quantile_values_to_be_between(amount)"].observed_value["values"] == [95.0]
     assert bad["expect_column_max_to_be_between(event_ts)"].observed_value.startswith("2024-05-01T00:08")
     assert bad["expect_table_row_count_to_be_between"].success
+    key = bad["unique_key(customer_id, event_ts)"]
+    assert len(key.sample_values) == 2 and "2024-05-01" in str(key.sample_values[0])
+    # the same count GX's own compound-uniqueness expectation gives
+    assert results["bad_gx_compound"].outcomes[0].unexpected_count == 2
 
     shape = _by_label(results["shape"])
     failed = {k for k, o in shape.items() if not o.success}

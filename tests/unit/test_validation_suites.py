@@ -77,7 +77,7 @@ def test_every_materialized_model_of_the_project_gets_a_spec():
 def test_generated_expectations_for_a_feature_view():
     spec = {s.name: s for s in _specs()}["cm_features"]
     exps = suites.generate_expectations(spec)
-    assert all(e["meta"] == {"fw_generated": True} for e in exps)
+    assert all(e["meta"]["fw_generated"] is True for e in exps)
     types = [(e["type"], e["kwargs"].get("column")) for e in exps]
     assert types[0] == ("expect_table_row_count_to_be_between", None)
     assert ("expect_column_values_to_not_be_null", "spend") in types
@@ -91,8 +91,9 @@ def test_generated_expectations_for_a_feature_view():
     assert by[("expect_column_values_to_be_in_set", "channel")]["value_set"] == ["web", "pos"]
     assert by[("expect_column_values_to_match_regex", "channel")]["regex"] == "^[a-z]+$"
     assert "BIGINT" in by[("expect_column_values_to_be_in_type_list", "customer_id")]["type_list"]
-    assert by[("expect_compound_columns_to_be_unique", None)] == {
-        "column_list": ["customer_id", "merchant_id", "event_ts"]}
+    key = [e for e in exps if e["type"] == "unexpected_rows_expectation"]
+    assert len(key) == 1 and key[0]["meta"]["fw_label"] == "unique_key(customer_id, merchant_id, event_ts)"
+    assert 'group by "customer_id", "merchant_id", "event_ts" having count(*) > 1' in key[0]["kwargs"]["unexpected_rows_query"]
     assert by[("expect_column_max_to_be_between", "event_ts")]["min_value"] == {"$PARAMETER": "fw_fresh_after_172800s"}
 
 
@@ -103,7 +104,7 @@ def test_feature_log_may_be_empty_and_staging_gets_no_compound_key():
     stg_types = [e["type"] for e in suites.generate_expectations(specs["stg_tx"])]
     assert stg_types[0] == "expect_table_row_count_to_be_between"
     assert "expect_column_values_to_be_unique" in stg_types
-    assert "expect_compound_columns_to_be_unique" not in stg_types
+    assert "unexpected_rows_expectation" not in stg_types
 
 
 def test_regeneration_keeps_hand_written_and_is_idempotent(tmp_path):
@@ -150,7 +151,7 @@ def test_malformed_suite_names_the_file_and_writes_nothing(tmp_path):
     assert "cm_features.json:2" in str(err.value) and "not valid JSON" in str(err.value)
     assert sorted(p.name for p in folder.iterdir()) == ["cm_features.json"]  # nothing half-written
 
-    (folder / "cm_features.json").write_text('{"expectations": [{"kwargs": {}}]}')
+    (folder / "cm_features.json").write_text('{"expectations": [{"type": "expect x", "kwargs": {}}]}')
     with pytest.raises(MetadataError) as err:
         suites.read_suite(folder / "cm_features.json")
     assert "cm_features.json: expectations[0]" in str(err.value)

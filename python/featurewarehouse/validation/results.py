@@ -24,10 +24,13 @@ class ExpectationOutcome:
     sample_values: tuple[Any, ...] = ()
     observed_value: Any = field(default=None, hash=False)
     exception: str | None = None
+    name: str | None = None  # the suite's meta.fw_label, when it gives one
 
     @property
     def label(self) -> str:
         """A short human name: ``expect_column_values_to_not_be_null(amount)``."""
+        if self.name:
+            return self.name
         if self.column:
             target = self.column
         elif "column_list" in self.kwargs:

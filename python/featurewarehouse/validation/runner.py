@@ -355,19 +355,25 @@ def _run_one(
         result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=params)
         by_index = {_index(r, i): r for i, r in enumerate(result.results)}
         failing = sorted(i for i, r in by_index.items() if not r.success)
-        if failing:
-            # Pass 2, only what failed: unexpected counts, sample values, observed values.
+        exps = gx_suite["expectations"]
+        failing = [i for i in failing if i < len(exps)]
+        # Pass 2, only what failed: unexpected counts, sample values, observed values.
+        # unexpected_rows_expectation returns its rows only in COMPLETE, which for
+        # column expectations would fetch every unexpected value: two suites.
+        rows_kind = [i for i in failing if exps[i]["type"] == "unexpected_rows_expectation"]
+        column_kind = [i for i in failing if i not in rows_kind]
+        for part, indexes, result_format in (
+            ("failed", column_kind, {"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE}),
+            ("failed_rows", rows_kind, {"result_format": "COMPLETE"}),
+        ):
+            if not indexes:
+                continue
             details = context.suites.add(gx.ExpectationSuite(
-                name=f"{job.model}__failed", meta=gx_suite["meta"],
-                expectations=[gx_suite["expectations"][i] for i in failing if i < len(gx_suite["expectations"])],
+                name=f"{job.model}__{part}", meta=gx_suite["meta"], expectations=[exps[i] for i in indexes]
             ))
-            detailed = batch.validate(
-                details,
-                result_format={"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE},
-                expectation_parameters=params,
-            )
-            for i, r in enumerate(detailed.results):
-                by_index[_index(r, failing[i] if i < len(failing) else i)] = r
+            detailed = batch.validate(details, result_format=result_format, expectation_parameters=params)
+            for r in detailed.results:
+                by_index[_index(r, -1)] = r
     except Exception as exc:
         return failed(f"validation could not run: {_first_line(exc)}")
     originals = list(job.suite.get("expectations") or [])
@@ -455,18 +461,26 @@ def _outcome(result: Any, original: dict[str, Any] | None) -> ExpectationOutcome
                 exception = value.get("exception_message")
                 break
     observed = details.get("observed_value")
+    unexpected = details.get("unexpected_count")
+    samples = list(details.get("partial_unexpected_list") or ())
+    if config.type == "unexpected_rows_expectation":  # its observed value is the unexpected row count
+        unexpected = observed if isinstance(observed, int) else None
+        rows = (details.get("details") or {}).get("unexpected_rows")
+        samples = list(rows)[:SAMPLE_SIZE] if isinstance(rows, (list, tuple)) else []
+    label = ((original or {}).get("meta") or {}).get("fw_label")
     return ExpectationOutcome(
         type=config.type,
         kwargs=_jsonable(kwargs),
         success=bool(result.success),
         generated=bool((config.meta or {}).get("fw_generated")),
         column=kwargs.get("column"),
-        unexpected_count=details.get("unexpected_count"),
+        unexpected_count=unexpected,
         unexpected_percent=details.get("unexpected_percent"),
         element_count=details.get("element_count"),
-        sample_values=tuple(_jsonable(v) for v in (details.get("partial_unexpected_list") or ())[:SAMPLE_SIZE]),
+        sample_values=tuple(_jsonable(v) for v in samples[:SAMPLE_SIZE]),
         observed_value=_jsonable(observed),
         exception=_first_line(Exception(exception)) if exception else None,
+        name=label if isinstance(label, str) else None,
     )
 
 

@@ -243,6 +243,28 @@ def _quantile_ranges(spec: Any, where: str) -> dict[str, list]:
     return {"quantiles": [q for q, _, _ in items], "value_ranges": [[lo, hi] for _, lo, hi in items]}
 
 
+def unique_key_expectation(columns: list[str]) -> dict[str, Any]:
+    """(entity keys, timestamp) unique: every row sharing its key with another is unexpected.
+
+    Same verdict and count as GX's ``expect_compound_columns_to_be_unique``
+    (rows with a NULL key part never collide), but as one hash aggregate whose
+    join side holds only the duplicated keys: GX's own query joins every row
+    back to every group, 2-3x slower on DuckDB at 1M+ rows (bench/validate.py).
+    """
+    cols = ", ".join(f'"{c}"' for c in columns)
+    on = " and ".join(f't."{c}" = d."{c}"' for c in columns)
+    query = (
+        f"select {', '.join(f't.{chr(34)}{c}{chr(34)}' for c in columns)} from {{batch}} as t "
+        f"join (select {cols} from {{batch}} as b group by {cols} having count(*) > 1) as d on {on}"
+    )
+    return {
+        "type": "unexpected_rows_expectation",
+        "kwargs": {"unexpected_rows_query": query},
+        "description": f"The key ({', '.join(columns)}) is unique: no two rows share entity keys and timestamp.",
+        "meta": {GENERATED: True, "fw_label": f"unique_key({', '.join(columns)})"},
+    }
+
+
 def generate_expectations(spec: ModelSpec) -> list[dict[str, Any]]:
     """The generated expectations of one model, in a fixed order."""
     out: list[dict[str, Any]] = []
@@ -280,8 +302,7 @@ def generate_expectations(spec: ModelSpec) -> list[dict[str, Any]]:
             out.append(_exp("expect_column_quantile_values_to_be_between", column=col.name,
                             quantile_ranges=_quantile_ranges(c["quantiles"], where)))
     if spec.kind == "feature_view" and spec.key_columns and spec.timestamp:
-        out.append(_exp("expect_compound_columns_to_be_unique",
-                        column_list=[*spec.key_columns, spec.timestamp]))
+        out.append(unique_key_expectation([*spec.key_columns, spec.timestamp]))
     if spec.max_age_seconds and spec.timestamp:
         out.append(_exp("expect_column_max_to_be_between", column=spec.timestamp,
                         min_value={"$PARAMETER": f"fw_fresh_after_{spec.max_age_seconds}s"}, max_value=None))
@@ -318,11 +339,11 @@ def read_suite(path: Path) -> dict[str, Any]:
         if (
             not isinstance(exp, dict)
             or not isinstance(exp.get("type"), str)
-            or not exp["type"].startswith("expect_")
+            or not exp["type"].replace("_", "").isalpha()
             or not isinstance(exp.get("kwargs", {}), dict)
         ):
             raise MetadataError(
-                f"expectation #{i + 1} needs a `type` (expect_...) and a `kwargs` object",
+                f"expectation #{i + 1} needs a `type` (e.g. expect_column_values_to_not_be_null) and a `kwargs` object",
                 where=f"{path}: expectations[{i}]",
                 hint=hint,
             )
