@@ -34,7 +34,7 @@ the engine a dialect module (duckdb-engine's dialect, a PostgreSQL dialect,
 whose ``~`` operator DuckDB reads as a *full* match, so the runner wraps each
 pattern as ``(?s).*(?:pattern).*`` to keep PostgreSQL's search semantics) and
 reflect columns from DuckDB's ``information_schema``. See
-docs/decisions/0005-gx-duckdb.md.
+docs/decisions/0005-gx-on-duckdb.md.
 """
 from __future__ import annotations
 
