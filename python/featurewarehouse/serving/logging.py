@@ -498,8 +498,8 @@ class FeatureLogSink:
             # measured on served vectors: zstd level 1 halves the size of snappy at the same speed;
             # dictionaries only where values repeat; min/max only where readers filter
             compression="zstd", compression_level=1,
-            use_dictionary=["request_id", "entity_keys", "feature_view", "feature_name", "status"],
-            write_statistics=["served_at", "feature_view", "feature_name"],
+            use_dictionary=["feature_view", "feature_name", "status"],
+            write_statistics=["served_at"],
         )
         self._file_opened = time.monotonic()
 
