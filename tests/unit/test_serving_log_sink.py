@@ -180,3 +180,13 @@ def test_a_bad_entry_does_not_stop_the_writer(tmp_path):
     sink.close()
     assert sink.stats().errors == 1
     assert read_log(tmp_path).num_rows == 4
+
+
+def test_served_at_defaults_to_now_in_utc(tmp_path):
+    before = dt.datetime.now(UTC).replace(tzinfo=None)
+    with FeatureLogSink(tmp_path) as sink:
+        sink.log(two_rows(), FEATURES)
+    after = dt.datetime.now(UTC).replace(tzinfo=None)
+    stamps = set(read_log(tmp_path).column("served_at").to_pylist())
+    assert len(stamps) == 1
+    assert before - dt.timedelta(milliseconds=1) <= stamps.pop() <= after
