@@ -1,5 +1,6 @@
 -- How well a customer knows a merchant, as of each of their transactions there
--- (composite key: customer_id and merchant_id). Backward-looking RANGE windows.
+-- (composite key: customer_id and merchant_id). Backward-looking RANGE windows;
+-- one row per (customer_id, merchant_id, event_ts), as in customer_spend_features.
 with transactions as (
 
     select transaction_id, customer_id, merchant_id, event_ts, amount_usd
@@ -14,6 +15,9 @@ windows as (
         merchant_id,
         event_ts,
         transaction_id,
+        row_number() over (
+            partition by customer_id, merchant_id, event_ts order by transaction_id desc
+        ) as nth_at_instant,
         count(*) over last_30d as pair_txn_count_30d,
         sum(amount_usd) over last_30d as pair_amount_sum_30d,
         count(*) over since_first as pair_txn_count_total
@@ -28,6 +32,21 @@ windows as (
             range between unbounded preceding and current row
         )
 
+),
+
+final as (
+
+    select
+        customer_id,
+        merchant_id,
+        event_ts,
+        transaction_id,
+        pair_txn_count_30d,
+        pair_amount_sum_30d,
+        pair_txn_count_total
+    from windows
+    where nth_at_instant = 1
+
 )
 
-select * from windows
+select * from final

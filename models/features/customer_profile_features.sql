@@ -39,7 +39,8 @@ final as (
         v.home_country,
         v.card_type,
         v.credit_limit,
-        cast({{ dbt.datediff('v.signup_ts', 'p.feature_ts', 'day') }} as bigint) as account_age_days
+        -- whole days elapsed since signup
+        cast(floor(extract(epoch from (p.feature_ts - v.signup_ts)) / 86400) as bigint) as account_age_days
     from profile_times as p
     inner join versions as v
         on v.customer_id = p.customer_id

@@ -1,7 +1,8 @@
 -- Trailing spend per customer as of each of their transactions (the current one
 -- included). Every window is a RANGE over event time ending at the current row,
--- so it only looks backwards; transactions at the same instant see each other
--- (RANGE peers), so they carry identical values.
+-- so it only looks backwards. Transactions of one customer at the same instant
+-- are RANGE peers and see each other; one row per (customer_id, event_ts) is
+-- kept, so the view's key is unique.
 with transactions as (
 
     select transaction_id, customer_id, event_ts, amount_usd
@@ -15,6 +16,7 @@ windows as (
         customer_id,
         event_ts,
         transaction_id,
+        row_number() over (partition by customer_id, event_ts order by transaction_id desc) as nth_at_instant,
         count(*) over last_1h as txn_count_1h,
         sum(amount_usd) over last_1h as amount_sum_1h,
         avg(amount_usd) over last_1h as amount_avg_1h,
@@ -34,6 +36,21 @@ windows as (
         last_7d as (partition by customer_id order by event_ts range between interval '7 days' preceding and current row),
         last_30d as (partition by customer_id order by event_ts range between interval '30 days' preceding and current row)
 
+),
+
+final as (
+
+    select
+        customer_id,
+        event_ts,
+        transaction_id,
+        txn_count_1h, amount_sum_1h, amount_avg_1h,
+        txn_count_24h, amount_sum_24h, amount_avg_24h,
+        txn_count_7d, amount_sum_7d, amount_avg_7d,
+        txn_count_30d, amount_sum_30d, amount_avg_30d
+    from windows
+    where nth_at_instant = 1
+
 )
 
-select * from windows
+select * from final

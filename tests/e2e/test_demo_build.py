@@ -101,11 +101,24 @@ def _sample_transactions(txns: pd.DataFrame) -> list[int]:
     return sorted(int(x) for x in picks)
 
 
+def check_feature_view_keys_are_unique(q, raw, s):
+    for view, keys in (("customer_spend_features", "customer_id, event_ts"),
+                       ("customer_merchant_features", "customer_id, merchant_id, event_ts"),
+                       ("customer_profile_features", "customer_id, feature_ts"),
+                       ("merchant_risk_features", "merchant_id, feature_ts")):
+        dup = q(f"select count(*) as n from (select {keys} from {s}{view} group by {keys} having count(*) > 1) d")
+        assert int(dup.n[0]) == 0, view
+    # one spend row per customer and instant: fewer rows than transactions only by same-second payments
+    n = int(q(f"select count(*) as n from {s}customer_spend_features").n[0])
+    assert n == raw["txns"][["customer_id", "event_ts"]].drop_duplicates().shape[0]
+
+
 def check_customer_spend_looks_only_backwards(q, raw, s):
     txns = raw["txns"]
     ids = _sample_transactions(txns)
-    got = q(f"select * from {s}customer_spend_features where transaction_id in ({', '.join(map(str, ids))})")
-    assert len(got) == len(ids)
+    sampled = txns.set_index("transaction_id").loc[ids, ["customer_id", "event_ts"]]
+    view = q(f"select * from {s}customer_spend_features").set_index(["customer_id", "event_ts"])
+    got = view.loc[list(sampled.drop_duplicates().itertuples(index=False, name=None))].reset_index()
     by_customer = {c: g for c, g in txns.groupby("customer_id")}
     later_in_window = 0
     for row in got.itertuples():
@@ -177,8 +190,9 @@ def check_training_set_is_point_in_time(q, raw, s):
     n = q(f"select (select count(*) from {s}fraud_training_set) as t, (select count(*) from {s}fraud_labels) as l")
     assert int(n.t[0]) == int(n.l[0]) > 0
     # the spine's own transaction is the latest spend row at its event_ts
-    spend = q(f"""select count(*) as bad from {s}fraud_training_set as ts
-                  join {s}customer_spend_features as f on f.transaction_id = ts.transaction_id
+    spend = q(f"""select count(*) as bad, count(f.customer_id) as matched from {s}fraud_training_set as ts
+                  left join {s}customer_spend_features as f
+                    on f.customer_id = ts.customer_id and f.event_ts = ts.event_ts
                   where ts.txn_count_30d is distinct from f.txn_count_30d
                      or ts.amount_sum_7d is distinct from f.amount_sum_7d""")
     assert int(spend.bad[0]) == 0
@@ -192,6 +206,23 @@ def check_training_set_is_point_in_time(q, raw, s):
     assert int(risk.bad[0]) == 0
 
 
+def check_customer_profile_is_the_version_valid_then(q, raw, s):
+    versions = pq.read_table(raw["data"] / "raw" / "customers.parquet").to_pandas()
+    view = q(f"select * from {s}customer_profile_features")
+    changed = versions.customer_id[versions.duplicated("customer_id")].unique()
+    sample = pd.concat([view[view.customer_id.isin(changed[:20])], view.sample(30, random_state=3)])
+    for row in sample.itertuples():
+        mine = versions[(versions.customer_id == row.customer_id) & (versions.updated_at <= row.feature_ts)]
+        valid = mine.sort_values("updated_at").iloc[-1]
+        assert (row.home_country, row.card_type) == (valid.home_country, valid.card_type), row
+        assert (pd.isna(row.credit_limit) and pd.isna(valid.credit_limit)) or row.credit_limit == valid.credit_limit
+        age = (pd.Timestamp(row.feature_ts) - valid.signup_ts) // pd.Timedelta(days=1)
+        assert row.account_age_days == age
+    # a month-start row exists for every month a customer was signed up
+    months = q(f"select count(*) as n from {s}customer_profile_features where feature_ts = timestamp '2025-03-01 00:00:00'")
+    assert int(months.n[0]) == int((versions.groupby("customer_id").signup_ts.min() <= pd.Timestamp("2025-03-01")).sum())
+
+
 def check_feature_log_builds_empty(q, raw, s):
     assert int(q(f"select count(*) as n from {s}feature_log").n[0]) == 0
     schema = s.strip('".') or "main"
@@ -201,7 +232,8 @@ def check_feature_log_builds_empty(q, raw, s):
     assert cols.data_type.str.lower().str.startswith("timestamp").sum() == 2
 
 
-CHECKS = [check_staging_removes_duplicates, check_customer_spend_looks_only_backwards,
+CHECKS = [check_staging_removes_duplicates, check_feature_view_keys_are_unique,
+          check_customer_spend_looks_only_backwards, check_customer_profile_is_the_version_valid_then,
           check_merchant_risk_counts_only_reported_chargebacks, check_labels_arrive_after_transactions,
           check_training_set_is_point_in_time, check_feature_log_builds_empty]
 
