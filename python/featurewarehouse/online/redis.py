@@ -50,11 +50,13 @@ for i = 1, #KEYS do
   if (not cur) or cur <= ver then
     if cur then redis.call('DEL', KEYS[i]) end
     local args = {'__v', ver}
+    local na = 2
     for j = 1, nf do
       local val = ARGV[off + j]
       if val ~= '' then
-        args[#args + 1] = ARGV[1 + j]
-        args[#args + 1] = val
+        args[na + 1] = ARGV[1 + j]
+        args[na + 2] = val
+        na = na + 2
       end
     end
     redis.call('HSET', KEYS[i], unpack(args))
@@ -82,6 +84,7 @@ class RedisOnlineStore(OnlineStore):
         self.prefix = prefix
         self._meta = f"{prefix}:meta"
         self._gen: dict[str, int] = {}
+        self._fresh: dict[str, bool] = {}
         self._old_gen: dict[str, int | None] = {}
         self._sha: str | None = None
         self._states_cache: dict[str, ViewState] | None = None
@@ -155,16 +158,26 @@ class RedisOnlineStore(OnlineStore):
         else:
             target = current
         self._gen[layout.name] = target
+        # a fresh generation holds nothing to guard against, and the sync's query emits one
+        # row per key: its rows go in as plain HSETs; writes into a live generation use the Lua guard
+        self._fresh[layout.name] = full_refresh or prior is None
         if self._sha is None:
             self._sha = self._call(self.client.script_load, _UPSERT_LUA)
 
     def write_batch(self, layout: ViewLayout, batch: Any) -> WriteResult:
-        n = batch.num_rows
-        if n == 0:
-            return WriteResult(0, 0)
-        return self._call(self._write, layout, batch)
+        return self.write_encoded(layout, self.encode_batch(layout, batch))
 
-    def _write(self, layout: ViewLayout, batch: Any) -> WriteResult:
+    def write_encoded(self, layout: ViewLayout, encoded: Any) -> WriteResult:
+        if encoded is None:
+            return WriteResult(0, 0)
+        if encoded[0] == "fresh":
+            return self._call(self._send_fresh, encoded[1], encoded[2])
+        return self._call(self._send_guarded, layout, *encoded[1:])
+
+    def encode_batch(self, layout: ViewLayout, batch: Any) -> Any:
+        """The RESP bytes of a batch, built with Arrow kernels (no network; may run in another thread)."""
+        if batch.num_rows == 0:
+            return None
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -178,7 +191,12 @@ class RedisOnlineStore(OnlineStore):
         for f, kind in zip(layout.feature_names, layout.feature_kinds):
             argv_cols.append(pc.fill_null(encode_values_arrow(batch.column(f), kind), ""))
         key_resp = _resp_pieces(keys)
+        if self._fresh.get(layout.name):
+            return ("fresh", batch.num_rows, self._fresh_commands(layout, batch.num_rows, key_resp, argv_cols))
         row_resp = pc.binary_join_element_wise(*(_resp_pieces(c) for c in argv_cols), "")
+        return ("guard", batch.num_rows, key_resp, row_resp)
+
+    def _send_guarded(self, layout: ViewLayout, n: int, key_resp: Any, row_resp: Any) -> WriteResult:
         nf = len(layout.feature_names)
         head_fields = [str(nf).encode(), *(f.encode() for f in layout.feature_names)]
         sha = self._sha.encode() if isinstance(self._sha, str) else self._sha
@@ -186,7 +204,7 @@ class RedisOnlineStore(OnlineStore):
         written = 0
         try:
             pending = 0
-            for start in range(0, n := batch.num_rows, CHUNK_ROWS):
+            for start in range(0, n, CHUNK_ROWS):
                 m = min(CHUNK_ROWS, n - start)
                 nargs = 3 + m + len(head_fields) + m * (nf + 1)
                 head = [f"*{nargs}\r\n".encode(), _bulk(b"EVALSHA"), _bulk(sha), _bulk(str(m).encode())]
@@ -213,8 +231,47 @@ class RedisOnlineStore(OnlineStore):
             self.client.connection_pool.release(conn)
         return WriteResult(written, n - written)
 
+    @staticmethod
+    def _fresh_commands(layout: ViewLayout, n: int, key_resp: Any, argv_cols: list[Any]) -> Any:
+        """HSET key __v <version> f1 v1 ... per row, NULL fields left out: one RESP string per row."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        pieces = [pc.binary_join_element_wise(_bulk(b"__v").decode(), _resp_pieces(argv_cols[0]), "")]
+        present = None
+        for name, col in zip(layout.feature_names, argv_cols[1:]):
+            valid = pc.not_equal(col, "")
+            piece = pc.binary_join_element_wise(_bulk(name.encode()).decode(), _resp_pieces(col), "")
+            pieces.append(pc.if_else(valid, piece, ""))
+            as_int = pc.cast(valid, pa.int64())
+            present = as_int if present is None else pc.add(present, as_int)
+        nargs = pc.add(pc.multiply(present, 2), 4) if present is not None else pa.array([4] * n, pa.int64())
+        head = pc.binary_join_element_wise("*", pc.cast(nargs, pa.string()), "\r\n" + _bulk(b"HSET").decode(), "")
+        return pc.binary_join_element_wise(head, key_resp, *pieces, "")
+
+    def _send_fresh(self, n: int, commands: Any) -> WriteResult:
+        conn = self.client.connection_pool.get_connection()
+        try:
+            pending = 0
+            step = CHUNK_ROWS * 4
+            for start in range(0, n, step):
+                m = min(step, n - start)
+                conn.send_packed_command([_concat(commands.slice(start, m))], check_health=False)
+                pending += m
+                if pending >= step * PIPELINE_CHUNKS:
+                    _drain_integer_replies(conn, pending)
+                    pending = 0
+            _drain_integer_replies(conn, pending)
+        except BaseException:
+            conn.disconnect()
+            raise
+        finally:
+            self.client.connection_pool.release(conn)
+        return WriteResult(n, 0)
+
     def commit_view(self, state: ViewState) -> None:
         name = state.layout.name
+        self._fresh.pop(name, None)
         gen = self._gen.pop(name)
         state = dataclasses.replace(state, generation=gen)
         old = self._old_gen.pop(name, None)
@@ -233,6 +290,7 @@ class RedisOnlineStore(OnlineStore):
             self._call(self._delete_matching, self.data_prefix(name, old) + "*")
 
     def abort_view(self, layout: ViewLayout) -> None:
+        self._fresh.pop(layout.name, None)
         self._gen.pop(layout.name, None)
         self._old_gen.pop(layout.name, None)
 
@@ -295,6 +353,31 @@ class RedisOnlineStore(OnlineStore):
             self.client.close()
         except Exception:
             pass
+
+
+def _drain_integer_replies(conn: Any, n: int) -> None:
+    """Consume ``n`` one-line replies (``:<int>`` from HSET) straight off the socket.
+
+    Parsing 10^6 replies one by one in Python costs more than encoding the commands;
+    each HSET reply is exactly one CRLF-terminated line, so counting lines is enough,
+    and an error reply (a line starting with ``-``) is raised as such.
+    """
+    import redis
+
+    if n <= 0:
+        return
+    sock = conn._sock
+    received = bytearray()
+    lines = 0
+    while lines < n:
+        data = sock.recv(1 << 20)
+        if not data:
+            raise redis.ConnectionError("Redis closed the connection during a write")
+        lines += data.count(b"\n")
+        received += data
+    if received.startswith(b"-") or b"\n-" in received:
+        start = received.index(b"-") if received.startswith(b"-") else received.index(b"\n-") + 1
+        raise redis.ResponseError(received[start:received.index(b"\r\n", start)].decode(errors="replace"))
 
 
 def _bulk(b: bytes) -> bytes:

@@ -46,6 +46,7 @@ class SqliteOnlineStore(OnlineStore):
     SCHEMES = ("sqlite",)
     SUPPORTS_TRANSACTIONS = True
     ENCODES_IN_BULK = False
+    PREFERS_SORTED_KEYS = True
 
     def __init__(self, path: str, url: str | None = None):
         self.path = path
@@ -140,17 +141,24 @@ class SqliteOnlineStore(OnlineStore):
         )
 
     def write_batch(self, layout: ViewLayout, batch: Any) -> WriteResult:
-        n = batch.num_rows
-        if n == 0:
-            return WriteResult(0, 0)
+        return self.write_encoded(layout, self.encode_batch(layout, batch))
+
+    def encode_batch(self, layout: ViewLayout, batch: Any) -> Any:
+        """Python row tuples in the table's column order (no database access; may run in another thread)."""
         cols = [to_plain_arrow(batch.column(k), t).to_pylist() for k, t in zip(layout.key_names, layout.key_kinds)]
         cols += [batch.column(TS_COL).to_pylist(), batch.column(CREATED_COL).to_pylist()]
         cols += [to_plain_arrow(batch.column(f), t).to_pylist() for f, t in zip(layout.feature_names, layout.feature_kinds)]
+        return list(zip(*cols))
+
+    def write_encoded(self, layout: ViewLayout, rows: Any) -> WriteResult:
+        n = len(rows)
+        if n == 0:
+            return WriteResult(0, 0)
         name = table_name(layout.name, building=layout.name in self._building)
         con = self._write_con()
         try:
             before = con.total_changes
-            con.executemany(self._upsert_sql(layout, name), zip(*cols))
+            con.executemany(self._upsert_sql(layout, name), rows)
             changed = con.total_changes - before
         except sqlite3.Error as exc:
             self._rollback()

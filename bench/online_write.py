@@ -1,0 +1,211 @@
+"""Online write throughput: full sync vs plain-client baselines, incremental vs full, peak memory.
+
+    .venv/bin/python bench/online_write.py [--size 1000000] [--memory-size 10000000] [--redis redis://127.0.0.1:6379/13]
+
+Measured in the same run, on the same rows (latest value of N entities x 15 features):
+- fwctl's full sync (warehouse query + Arrow streaming + store guard + watermark) into Redis and SQLite;
+- baselines: a plain redis-py pipelined HSET loop (no ordering guard) and a plain sqlite3
+  executemany upsert, both fed rows already in Python (their warehouse read is not timed);
+- an incremental sync after 1% of the entities changed, vs the full sync;
+- peak RSS of a full SQLite sync of ``--memory-size`` entities, in a fresh process.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+
+from featurewarehouse.offline.warehouse import DuckDBWarehouse  # noqa: E402
+from featurewarehouse.online.base import open_store  # noqa: E402
+from featurewarehouse.online.sync import latest_values_sql, sync_views  # noqa: E402
+from featurewarehouse.registry.model import Entity, Feature, FeatureView, JoinKey, Registry  # noqa: E402
+
+NOW = dt.datetime(2026, 6, 1)
+INTS = [f"i{k}" for k in range(7)]
+FLOATS = [f"x{k}" for k in range(7)]
+TEXTS = ["s0"]
+FEATURES = [*INTS, *FLOATS, *TEXTS]
+
+
+def view() -> FeatureView:
+    key = JoinKey("customer_id", "bigint")
+    feats = [Feature(f, "bench", "bigint") for f in INTS] + [Feature(f, "bench", "double") for f in FLOATS]
+    feats += [Feature(f, "bench", "varchar") for f in TEXTS]
+    return FeatureView(name="bench", relation='"bench"', entities=("customer",), join_keys=(key,),
+                       timestamp="event_ts", created_timestamp="loaded_at", features=tuple(feats), online=True)
+
+
+def registry(v: FeatureView) -> Registry:
+    return Registry(entities=(Entity("customer", (JoinKey("customer_id", "bigint"),)),), feature_views=(v,), version="bench")
+
+
+def generate(db: str, size: int) -> None:
+    import duckdb
+
+    con = duckdb.connect(db)
+    cols = ", ".join(
+        [f"(i * {k + 3}) % 1000 as {c}" for k, c in enumerate(INTS)]
+        + [f"((i * {k + 7}) % 10007) / 7.0 as {c}" for k, c in enumerate(FLOATS)]
+        + ["'cat_' || (i % 50) as s0"]
+    )
+    con.execute(f"""
+        create or replace table bench as
+        select i as customer_id,
+               timestamp '2026-05-01' + to_seconds(i % 86400) as event_ts,
+               timestamp '2026-05-02' as loaded_at,
+               {cols}
+        from range({size}) t(i)
+    """)
+    con.close()
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def sync_once(wh: DuckDBWarehouse, url: str, v: FeatureView, *, full: bool):
+    store = open_store(url)
+    try:
+        return sync_views(wh, store, registry(v), [v], now=NOW, full_refresh=full)[0]
+    finally:
+        store.close()
+
+
+def python_rows(wh: DuckDBWarehouse, v: FeatureView) -> list[tuple]:
+    sql = f"select customer_id, epoch_us(__ts), epoch_us(__cts), {', '.join(FEATURES)} from ({latest_values_sql(v, NOW)})"
+    return wh.con.execute(sql).fetchall()
+
+
+def redis_baseline(url: str, rows: list[tuple]) -> float:
+    import redis
+
+    client = redis.Redis.from_url(url.split("?")[0])
+    prefix = f"fwbench_base_{uuid.uuid4().hex[:6]}:"
+    t = time.perf_counter()
+    pipe = client.pipeline(transaction=False)
+    for n, r in enumerate(rows, 1):
+        mapping = {"__ts": r[1], "__cts": r[2]}
+        for name, value in zip(FEATURES, r[3:]):
+            if value is not None:
+                mapping[name] = value
+        pipe.hset(f"{prefix}{r[0]}", mapping=mapping)
+        if n % 1000 == 0:
+            pipe.execute()
+    pipe.execute()
+    elapsed = time.perf_counter() - t
+    keys = list(client.scan_iter(match=prefix + "*", count=10000))
+    for i in range(0, len(keys), 10000):
+        client.unlink(*keys[i:i + 10000])
+    return elapsed
+
+
+def sqlite_baseline(path: str, rows: list[tuple]) -> float:
+    con = sqlite3.connect(path)
+    cols = ["customer_id", "__ts", "__cts", *FEATURES]
+    con.execute(f"create table t ({', '.join(cols)}, primary key (customer_id)) without rowid")
+    sets = ", ".join(f"{c} = excluded.{c}" for c in cols[1:])
+    sql = f"insert into t values ({', '.join('?' * len(cols))}) on conflict (customer_id) do update set {sets}"
+    t = time.perf_counter()
+    con.executemany(sql, rows)
+    con.commit()
+    elapsed = time.perf_counter() - t
+    con.close()
+    return elapsed
+
+
+def memory_child(db: str, store: str) -> None:
+    """Run one full sync in this fresh process and print its peak RSS."""
+    v = view()
+    wh = DuckDBWarehouse(db, read_only=True)
+    elapsed, res = timed(lambda: sync_once(wh, store, v, full=True))
+    wh.close()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"rows": res.rows_read, "seconds": elapsed, "peak_rss_bytes": peak}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=1_000_000)
+    ap.add_argument("--memory-size", type=int, default=10_000_000, help="entities for the peak-memory run (0 skips it)")
+    ap.add_argument("--redis", default=os.environ.get("FW_BENCH_REDIS", "redis://127.0.0.1:6379/13"))
+    ap.add_argument("--memory-child", nargs=2, metavar=("DB", "STORE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+
+    tmp = Path(tempfile.mkdtemp(prefix="fw_bench_online_"))
+    db = str(tmp / "wh.duckdb")
+    print(f"generating {args.size:,} entities x {len(FEATURES)} features in {db}", flush=True)
+    generate(db, args.size)
+    v = view()
+    wh = DuckDBWarehouse(db)
+    redis_url = f"{args.redis}?prefix=fwbench_{uuid.uuid4().hex[:6]}"
+    sqlite_url = f"sqlite:///{tmp / 'online.db'}"
+    results = {}
+    try:
+        rows = python_rows(wh, v)
+        assert len(rows) == args.size
+        results["redis_baseline_s"] = redis_baseline(args.redis, rows)
+        results["sqlite_baseline_s"] = sqlite_baseline(str(tmp / "baseline.db"), rows)
+        del rows
+        results["redis_full_s"], r = timed(lambda: sync_once(wh, redis_url, v, full=True))
+        assert r.written == args.size, r
+        results["sqlite_full_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=True))
+        assert r.written == args.size, r
+        # 1% of the entities change (newer values, loaded later)
+        wh.execute("update bench set i0 = i0 + 1, event_ts = event_ts + interval 1 day, "
+                   "loaded_at = timestamp '2026-05-03' where customer_id % 100 = 0")
+        results["redis_incremental_s"], r = timed(lambda: sync_once(wh, redis_url, v, full=False))
+        assert (r.mode, r.written) == ("incremental", args.size // 100), r
+        results["sqlite_incremental_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=False))
+        assert (r.mode, r.written) == ("incremental", args.size // 100), r
+    finally:
+        wh.close()
+        store = open_store(redis_url)
+        store.drop_all()
+        store.close()
+
+    n = args.size
+    rate = {k: n / s for k, s in results.items() if not k.endswith("incremental_s")}
+    print(f"\nentities: {n:,} x {len(FEATURES)} features")
+    print(f"redis  baseline (redis-py pipelined HSET loop): {rate['redis_baseline_s']:>10,.0f} rows/s")
+    print(f"redis  full sync (fwctl):                       {rate['redis_full_s']:>10,.0f} rows/s"
+          f"   ratio {rate['redis_full_s'] / rate['redis_baseline_s']:.2f}x")
+    print(f"sqlite baseline (sqlite3 executemany upsert):   {rate['sqlite_baseline_s']:>10,.0f} rows/s")
+    print(f"sqlite full sync (fwctl):                       {rate['sqlite_full_s']:>10,.0f} rows/s"
+          f"   ratio {rate['sqlite_full_s'] / rate['sqlite_baseline_s']:.2f}x")
+    for k in ("redis", "sqlite"):
+        inc, full = results[f"{k}_incremental_s"], results[f"{k}_full_s"]
+        print(f"{k:6} incremental after 1% changed: {inc:.2f}s vs full {full:.2f}s = {100 * inc / full:.1f}% of full")
+
+    if args.memory_size:
+        mem_db = str(tmp / "mem.duckdb")
+        print(f"\ngenerating {args.memory_size:,} entities for the peak-memory run", flush=True)
+        generate(mem_db, args.memory_size)
+        out = subprocess.run([sys.executable, __file__, "--memory-child", mem_db, f"sqlite:///{tmp / 'mem.db'}"],
+                             capture_output=True, text=True, check=True)
+        m = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"peak RSS, full SQLite sync of {m['rows']:,} entities: {m['peak_rss_bytes'] / 2**20:,.0f} MiB "
+              f"({m['seconds']:.1f}s, {m['rows'] / m['seconds']:,.0f} rows/s)")
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
