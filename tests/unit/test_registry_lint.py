@@ -80,6 +80,14 @@ def test_window_ordered_by_an_upstream_name_of_the_timestamp_is_clean():
     assert rules(sql, time_columns=["txn_ts"]) == []
 
 
+def test_group_by_not_per_entity_is_clean_when_keys_are_known():
+    sql = ("with per_request as (\n  select request_id, max(customer_id) as customer_id, count(*) as n\n  from t\n"
+           "  group by request_id\n)\nselect * from per_request")
+    assert rules(sql) == [("FW006", 4, "warning")]  # keys unknown: any whole-history aggregate
+    assert rules(sql, entity_keys=["customer_id"]) == []
+    assert rules(CASES["FW006"][0], entity_keys=["customer_id"]) == [("FW006", 4, "warning")]
+
+
 def test_time_bounded_group_by_is_clean():
     sql = ("with cb as (\n  select t.transaction_id, count(*) as n\n  from t join c on c.merchant_id = t.merchant_id\n"
            "   and c.reported_at <= t.event_ts\n  group by t.transaction_id\n)\nselect * from cb")

@@ -115,7 +115,7 @@ def register(app: typer.Typer) -> None:
             info("nothing matches")
             return
         columns = list(rows[0])
-        print_table(columns, ([", ".join(v) if isinstance(v, list) else v for v in r.values()] for r in rows))
+        print_table(columns, ([_cell(k, v) for k, v in r.items()] for r in rows))
 
     @group.command("show")
     def show(
@@ -174,6 +174,15 @@ def register(app: typer.Typer) -> None:
             return
         print_table(("ref", "kind", "score", "matched", "description"),
                     ((h.ref, h.kind, f"{h.score:.1f}", ", ".join(h.matched), h.description) for h in hits))
+
+
+def _cell(key: str, value: Any) -> Any:
+    """Table cells: lists joined, descriptions cut to one short line (all of it is in --json)."""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    if key == "description" and isinstance(value, str) and len(value) > 60:
+        return value[:59].rstrip() + "…"
+    return value
 
 
 def _fmt_checks(checks: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ FW002    error     a window frame reaching ``following`` rows
 FW003    warning   a window ordered by something other than the view's timestamp
 FW004    error     a join to (any read of) a label model
 FW005    error     an aggregate window over a whole partition (no order, no frame)
-FW006    warning   a GROUP BY aggregate in a CTE/subquery with no time key or bound
+FW006    warning   a per-entity GROUP BY aggregate in a CTE/subquery, no time key or bound
 =======  ========  ============================================================
 
 A finding on a line holding ``fw-lint: ignore`` (or ``fw-lint: ignore=FW003``)
@@ -74,10 +74,12 @@ def lint_sql(
     timestamp: str | None,
     label_models: Iterable[str] = (),
     time_columns: Iterable[str] = (),
+    entity_keys: Iterable[str] = (),
     dialect: str = "duckdb",
     file: str = "",
 ) -> list[Finding]:
-    """Findings for one model's SQL. ``time_columns``: other names its timestamp has upstream.
+    """Findings for one model's SQL. ``time_columns``: other names its timestamp has upstream;
+    ``entity_keys``: the view's join keys (FW006 then flags only per-entity aggregates).
 
     >>> [f.rule for f in lint_sql("select k, lead(x) over (partition by k order by ts) as f from t",
     ...                          model="v", timestamp="ts")]
@@ -93,6 +95,7 @@ def lint_sql(
         return [Finding(model, None, "FW000", WARNING, "", f"not linted: the SQL does not parse ({error})", file)]
     time_names = {n.lower() for n in (timestamp, *time_columns) if n}
     labels = {m.lower() for m in label_models}
+    keys = {k.lower() for k in entity_keys}
     found: list[Finding] = []
 
     def add(node: Any, rule: str, severity: str, message: str) -> None:
@@ -156,6 +159,8 @@ def lint_sql(
                     bounds |= _columns(cmp)
         if any(_is_time_name(c, time_names) for c in group_cols | bounds):
             continue
+        if keys and not (group_cols & keys):
+            continue  # not per entity (e.g. per request): not a history of the entity
         add(select.args["group"], "FW006", WARNING,
             "GROUP BY aggregate with no time key and no time bound: if joined back to rows, each row "
             "sees the whole history, later events too")
@@ -238,7 +243,7 @@ def lint_registry(registry: Registry, views: Iterable[str] | None = None) -> tup
             continue
         findings += lint_sql(
             sql, model=view.name, timestamp=view.timestamp, label_models=labels,
-            time_columns=time_columns_of(registry, view), dialect=registry.dialect,
+            time_columns=time_columns_of(registry, view), entity_keys=view.key_names, dialect=registry.dialect,
             file=view.original_file_path,
         )
     if wanted:
