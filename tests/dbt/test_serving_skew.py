@@ -134,3 +134,25 @@ def test_since_parsing():
     assert parse_since("3h", now=T0) == T0 - dt.timedelta(hours=3)
     with pytest.raises(ConfigError, match="cannot read --since"):
         parse_since("yesterday")
+
+
+@pytest.mark.postgres
+def test_skew_on_postgres_matches_duckdb(tmp_path, pg_schema, monkeypatch):
+    """The same logs against the same fixture built in PostgreSQL: the same rates."""
+    from featurewarehouse.config import load_config
+    from featurewarehouse.dbt import run_dbt
+    from featurewarehouse.serving.skew import compute_skew
+
+    for name in (*ISOLATE_ENV, "FW_FEATURE_LOG_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FW_PG_SCHEMA", pg_schema)
+    project = copy_project(tmp_path / "project")
+    config = load_config(project, target="postgres")
+    run_dbt(config, ["build"], quiet=True)
+    write_logs(tmp_path / "logs")
+    report = compute_skew(config, log_path=tmp_path / "logs", threshold=0.15)
+    assert {f.feature: (f.matches, f.compared) for f in report.features} == {
+        "customer_features:spend_7d": (8, 10),
+        "customer_features:txn_count": (9, 10),
+        "merchant_features:chargeback_rate": (7, 10),
+    }
