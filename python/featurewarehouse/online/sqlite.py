@@ -55,6 +55,7 @@ class SqliteOnlineStore(OnlineStore):
         self._local = threading.local()
         self._building: set[str] = set()
         self._read_sql: dict[tuple[str, tuple[int, ...], int], str] = {}
+        self._decoders: dict[tuple[str, str, tuple[int, ...]], list[Any]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> "SqliteOnlineStore":
@@ -216,7 +217,13 @@ class SqliteOnlineStore(OnlineStore):
             else:
                 tuple_ph = "(" + ", ".join("?" * k) + ")"
                 where = f"({', '.join(_q(c) for c in layout.key_names)}) in (values {', '.join([tuple_ph] * n)})"
-            sql = f"select {', '.join(_q(c) for c in cols)} from {_q(table_name(layout.name))} where {where}"
+            # one statement is one snapshot: the epoch rides along as a first row whose keys are
+            # NULL (stored keys never are), so no BEGIN/COMMIT round trips are needed
+            head = ", ".join(["null"] * k + ["cast(v as integer)"] + ["null"] * len(feature_idx))
+            sql = (
+                f"select {head} from {_META} where k = 'epoch' union all "
+                f"select {', '.join(_q(c) for c in cols)} from {_q(table_name(layout.name))} where {where}"
+            )
             if len(self._read_sql) > 512:
                 self._read_sql.clear()
             self._read_sql[cache_key] = sql
@@ -231,21 +238,24 @@ class SqliteOnlineStore(OnlineStore):
         params: list[Any] = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
         sql = self._select_sql(layout, tuple(feature_idx), len(unique))
         try:
-            con.execute("begin")
-            try:
-                epoch = int(con.execute(f"select v from {_META} where k = 'epoch'").fetchone()[0])
-                found = con.execute(sql, params).fetchall()
-            finally:
-                con.execute("commit")
+            found = con.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise StaleLayout(str(exc)) from exc
-        decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.feature_kinds[i]))]
+        epoch = found[0][k] if found and found[0][0] is None else 0
+        dkey = (layout.name, layout.signature, tuple(feature_idx))
+        decoders = self._decoders.get(dkey)
+        if decoders is None:
+            decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.feature_kinds[i]))]
+            self._decoders[dkey] = decoders
         by_key = {}
-        for r in found:
-            values = list(r[k + 1:])
-            for j, d in decoders:
-                values[j] = d(values[j])
-            by_key[tuple(r[:k])] = (r[k], values)
+        for r in found[1:] if found and found[0][0] is None else found:
+            if decoders:
+                values = list(r[k + 1:])
+                for j, d in decoders:
+                    values[j] = d(values[j])
+            else:
+                values = r[k + 1:]
+            by_key[r[:k]] = (r[k], values)
         return ReadResult([by_key.get(key) for key in keys], epoch)
 
     def view_states(self) -> dict[str, ViewState]:

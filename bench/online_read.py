@@ -1,0 +1,115 @@
+"""Online read latency, in-process: OnlineClient vs the raw client doing the same lookups.
+
+    .venv/bin/python bench/online_read.py [--entities 100000] [--calls 10000] [--redis redis://127.0.0.1:6379/13]
+
+For each store (SQLite, Redis), p50 and p99 over ``--calls`` calls of 1 entity x 15 features and
+100 entities x 15 features, measured in the same run as the raw baseline: a redis-py HMGET
+pipeline, and one sqlite3 ``SELECT ... WHERE key IN (...)`` by primary key.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "python"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from online_write import FEATURES, NOW, generate, registry, view  # noqa: E402
+
+from featurewarehouse.offline.warehouse import DuckDBWarehouse  # noqa: E402
+from featurewarehouse.online.base import open_store  # noqa: E402
+from featurewarehouse.online.sync import sync_views  # noqa: E402
+from featurewarehouse.serving.client import OnlineClient  # noqa: E402
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return q[49] * 1000, q[98] * 1000
+
+
+def measure(fn, batches) -> tuple[float, float]:
+    for b in batches[:200]:  # warm-up
+        fn(b)
+    out = []
+    for b in batches:
+        t = time.perf_counter()
+        fn(b)
+        out.append(time.perf_counter() - t)
+    return percentiles(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--entities", type=int, default=100_000)
+    ap.add_argument("--calls", type=int, default=10_000)
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="fw_bench_read_"))
+    db = str(tmp / "wh.duckdb")
+    generate(db, args.entities)
+    v = view()
+    reg = registry(v)
+    prefix = f"fwbenchr_{uuid.uuid4().hex[:6]}"
+    urls = {"sqlite": f"sqlite:///{tmp / 'online.db'}", "redis": f"{args.redis}?prefix={prefix}"}
+    wh = DuckDBWarehouse(db, read_only=True)
+    for url in urls.values():
+        store = open_store(url)
+        sync_views(wh, store, reg, [v], now=NOW)
+        store.close()
+    wh.close()
+
+    rng = random.Random(1)
+    refs = [f"bench:{f}" for f in FEATURES]
+    print(f"{args.entities:,} entities synced; {args.calls:,} calls each; 15 features; times in ms (p50 / p99)")
+    try:
+        for name, url in urls.items():
+            client = OnlineClient(open_store(url), reg)
+            store = client.store
+            if name == "redis":
+                import redis
+
+                raw = redis.Redis.from_url(args.redis)
+                key_prefix = store.data_prefix("bench", store.view_states()["bench"].generation)
+
+                def raw_read(ids, raw=raw, key_prefix=key_prefix):
+                    pipe = raw.pipeline(transaction=False)
+                    for i in ids:
+                        pipe.hmget(f"{key_prefix}i{i}", ["__v", *FEATURES])
+                    return pipe.execute()
+            else:
+                con = sqlite3.connect(store.path)
+                cols = ", ".join(["customer_id", "__ts", *FEATURES])
+
+                def raw_read(ids, con=con, cols=cols):
+                    marks = ", ".join("?" * len(ids))
+                    return con.execute(f"select {cols} from fv_bench where customer_id in ({marks})", ids).fetchall()
+
+            for size in (1, 100):
+                batches = [[rng.randrange(args.entities) for _ in range(size)] for _ in range(args.calls)]
+                ours = measure(lambda ids: client.get_online_features(refs, {"customer_id": ids}), batches)
+                base = measure(raw_read, batches)
+                got = client.get_online_features(refs, {"customer_id": batches[0]})
+                assert all(s == "PRESENT" for s in got.statuses[1])
+                print(f"{name:6} {size:3} entities: OnlineClient {ours[0]:6.3f} / {ours[1]:6.3f}   "
+                      f"raw {base[0]:6.3f} / {base[1]:6.3f}   p99 ratio {ours[1] / base[1]:.2f}x")
+            client.close()
+    finally:
+        s = open_store(urls["redis"])
+        s.drop_all()
+        s.close()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
