@@ -403,3 +403,12 @@ def test_build_registry_keeps_the_cache_file(proj):
     assert second.stats == {"analysed": 0, "cached": 4}
     (proj / "target" / "fw_registry_cache.json").write_text("{not json")
     assert build_registry(config, dbt_command=None).stats["analysed"] == 4
+
+
+def test_plain_is_asdict():
+    from featurewarehouse.registry.builder import plain
+
+    result = build(manifest())
+    as_json = json.loads(json.dumps(result.registry.to_dict()))
+    assert json.loads(json.dumps(plain(result.registry))) == as_json
+    assert json.loads(json.dumps(result.data)) == as_json

@@ -48,6 +48,7 @@ class BuildResult:
     written: Path | None = None
     cache: dict[str, Any] = field(default_factory=dict)  # analysis cache to keep for the next build
     stats: dict[str, int] = field(default_factory=dict)  # models analysed / taken from the cache
+    data: dict[str, Any] = field(default_factory=dict, repr=False)  # the registry as written
 
 
 # ---- the build -----------------------------------------------------------------
@@ -272,19 +273,36 @@ def build_from_manifest(
         model_sql=dict(sorted(model_sql.items())),
         dialect=dialect,
     )
-    registry = replace(registry, version=content_version(registry))
+    data = plain(registry)  # converted once: hashed here, written by build_registry
+    registry = replace(registry, version=_version_of(data))
     registry = replace(registry, changes=diff_registries(previous, registry))
+    data["version"], data["changes"] = registry.version, registry.changes
     return BuildResult(registry=registry, warnings=warnings, stats=stats,
-                       cache={"version": CACHE_VERSION, "models": cache_out})
+                       cache={"version": CACHE_VERSION, "models": cache_out}, data=data)
+
+
+def plain(obj: Any) -> Any:
+    """``dataclasses.asdict`` without its deep copies (the registry's values are JSON already)."""
+    fields = getattr(obj, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: plain(getattr(obj, name)) for name in fields}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    return obj
 
 
 def content_version(registry: Registry) -> str:
     """Hash of every definition (not of when it was built or what changed)."""
-    data = registry.to_dict()
+    return _version_of(plain(registry))
+
+
+def _version_of(data: dict[str, Any]) -> str:
     # model_sql is left out: a formatting edit is not a definition change (the fingerprint decides)
-    for volatile in ("version", "built_at", "changes", "model_sql"):
-        data.pop(volatile, None)
-    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    volatile = ("version", "built_at", "changes", "model_sql")
+    blob = json.dumps({k: v for k, v in data.items() if k not in volatile},
+                      sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -305,8 +323,11 @@ def atomic_write(path: Path, text: str) -> Path:
     return path
 
 
-def write_registry(registry: Registry, path: Path) -> Path:
-    return atomic_write(path, json.dumps(registry.to_dict(), indent=1, sort_keys=False, default=str) + "\n")
+def write_registry(registry: Registry | dict[str, Any], path: Path) -> Path:
+    """Write the registry (or its ``plain`` dict) as compact JSON, atomically."""
+    data = registry if isinstance(registry, dict) else plain(registry)
+    # compact: json's C encoder only runs without indent (5x faster on a 1,000-view registry)
+    return atomic_write(path, json.dumps(data, separators=(",", ":"), default=str) + "\n")
 
 
 def cache_path(config) -> Path:
@@ -384,7 +405,7 @@ def build_registry(
         cache=read_cache(cache_path(config)) if use_cache else None,
     )
     if write:
-        result.written = write_registry(result.registry, config.registry_path)
+        result.written = write_registry(result.data or result.registry, config.registry_path)
         if use_cache:
             atomic_write(cache_path(config), json.dumps(result.cache, separators=(",", ":")))
     timings["registry"] = time.perf_counter() - t0
