@@ -144,3 +144,125 @@ select * from final
     {%- endset -%}
     {{ return(sql) }}
 {% endmacro %}
+
+
+{#-
+  DuckDB: ASOF JOIN. MEASURED: see bench/pit_join.py and docs/readme/pit.md
+  ("Performance") for the figures that justify this override.
+
+  Per view, the rows are reduced to one per (keys, ts) -- the best by created,
+  then decision 0001 -- and the spine is ASOF-joined on keys and ts <= t, which
+  keeps every spine row exactly once (ASOF finds at most one row) with no
+  lookup/join-back step. The TTL is checked on the found row. With an
+  available_timestamp the best row is no longer the latest visible one, so the
+  rows are ranked in preference order, a running max of the rank is kept in
+  visibility order (one step per (keys, visible_at)), the ASOF join finds the
+  step in force at t, and the row of that rank is joined back.
+-#}
+{% macro duckdb__point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
+    {%- set plan = featurewarehouse.fw_pit_plan(spine, spine_timestamp, features, full_feature_names, 'point_in_time_join') -%}
+    {%- if plan is none -%}{{ return('select 1 as fw_parse_placeholder') }}{%- endif -%}
+    {%- set t = featurewarehouse.fw_pit_ts('fw_spine.' ~ spine_timestamp) -%}
+    {%- set sql -%}
+with
+
+fw_spine as (
+    select * from {{ spine }}
+),
+{%- for v in plan.views %}
+{%- set p = 'fw_v' ~ loop.index %}
+{%- set keys = v['keys'] %}
+{%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) %}
+{%- if not v.available %}
+
+-- {{ v.name }}: the best row per (keys, ts): created, then the tie-break of decision 0001
+{{ p }}_rows as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }},
+        {{ ts }} as fw_ts
+        {%- for f in v.selected %},
+        fw_src.{{ f.name }}
+        {%- endfor %}
+    from {{ v.relation }} as fw_src
+    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
+    qualify row_number() over (
+        partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}, {{ ts }}
+        order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, true) }}
+    ) = 1
+),
+{%- else %}
+
+-- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
+{{ p }}_rows as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }},
+        {{ ts }} as fw_ts,
+        greatest({{ ts }}, {{ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) }}) as fw_visible_at,
+        row_number() over (
+            partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}
+            order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, false) }}
+        ) as fw_rank
+        {%- for f in v.selected %},
+        fw_src.{{ f.name }}
+        {%- endfor %}
+    from {{ v.relation }} as fw_src
+    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
+        and fw_src.{{ v.available }} is not null
+),
+
+-- {{ v.name }}: the best rank visible from each instant on (a running max in visibility order)
+{{ p }}_steps as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, '') }},
+        fw_visible_at,
+        max(max(fw_rank)) over (
+            partition by {{ featurewarehouse.fw_pit_list(keys, '') }}
+            order by fw_visible_at
+            rows between unbounded preceding and current row
+        ) as fw_best
+    from {{ p }}_rows
+    group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_visible_at
+),
+{%- endif %}
+{%- endfor %}
+
+final as (
+    select
+        fw_spine.*
+        {%- for v in plan.views %}
+        {%- set p = 'fw_v' ~ loop.index %}
+        {#- The NULL guards are not redundant: DuckDB 1.5.6's ASOF join was seen to match a spine row whose
+            time is NULL (tests/dbt/test_pit_properties.py found it; not reproducible on a fresh table). -#}
+        {%- set guard = featurewarehouse.fw_pit_keys_not_null(v['keys'], 'fw_spine.') ~ ' and ' ~ t ~ ' is not null' %}
+        {%- if v.ttl_seconds and not v.available %}
+        {%- set guard = guard ~ ' and ' ~ p ~ '.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl(t, v.ttl_seconds) %}
+        {%- endif %}
+        {%- for f in v.selected %},
+        case when {{ guard }} then {{ p }}.{{ f.name }} end as {{ f.output }}
+        {%- endfor %}
+        {%- endfor %}
+    from fw_spine
+    {%- for v in plan.views %}
+    {%- set p = 'fw_v' ~ loop.index %}
+    {%- if not v.available %}
+    asof left join {{ p }}_rows as {{ p }}
+        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
+        and {{ t }} >= {{ p }}.fw_ts
+    {%- else %}
+    asof left join {{ p }}_steps as {{ p }}_step
+        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '_step.') }}
+        and {{ t }} >= {{ p }}_step.fw_visible_at
+    left join {{ p }}_rows as {{ p }}
+        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
+        and {{ p }}.fw_rank = {{ p }}_step.fw_best
+        {%- if v.ttl_seconds %}
+        and {{ p }}.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl(t, v.ttl_seconds) }}
+        {%- endif %}
+    {%- endif %}
+    {%- endfor %}
+)
+
+select * from final
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}

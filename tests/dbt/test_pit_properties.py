@@ -42,8 +42,9 @@ def check_training_set(runner: Runner, built: Built, model: str, timestamp: str,
 def check_case(runner: Runner, built: Built, case: RandomCase) -> None:
     load(runner, built, case)
     every = [(VIEWS[v], case.rows[v], None) for v in ALL_VIEWS]
-    check_training_set(runner, built, "pit_all_ts", "event_ts", every, True, case)
-    check_training_set(runner, built, "pit_all_day", "event_day", every, True, case)
+    for suffix in ("", "_portable"):
+        check_training_set(runner, built, f"pit_all_ts{suffix}", "event_ts", every, True, case)
+        check_training_set(runner, built, f"pit_all_day{suffix}", "event_day", every, True, case)
     short = [(VIEWS["v_ttl"], case.rows["v_ttl"], ["f_int"]), (VIEWS["v_pair"], case.rows["v_pair"], ["f_str"])]
     check_training_set(runner, built, "pit_short_names", "event_ts", short, False, case)
     for v in ALL_VIEWS:
@@ -66,10 +67,11 @@ def run_all(runner: Runner, built: Built) -> None:
     # the hand-checked shared cases first: exact expected numbers
     for case in [*CASES, DATE_SPINE_CASE]:
         load(runner, built, shared_case_as_random(case))
-        model = "pit_all_day" if case is DATE_SPINE_CASE else "pit_all_ts"
-        _, got = runner.query(built.sql[model])
-        by_tag = sorted((r["row_tag"], r[f"{case.view}__f_int"]) for r in got)
-        assert by_tag == sorted(zip([r["row_tag"] for r in case.spine], case.expected_f_int)), case.name
+        for suffix in ("", "_portable"):
+            model = ("pit_all_day" if case is DATE_SPINE_CASE else "pit_all_ts") + suffix
+            _, got = runner.query(built.sql[model])
+            by_tag = sorted((r["row_tag"], r[f"{case.view}__f_int"]) for r in got)
+            assert by_tag == sorted(zip([r["row_tag"] for r in case.spine], case.expected_f_int)), (model, case.name)
 
     @settings(max_examples=EXAMPLES, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
