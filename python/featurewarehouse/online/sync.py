@@ -423,7 +423,7 @@ def sync_online(
     now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     store = open_store(url)
     try:
-        wh = connect(config, read_only=True)
+        wh = connect(config)
         try:
             results = sync_views(wh, store, registry, views, full_refresh=full_refresh, dry_run=dry_run,
                                  now=now, progress=progress)
