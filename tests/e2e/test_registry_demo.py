@@ -167,6 +167,25 @@ def test_analyst_adds_a_feature_view(demo, capsys):
     code, out, _ = fwctl(capsys, "lint", "--json", *p)
     assert code == 0
 
+    # the fast column resolver and sqlglot's qualify + lineage agree on every demo model
+    import featurewarehouse.registry.builder as builder_mod
+    from featurewarehouse.registry.sql import Relations, analyze
+
+    manifest = json.loads((demo / "target" / "manifest.json").read_text())
+    views = [u for u, n in manifest["nodes"].items() if "/features/" in n.get("original_file_path", "")]
+
+    def run():
+        return builder_mod._analyze_models(views, manifest, None, Relations(manifest), builder_mod._Graph(manifest),
+                                           "duckdb", None, {}, {}, {"analysed": 0, "cached": 0})
+
+    fast = run()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(builder_mod, "analyze", lambda model, schema, dialect: analyze(model, schema, dialect, fast=False))
+        slow = run()
+    assert len(fast) >= 9  # 5 demo views + the new one + staging models
+    for uid in fast:
+        assert (fast[uid].outputs, fast[uid].lineage) == (slow[uid].outputs, slow[uid].lineage), uid
+
 
 def test_errors_are_reported_at_once_and_nothing_is_written(demo, capsys):
     p = ["--project-dir", str(demo)]

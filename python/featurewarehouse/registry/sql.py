@@ -224,7 +224,7 @@ def parse(text: str, dialect: str):
     return statements[0], fingerprint, None
 
 
-def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) -> None:
+def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str, *, fast: bool = True) -> None:
     """Output columns and per-column lineage of a parsed model.
 
     The tree is qualified in place (a copy costs as much as the parse):
@@ -239,7 +239,13 @@ def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str) ->
     tree = model.tree
     if tree is None or not isinstance(tree, exp.Query):
         return
+    from featurewarehouse.registry.resolve import resolve
+
     work = inline_named_windows(tree)
+    resolved = resolve(work, schema) if fast else None  # common shapes, a fraction of qualify + lineage
+    if resolved is not None:
+        model.outputs, model.lineage = resolved
+        return
     schema = {**schema, **_inferred_schemas(work, schema)}
     try:
         qualified = qualify(work, dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False,
