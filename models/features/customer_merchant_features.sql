@@ -15,9 +15,6 @@ windows as (
         merchant_id,
         event_ts,
         transaction_id,
-        row_number() over (
-            partition by customer_id, merchant_id, event_ts order by transaction_id desc
-        ) as nth_at_instant,
         count(*) over last_30d as pair_txn_count_30d,
         sum(amount_usd) over last_30d as pair_amount_sum_30d,
         count(*) over since_first as pair_txn_count_total
@@ -36,16 +33,17 @@ windows as (
 
 final as (
 
+    -- one row per key and instant (same-second payments share their window values)
     select
         customer_id,
         merchant_id,
         event_ts,
-        transaction_id,
-        pair_txn_count_30d,
-        pair_amount_sum_30d,
-        pair_txn_count_total
+        max(transaction_id) as transaction_id,
+        max(pair_txn_count_30d) as pair_txn_count_30d,
+        max(pair_amount_sum_30d) as pair_amount_sum_30d,
+        max(pair_txn_count_total) as pair_txn_count_total
     from windows
-    where nth_at_instant = 1
+    group by customer_id, merchant_id, event_ts
 
 )
 

@@ -16,7 +16,6 @@ windows as (
         customer_id,
         event_ts,
         transaction_id,
-        row_number() over (partition by customer_id, event_ts order by transaction_id desc) as nth_at_instant,
         count(*) over last_1h as txn_count_1h,
         sum(amount_usd) over last_1h as amount_sum_1h,
         avg(amount_usd) over last_1h as amount_avg_1h,
@@ -40,16 +39,26 @@ windows as (
 
 final as (
 
+    -- one row per customer and instant: same-second payments are RANGE peers with
+    -- the same window values, so max() just picks that value
     select
         customer_id,
         event_ts,
-        transaction_id,
-        txn_count_1h, amount_sum_1h, amount_avg_1h,
-        txn_count_24h, amount_sum_24h, amount_avg_24h,
-        txn_count_7d, amount_sum_7d, amount_avg_7d,
-        txn_count_30d, amount_sum_30d, amount_avg_30d
+        max(transaction_id) as transaction_id,
+        max(txn_count_1h) as txn_count_1h,
+        max(amount_sum_1h) as amount_sum_1h,
+        max(amount_avg_1h) as amount_avg_1h,
+        max(txn_count_24h) as txn_count_24h,
+        max(amount_sum_24h) as amount_sum_24h,
+        max(amount_avg_24h) as amount_avg_24h,
+        max(txn_count_7d) as txn_count_7d,
+        max(amount_sum_7d) as amount_sum_7d,
+        max(amount_avg_7d) as amount_avg_7d,
+        max(txn_count_30d) as txn_count_30d,
+        max(amount_sum_30d) as amount_sum_30d,
+        max(amount_avg_30d) as amount_avg_30d
     from windows
-    where nth_at_instant = 1
+    group by customer_id, event_ts
 
 )
 
