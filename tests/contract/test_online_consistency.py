@@ -43,7 +43,22 @@ def built(tmp_path_factory):
     project = make_project(tmp_path_factory.mktemp("online_consistency"))
     result = build(project, "dev")
     runner = Runner("dev", project)
-    yield result, runner
+    wh = DuckDBWarehouse.__new__(DuckDBWarehouse)
+    wh.path, wh.con = "(fixture)", runner.con
+    yield result, runner, wh
+    runner.close()
+
+
+@pytest.fixture
+def built_postgres(tmp_path, postgres_uri, pg_schema):
+    from featurewarehouse.offline.warehouse import PostgresWarehouse
+
+    project = make_project(tmp_path / "pg")
+    result = build(project, "postgres", pg_schema)
+    runner = Runner("postgres", project, postgres_uri)
+    wh = PostgresWarehouse.__new__(PostgresWarehouse)
+    wh.uri, wh.con = postgres_uri, runner.con
+    yield result, runner, wh
     runner.close()
 
 
@@ -78,11 +93,18 @@ def random_rows(rng: random.Random, name: str) -> list[dict]:
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
 def test_online_values_equal_the_macro_at_sync_time(built, kind, tmp_path, request):
-    result, runner = built
+    check_consistency(built, kind, tmp_path, request, "duckdb")
+
+
+@pytest.mark.postgres
+def test_online_values_equal_the_macro_on_postgres(built_postgres, tmp_path, request):
+    check_consistency(built_postgres, "sqlite", tmp_path, request, "postgres")
+
+
+def check_consistency(built, kind, tmp_path, request, dialect):
+    result, runner, wh = built
     redis_url = request.getfixturevalue("redis_url") if kind == "redis" else None
     views = [feature_view(v, result.relation[v]) for v in ALL_VIEWS]
-    wh = DuckDBWarehouse.__new__(DuckDBWarehouse)
-    wh.path, wh.con = "(fixture)", runner.con
     rng = random.Random(20261123)
     compared = 0
     for dataset in range(DATASETS):
@@ -107,7 +129,7 @@ def test_online_values_equal_the_macro_at_sync_time(built, kind, tmp_path, reque
                 expected = reference.latest_feature_values(spec, rows[fv.name], as_of)
                 assert reference.canonical(macro, cols) == reference.canonical(expected, cols), fv.name
                 # parity: the sync's SQL returns the macro's rows (expired keys flagged, not dropped)
-                _, ours = runner.query(latest_values_sql(fv, as_of))
+                _, ours = runner.query(latest_values_sql(fv, as_of, dialect=dialect))
                 ours = [{**r, spec.timestamp: r["__ts"], **({spec.created: r["__cts"]} if spec.created else {})}
                         for r in ours if not r["__expired"]]
                 assert reference.canonical(ours, cols) == reference.canonical(macro, cols), fv.name
