@@ -24,7 +24,7 @@ for extra in (TESTS, TESTS / "dbt"):
 from online_support import cleanup, registry, store_url  # noqa: E402
 from pit_cases import reference  # noqa: E402
 from pit_cases.cases import T0, VIEW_COLUMNS, VIEWS  # noqa: E402
-from pit_project import Runner, build, fill_statements, make_project, target_env, env  # noqa: E402
+from pit_project import Runner, build, fill_statements, make_project  # noqa: E402
 
 from featurewarehouse.offline.warehouse import DuckDBWarehouse  # noqa: E402
 from featurewarehouse.online.base import open_store  # noqa: E402

@@ -14,7 +14,7 @@ import pytest
 
 from online_support import Warehouse, cleanup, dump, h, make_view, registry, store_url  # noqa: I001
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
-from featurewarehouse.online.base import ViewLayout, ViewState, open_store
+from featurewarehouse.online.base import ViewLayout, open_store
 from featurewarehouse.online.sync import sync_views
 from featurewarehouse.serving.client import OnlineClient
 

@@ -90,7 +90,6 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Read features for entities from the online store (no dbt project needed with --store)."""
         from featurewarehouse.cli.output import print_json, print_table
-        from featurewarehouse.serving.client import OnlineClient
 
         client = _client(project_dir, store)
         try:

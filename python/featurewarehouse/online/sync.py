@@ -25,7 +25,8 @@ from typing import Any, Callable, Sequence
 
 from featurewarehouse.errors import ChecksFailed, ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
-from featurewarehouse.online.keys import NO_CREATED, kind_of, timestamp_micros
+from featurewarehouse.online.keys import NO_CREATED, timestamp_micros
+from featurewarehouse.online.latest_sql import change_column, high_water_sql, latest_values_sql
 
 # A gate sees the views about to be synced and returns those allowed (None = all),
 # or raises ChecksFailed to refuse the whole sync. The validation gate plugs in here.
@@ -72,133 +73,6 @@ class SyncReport:
             "seconds": round(sum(v.seconds for v in self.views), 3),
         }
         return d
-
-
-def change_column(view: Any) -> str:
-    """The column incremental syncs watch: available, else created, else event timestamp."""
-    return view.available_timestamp or view.created_timestamp or view.timestamp
-
-
-def _lit(ts: _dt.datetime) -> str:
-    return f"cast('{ts.strftime('%Y-%m-%d %H:%M:%S.%f')}' as timestamp)"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def latest_values_sql(
-    view: Any,
-    now: _dt.datetime,
-    *,
-    dialect: str = "duckdb",
-    changed_after: _dt.datetime | None = None,
-    changed_upto: _dt.datetime | None = None,
-    order_by_keys: bool = False,
-) -> str:
-    """The latest row per entity key of ``view`` at ``now``, with an ``__expired`` flag.
-
-    The ONE Python rendering of the latest-value rules of the macro
-    ``featurewarehouse.latest_feature_values`` (candidates ``ts <= now`` and
-    ``available <= now``; greatest ts, then created ts NULL lowest, then the
-    feature values per decision 0001). It differs only in what the sync needs
-    and the macro cannot express: keys whose latest row is past the TTL come
-    out flagged ``__expired`` (to count them) instead of absent, and an
-    incremental sync restricts the keys to those changed in a window *before*
-    ranking. ``tests/contract/test_online_sync.py`` proves parity with the macro.
-    """
-    keys = [k.name for k in view.join_keys]
-    ts = f"cast(s.{_q(view.timestamp)} as timestamp)"
-    created = f"cast(s.{_q(view.created_timestamp)} as timestamp)" if view.created_timestamp else "cast(null as timestamp)"
-    feats = [f.name for f in view.features]
-    where = [f"s.{_q(k)} is not null" for k in keys] + [f"{ts} <= {_lit(now)}"]
-    if view.available_timestamp:
-        where.append(f"cast(s.{_q(view.available_timestamp)} as timestamp) <= {_lit(now)}")
-    if changed_after is not None or changed_upto is not None:
-        ch = f"cast(c.{_q(change_column(view))} as timestamp)"
-        cond = [f"c.{_q(k)} = s.{_q(k)}" for k in keys]
-        if changed_after is not None:
-            cond.append(f"{ch} > {_lit(changed_after)}")
-        if changed_upto is not None:
-            cond.append(f"{ch} <= {_lit(changed_upto)}")
-        where.append(f"exists (select 1 from {view.relation} as c where {' and '.join(cond)})")
-
-    def tie(f: Any) -> str:
-        expr = _q(f.name)
-        if dialect == "postgres" and kind_of(f.dtype) == "str":
-            expr += ' collate "C"'
-        return expr + " desc nulls last"
-
-    cutoff = f"{_lit(now - _dt.timedelta(seconds=view.ttl_seconds))}" if view.ttl_seconds else None
-    expired = f"({TS_COL} < {cutoff})" if cutoff else "false"
-    key_list = ", ".join(_q(k) for k in keys)
-    cols = f"{key_list}, {TS_COL}, {CREATED_COL}, {', '.join(_q(f) for f in feats)}"
-
-    def same_keys(a: str, b: str) -> str:
-        return " and ".join(f"{a}.{_q(k)} = {b}.{_q(k)}" for k in keys)
-
-    # Staged instead of one row_number() ordered by (ts, created, every feature): sorting every
-    # row by ~17 columns cost 5x the rest of the query (DuckDB, 100k keys). Rows are ranked by
-    # (ts, created) only; lead() spots the keys whose best two rows tie on both, and only those
-    # keys' tied rows are ranked by their feature values (decision 0001). Same answer as the
-    # macro, proven by the parity test (tests/contract/test_online_consistency.py).
-    part = f"partition by {key_list} order by {TS_COL} desc, {CREATED_COL} desc nulls last"
-    return f"""
-with candidates as (
-    select
-        {", ".join(f"s.{_q(k)}" for k in keys)},
-        {ts} as {TS_COL},
-        {created} as {CREATED_COL},
-        {", ".join(f"s.{_q(f)}" for f in feats)}
-    from {view.relation} as s
-    where {" and ".join(where)}
-),
-
-ranked as (
-    select
-        candidates.*,
-        row_number() over ({part}) as fw_rank,
-        lead({TS_COL}) over ({part}) as fw_next_ts,
-        lead({CREATED_COL}) over ({part}) as fw_next_cts
-    from candidates
-),
-
--- the best row of each key, and whether the next one ties with it on (ts, created)
-tops as (
-    select
-        ranked.*,
-        -- no next row: lead() is NULL, and the key is not tied
-        coalesce(fw_next_ts = {TS_COL}, false) and fw_next_cts is not distinct from {CREATED_COL} as fw_tied
-    from ranked
-    where fw_rank = 1
-),
-
-tied_rows as (
-    select r.*
-    from ranked as r
-    join tops as t
-        on {same_keys("r", "t")} and t.fw_tied
-        and r.{TS_COL} = t.{TS_COL} and r.{CREATED_COL} is not distinct from t.{CREATED_COL}
-),
-
-tie_broken as (
-    select {cols}, row_number() over (partition by {key_list} order by {", ".join(tie(f) for f in view.features)}) as fw_pick
-    from tied_rows
-),
-
-final as (
-    select {cols}, {expired} as __expired from tops where not fw_tied
-    union all
-    select {cols}, {expired} as __expired from tie_broken where fw_pick = 1
-)
-
-select * from final{f" order by {key_list}" if order_by_keys else ""}
-"""
-
-
-def _high_water_sql(view: Any, now: _dt.datetime) -> str:
-    col = f"cast({_q(change_column(view))} as timestamp)"
-    return f"select max({col}) as w from {view.relation} where {col} <= {_lit(now)}"
 
 
 def _parse_wm(state: ViewState | None, view: Any) -> _dt.datetime | None:
@@ -269,7 +143,7 @@ def sync_views(
         previous_wm = _parse_wm(prior, view)
         full = full_refresh or prior is None or prior.layout.signature != layout.signature or previous_wm is None
         started = time.perf_counter()
-        high = warehouse.fetch_arrow(_high_water_sql(view, now)).column(0)[0].as_py()
+        high = warehouse.fetch_arrow(high_water_sql(view, now)).column(0)[0].as_py()
         if isinstance(high, _dt.datetime) and high.tzinfo is not None:
             high = high.astimezone(_dt.timezone.utc).replace(tzinfo=None)
         if isinstance(high, _dt.date) and not isinstance(high, _dt.datetime):
