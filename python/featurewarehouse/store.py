@@ -36,7 +36,7 @@ class FeatureStore:
             Path(project_dir) if project_dir is not None else None, profiles_dir=profiles_dir, target=target
         )
         self._registry: Any = None
-        self._pit_sql: dict[tuple[tuple[str, ...], bool], str] = {}
+        self._pit_sql: dict[tuple[tuple[str, ...], bool], list[str]] = {}
 
     @property
     def registry(self) -> Any:
@@ -49,7 +49,7 @@ class FeatureStore:
         self._registry = None
         self._pit_sql.clear()
 
-    def _rendered(self, features: Sequence[str], full_feature_names: bool) -> str:
+    def _rendered(self, features: Sequence[str], full_feature_names: bool) -> list[str]:
         key = (tuple(features), bool(full_feature_names))
         if key not in self._pit_sql:
             # Validate the references first: a clear error beats a dbt compile failure.

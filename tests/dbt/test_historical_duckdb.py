@@ -289,3 +289,33 @@ def test_fwctl_historical_writes_parquet(store, tmp_path, capsys):
     bad = args + ["--feature", "customer_features:nope"]
     assert main(bad) == 2
     assert "has no feature 'nope'" in capsys.readouterr().err
+
+
+def test_views_split_over_several_queries_give_the_same_rows(store, monkeypatch):
+    from featurewarehouse.offline import retrieval
+    from featurewarehouse.store import FeatureStore
+
+    monkeypatch.setattr(retrieval, "VIEWS_PER_QUERY", 1)
+    split = FeatureStore(config=store.config)  # fresh render cache: one dbt compile, three queries
+    assert len(split._rendered(FEATURES, False)) == 3
+    df = spine_frame().iloc[[9, 0, 2, 2, 6]]
+    got = split.get_historical_features(df, FEATURES, timestamp_column="event_ts", row_id_column="rid").to_arrow()
+    assert got.column_names == SPINE_COLUMNS + FEATURE_COLUMNS + ["rid"]
+    assert got.column("label_id").to_pylist() == [10, 1, 3, 3, 7]
+    assert got.column("rid").to_pylist() == [0, 1, 2, 3, 4]
+    assert [features_by_label(got)[k] for k in (10, 1, 3, 7)] == [EXPECTED[k] for k in (10, 1, 3, 7)]
+
+
+def test_same_feature_name_from_two_views_needs_full_names(store):
+    from featurewarehouse.offline.retrieval import _check_unique
+    from featurewarehouse.registry.model import Feature, FeatureView, JoinKey, Registry
+
+    def view(name):
+        return FeatureView(name, name, ("customer",), (JoinKey("customer_id", "bigint"),), "ts",
+                           (Feature("amount", name, "double"),))
+
+    registry = Registry(entities=(), feature_views=(view("a"), view("b")))
+    with pytest.raises(ConfigError) as err:
+        _check_unique(registry, ["a:amount", "b:amount"], False)
+    assert err.value.message == "feature name 'amount' clashes: both 'a' and 'b' provide it"
+    _check_unique(registry, ["a:amount", "b:amount"], True)

@@ -115,8 +115,12 @@ def key_requirements(registry: Any, features: Sequence[str]) -> list[KeyRequirem
 
 
 def feature_column_names(registry: Any, features: Sequence[str], full_feature_names: bool) -> list[str]:
+    """The feature columns the macro outputs, in its order: views by first mention, then features."""
+    resolved = registry.resolve(features)
+    views = list(dict.fromkeys(f.view for f in resolved))
     return [
-        f"{f.view}__{f.name}" if full_feature_names else f.name for f in registry.resolve(features)
+        f"{f.view}__{f.name}" if full_feature_names else f.name
+        for v in views for f in resolved if f.view == v
     ]
 
 
@@ -133,6 +137,30 @@ def load_project_registry(config: ProjectConfig) -> Any:
 
 # ---- step 2: render the macro ------------------------------------------------
 
+# Views per PIT query. The macro's query keeps every view's intermediate rows
+# alive at once (measured: ~100 MiB per view of 170k rows x 20 features, 7.9 GiB
+# for 50 views in one query), so wide requests run as several queries over the
+# same staged spine, each into a temp table keyed by the row id, joined at the end.
+VIEWS_PER_QUERY = 4
+_NEXT_QUERY = "/* __fw_next_query__ */"
+
+
+def query_groups(features: Sequence[str], views_per_query: int | None = None) -> list[list[str]]:
+    """Feature refs grouped by view (first-mention order), at most ``views_per_query`` views a group.
+
+    >>> query_groups(["a:x", "b:y", "a:z", "c:*"], views_per_query=2)
+    [['a:x', 'a:z', 'b:y'], ['c:*']]
+    """
+    from featurewarehouse.refs import FeatureRef
+
+    by_view: dict[str, list[str]] = {}
+    for ref in features:
+        by_view.setdefault(FeatureRef.parse(ref).view, []).append(ref)
+    views = list(by_view)
+    step = max(1, views_per_query or VIEWS_PER_QUERY)
+    return [[r for v in views[i:i + step] for r in by_view[v]] for i in range(0, len(views), step)]
+
+
 def pit_jinja(features: Sequence[str], *, full_feature_names: bool = False) -> str:
     """The one-line Jinja call dbt compiles for a Python spine.
 
@@ -148,11 +176,18 @@ def pit_jinja(features: Sequence[str], *, full_feature_names: bool = False) -> s
     )
 
 
-def render_pit_sql(config: ProjectConfig, features: Sequence[str], *, full_feature_names: bool = False) -> str:
-    """Compile the PIT macro for the staged spine: one dbt invocation."""
+def render_pit_sql(
+    config: ProjectConfig,
+    features: Sequence[str],
+    *,
+    full_feature_names: bool = False,
+    views_per_query: int | None = None,
+) -> list[str]:
+    """Compile the PIT macro for the staged spine: one SQL per view group, one dbt invocation in all."""
     from featurewarehouse.dbt import run_dbt
 
-    jinja = pit_jinja(features, full_feature_names=full_feature_names)
+    groups = query_groups(features, views_per_query)
+    jinja = f"\n{_NEXT_QUERY}\n".join(pit_jinja(g, full_feature_names=full_feature_names) for g in groups)
     # dbt prints an inline compile's SQL on stdout; keep stdout for our own output.
     with contextlib.redirect_stdout(io.StringIO()):
         result = run_dbt(config, ["compile", "--inline", jinja], quiet=True)
@@ -163,11 +198,12 @@ def render_pit_sql(config: ProjectConfig, features: Sequence[str], *, full_featu
         raise ConfigError(
             "dbt compiled the point-in-time macro but returned no SQL",
             where=str(config.project_dir),
-            hint=f"run `dbt compile --inline \"{jinja}\"` by hand to see why",
+            hint=f"run `dbt compile --inline '{pit_jinja(groups[0])}'` by hand to see why",
         ) from exc
-    if not sql or not sql.strip():
+    parts = [p.strip().rstrip(";").strip() for p in (sql or "").split(_NEXT_QUERY)]
+    if len(parts) != len(groups) or not all(parts):
         raise ConfigError("the point-in-time macro rendered empty SQL", hint="check macros/point_in_time_join.sql")
-    return sql.strip().rstrip(";")
+    return parts
 
 
 # ---- step 3: stage the spine -------------------------------------------------
@@ -329,6 +365,36 @@ def final_sql(pit_sql: str, spine_columns: Sequence[str], feature_columns: Seque
     return f"select {', '.join(cols)}\nfrom (\n{pit_sql}\n) as pit\norder by {quote(ROW_ID)}"
 
 
+def run_parts(wh: Any, parts: Sequence[str], part_columns: Sequence[Sequence[str]]) -> list[str]:
+    """Run each group's PIT query into a temp table (row id + its features); return their names."""
+    names = []
+    for i, (sql, cols) in enumerate(zip(parts, part_columns)):
+        name = f"__fw_part_{i}"
+        select = ", ".join([quote(ROW_ID), *(quote(c) for c in cols)])
+        wh.execute(f"drop table if exists {quote(name)}")
+        wh.execute(f"create temp table {quote(name)} as select {select} from (\n{sql}\n) as pit")
+        names.append(name)
+    return names
+
+
+def joined_sql(
+    parts: Sequence[str],
+    part_columns: Sequence[Sequence[str]],
+    spine_columns: Sequence[str],
+    row_id_column: str | None,
+) -> str:
+    """The spine joined to every part on the row id, in the spine's order."""
+    cols = [f"s.{quote(c)}" for c in spine_columns]
+    joins = []
+    for i, (name, group) in enumerate(zip(parts, part_columns)):
+        cols += [f"p{i}.{quote(c)}" for c in group]
+        joins.append(f"left join {quote(name)} as p{i} on p{i}.{quote(ROW_ID)} = s.{quote(ROW_ID)}")
+    if row_id_column:
+        cols.append(f"s.{quote(ROW_ID)} as {quote(row_id_column)}")
+    return (f"select {', '.join(cols)}\nfrom {quote(SPINE_VIEW)} as s\n" + "\n".join(joins)
+            + f"\norder by s.{quote(ROW_ID)}")
+
+
 # ---- step 4: outputs ---------------------------------------------------------
 
 def is_file_output(output: str | os.PathLike[str]) -> bool:
@@ -414,7 +480,7 @@ def _prepare(
     full_feature_names: bool,
     row_id_column: str | None,
     registry: Any,
-    pit_sql: str | None,
+    pit_sql: Sequence[str] | None,
 ) -> Iterator[_Prepared]:
     """Check, render, stage: yield an open warehouse and the final SQL."""
     from featurewarehouse.offline.warehouse import connect
@@ -425,24 +491,45 @@ def _prepare(
     spine = classify(entity_df)
     registry = registry if registry is not None else load_project_registry(config)
     keys = key_requirements(registry, features)
-    feature_cols = feature_column_names(registry, features, full_feature_names)
+    groups = query_groups(features)
+    group_cols = [feature_column_names(registry, g, full_feature_names) for g in groups]
+    feature_cols = [c for cols in group_cols for c in cols]
+    _check_unique(registry, features, full_feature_names)
     checks = dict(timestamp_column=timestamp_column, keys=keys, feature_columns=feature_cols,
                   row_id_column=row_id_column)
     # Checks that need no warehouse come before the (slower) dbt call.
     if isinstance(spine, ArrowSpine):
         check_spine(spine.table.schema, **checks)
-    if pit_sql is None:
-        pit_sql = render_pit_sql(config, features, full_feature_names=full_feature_names)
+    parts = list(pit_sql) if pit_sql is not None else render_pit_sql(
+        config, features, full_feature_names=full_feature_names)
+    if len(parts) != len(groups):
+        raise ConfigError(f"expected {len(groups)} rendered PIT queries, got {len(parts)}")
 
     with contextlib.closing(connect(config)) as wh:
         staged = stage_spine(wh, spine)
         ts_col = check_spine(staged.schema, **checks)
         normalize_spine(wh, staged, ts_col)
         spine_cols = [f.name for f in staged.schema]
-        out_names = [f.name for f in _schema_of(wh, pit_sql)]
-        extra = [c for c in out_names if c not in set(spine_cols) | {ROW_ID, EVENT_TS}]
-        sql = final_sql(pit_sql, spine_cols, extra, row_id_column)
-        yield _Prepared(wh, sql, tuple(spine_cols + extra + ([row_id_column] if row_id_column else [])))
+        # Column names come from the registry: probing the PIT query for its
+        # schema could make the engine run its materialized CTEs.
+        if len(parts) == 1:
+            sql = final_sql(parts[0], spine_cols, feature_cols, row_id_column)
+        else:
+            sql = joined_sql(run_parts(wh, parts, group_cols), group_cols, spine_cols, row_id_column)
+        yield _Prepared(wh, sql, tuple(spine_cols + feature_cols + ([row_id_column] if row_id_column else [])))
+
+
+def _check_unique(registry: Any, features: Sequence[str], full_feature_names: bool) -> None:
+    """Two views giving the same output name (the macro checks this only within one query)."""
+    seen: dict[str, str] = {}
+    for f in registry.resolve(features):
+        col = f"{f.view}__{f.name}" if full_feature_names else f.name
+        if col in seen and seen[col] != f.view:
+            raise ConfigError(
+                f"feature name {col!r} clashes: both {seen[col]!r} and {f.view!r} provide it",
+                hint="pass full_feature_names=True to name the columns <view>__<feature>, or select only one",
+            )
+        seen[col] = f.view
 
 
 def get_historical_features(
@@ -455,14 +542,15 @@ def get_historical_features(
     full_feature_names: bool = False,
     row_id_column: str | None = None,
     registry: Any = None,
-    pit_sql: str | None = None,
+    pit_sql: Sequence[str] | None = None,
 ) -> HistoricalResult:
     """Point-in-time join of ``features`` onto the spine ``entity_df``; see the module docstring.
 
     ``output`` None returns the rows as Arrow; a ``*.parquet`` path (or any
     path) writes a Parquet file; anything else names a warehouse table to
     create or replace. ``pit_sql`` is the macro's rendering for these features
-    (from :func:`render_pit_sql`); when None it is rendered with one dbt call.
+    (from :func:`render_pit_sql`, one SQL per view group); when None it is
+    rendered with one dbt call.
     """
     started = time.perf_counter()
     with _prepare(config, entity_df, features, timestamp_column=timestamp_column,
@@ -497,7 +585,7 @@ def iter_historical_batches(
     full_feature_names: bool = False,
     row_id_column: str | None = None,
     registry: Any = None,
-    pit_sql: str | None = None,
+    pit_sql: Sequence[str] | None = None,
     batch_rows: int = 65_536,
 ) -> Iterator[Any]:
     """Like :func:`get_historical_features`, yielding Arrow record batches as the warehouse produces them."""

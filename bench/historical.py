@@ -1,0 +1,427 @@
+"""Benchmark: Python historical retrieval vs hand-written DuckDB, time and peak RSS.
+
+    .venv/bin/python bench/historical.py                       # all scenarios, default sizes
+    .venv/bin/python bench/historical.py --scenario pit --spine-rows 1000000 --view-rows 3333334
+    .venv/bin/python bench/historical.py --scenario wide       # 17k spine rows x 1,000 features (50 views)
+
+Scenario ``pit``: a spine (Parquet, ``--spine-rows``) against 3 feature views
+(``--view-rows`` rows each: customer spend with created timestamp and a 30d
+TTL, merchant risk with 90d TTL, customer profile without TTL), the result
+written to a warehouse table. Measured in the same run, each in its own
+process (peak RSS = that process's max RSS):
+
+* ``fwctl``: ``FeatureStore.get_historical_features(parquet, output=table)``
+  (renders the macro through dbt, stages the spine, keeps the spine order);
+* ``range``: hand-written range join, TTL inside the join condition,
+  ``qualify row_number()`` per spine row (the fastest in the foundation issue);
+* ``asof``: hand-written ASOF join on the key + time, after keeping the
+  latest created row per (key, ts), TTL checked on the joined row;
+* ``prefilter``: the macro's SQL with each view pre-filtered to the spine's
+  time range minus the TTL (what a macro change would give; measured here to
+  size the proposal, the macro itself is not changed).
+
+All four answers are checked equal (row count and a checksum over every
+feature column). Scenario ``wide``: 17k spine rows x 50 generated views x 20
+features = 1,000 features, returned as Arrow; time and peak RSS, plus the
+size of the rendered SQL.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DAY_US = 86_400 * 1_000_000
+START = "2024-01-01"
+
+
+# ---- a generated project --------------------------------------------------------
+
+def write_project(root: Path, views: dict[str, dict], memory_limit: str) -> None:
+    """A dbt project whose feature views are dbt views over raw tables the bench fills."""
+    import yaml
+
+    (root / "models").mkdir(parents=True)
+    (root / "profiles").mkdir()
+    shutil.copytree(REPO / "macros", root / "macros")
+    (root / "dbt_project.yml").write_text(yaml.safe_dump({
+        "name": "featurewarehouse", "version": "0.1.0", "config-version": 2, "profile": "featurewarehouse",
+        "model-paths": ["models"], "macro-paths": ["macros"], "target-path": "target",
+        "vars": {"fw": {"entities": {
+            "customer": {"join_keys": [{"name": "customer_id", "dtype": "bigint"}]},
+            "merchant": {"join_keys": [{"name": "merchant_id", "dtype": "bigint"}]},
+        }}},
+        "models": {"featurewarehouse": {"+materialized": "view"}},
+    }, sort_keys=False))
+    (root / "profiles" / "profiles.yml").write_text(yaml.safe_dump({"featurewarehouse": {
+        "target": "dev",
+        "outputs": {"dev": {"type": "duckdb", "path": str(root / "wh.duckdb"), "schema": "main", "threads": 2,
+                            "settings": {"memory_limit": memory_limit}}},
+    }}))
+    models = []
+    for name, spec in views.items():
+        (root / "models" / f"{name}.sql").write_text(f"select * from main.raw_{name}\n")
+        fw = {"kind": "feature_view", "entity": spec["entity"], "timestamp": "event_ts"}
+        if spec.get("created"):
+            fw["created_timestamp"] = "created_ts"
+        if spec.get("ttl"):
+            fw["ttl"] = spec["ttl"]
+        models.append({
+            "name": name, "description": f"bench view {name}", "config": {"meta": {"fw": fw}},
+            "columns": [{"name": f, "description": f, "data_type": t, "config": {"meta": {"fw": {"feature": True}}}}
+                        for f, t in spec["features"].items()],
+        })
+    (root / "models" / "views.yml").write_text(yaml.safe_dump({"version": 2, "models": models}, sort_keys=False))
+
+
+def fill_raw(root: Path, views: dict[str, dict], view_rows: int, seed: int) -> None:
+    import duckdb
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    con = duckdb.connect(str(root / "wh.duckdb"))
+    t0 = np.datetime64(START, "us").astype(np.int64)
+    for name, spec in views.items():
+        n = view_rows if spec.get("rows") is None else spec["rows"]
+        key = "customer_id" if spec["entity"] == "customer" else "merchant_id"
+        cols = {
+            key: rng.integers(0, spec["keys"], n, dtype=np.int64),
+            # microsecond times over a year: (key, ts) practically never tie
+            "event_ts": pa.array(t0 + rng.integers(0, 365 * DAY_US, n), pa.timestamp("us")),
+        }
+        if spec.get("created"):
+            cols["created_ts"] = pa.array(cols["event_ts"].to_numpy().astype(np.int64) + rng.integers(0, DAY_US, n),
+                                          pa.timestamp("us"))
+        for f, t in spec["features"].items():
+            cols[f] = rng.normal(100, 30, n) if t == "double" else rng.integers(0, 1000, n, dtype=np.int64)
+        table = pa.table(cols)
+        con.register("src", table)
+        con.execute(f"create or replace table raw_{name} as select * from src")
+        con.unregister("src")
+        del table, cols
+    con.close()
+
+
+def write_spine(path: Path, rows: int, seed: int, customers: int, merchants: int, days: int = 370) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed + 1)
+    t0 = np.datetime64(START, "us").astype(np.int64)
+    chunk = 2_000_000
+    writer = None
+    for lo in range(0, rows, chunk):
+        n = min(chunk, rows - lo)
+        table = pa.table({
+            "label_id": np.arange(lo, lo + n, dtype=np.int64),
+            "customer_id": rng.integers(0, customers, n, dtype=np.int64),
+            "merchant_id": rng.integers(0, merchants, n, dtype=np.int64),
+            # the last `days` days of the data (370: from a few days before all data)
+            "event_ts": pa.array(t0 + rng.integers((365 - days) * DAY_US, 365 * DAY_US, n), pa.timestamp("us")),
+            "is_fraud": rng.integers(0, 2, n, dtype=np.int8),
+        })
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    writer.close()
+
+
+PIT_VIEWS = {
+    "customer_spend": {"entity": "customer", "keys": 200_000, "created": True, "ttl": "30d",
+                       "features": {"spend_avg": "double", "txn_count": "bigint"}},
+    "merchant_risk": {"entity": "merchant", "keys": 20_000, "ttl": "90d",
+                      "features": {"chargeback_rate": "double"}},
+    "customer_profile": {"entity": "customer", "keys": 200_000,
+                         "features": {"account_age_days": "bigint", "risk_score": "double"}},
+}
+PIT_FEATURES = ["customer_spend:*", "merchant_risk:*", "customer_profile:*"]
+FEATURE_COLS = ["spend_avg", "txn_count", "chargeback_rate", "account_age_days", "risk_score"]
+
+
+# ---- the measured steps (each runs in a child process) ------------------------------
+
+def _duckdb(root: Path, memory_limit: str | None = None):
+    import duckdb
+
+    con = duckdb.connect(str(root / "wh.duckdb"))
+    con.execute("set threads = 2")
+    if memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
+    return con
+
+
+def _spine_sql(spine: str) -> str:
+    return f"select *, file_row_number as rid from read_parquet('{spine}', file_row_number=true)"
+
+
+def hand_range_sql(spine: str) -> str:
+    def view(name, key, feats, ttl_days, order):
+        ttl = f" and f.event_ts >= s.event_ts - interval {ttl_days} day" if ttl_days else ""
+        cols = ", ".join(f"f.{c}" for c in feats)
+        return (f"{name}_hit as (select s.rid, {cols} from s join raw_{name} f on f.{key} = s.{key} "
+                f"and f.event_ts <= s.event_ts{ttl} qualify row_number() over (partition by s.rid order by {order}) = 1)")
+    ctes = [
+        f"s as ({_spine_sql(spine)})",
+        view("customer_spend", "customer_id", ["spend_avg", "txn_count"], 30, "f.event_ts desc, f.created_ts desc"),
+        view("merchant_risk", "merchant_id", ["chargeback_rate"], 90, "f.event_ts desc"),
+        view("customer_profile", "customer_id", ["account_age_days", "risk_score"], None, "f.event_ts desc"),
+    ]
+    return (
+        "with " + ",\n".join(ctes) +
+        "\nselect s.* exclude (rid), a.spend_avg, a.txn_count, b.chargeback_rate, c.account_age_days, c.risk_score "
+        "from s left join customer_spend_hit a using (rid) left join merchant_risk_hit b using (rid) "
+        "left join customer_profile_hit c using (rid)"
+    )
+
+
+def hand_asof_sql(spine: str) -> str:
+    def view(name, key, feats, ttl_days, created):
+        latest = (f"(select * from raw_{name} qualify row_number() over "
+                  f"(partition by {key}, event_ts order by created_ts desc) = 1)") if created else f"raw_{name}"
+        keep = f"f.event_ts >= s.event_ts - interval {ttl_days} day" if ttl_days else "true"
+        cols = ", ".join(f"case when {keep} then f.{c} end as {c}" for c in feats)
+        return (f"{name}_hit as (select s.rid, {cols} from s asof left join {latest} f "
+                f"on s.{key} = f.{key} and s.event_ts >= f.event_ts)")
+    ctes = [
+        f"s as ({_spine_sql(spine)})",
+        view("customer_spend", "customer_id", ["spend_avg", "txn_count"], 30, True),
+        view("merchant_risk", "merchant_id", ["chargeback_rate"], 90, False),
+        view("customer_profile", "customer_id", ["account_age_days", "risk_score"], None, False),
+    ]
+    return (
+        "with " + ",\n".join(ctes) +
+        "\nselect s.* exclude (rid), a.spend_avg, a.txn_count, b.chargeback_rate, c.account_age_days, c.risk_score "
+        "from s left join customer_spend_hit a using (rid) left join merchant_risk_hit b using (rid) "
+        "left join customer_profile_hit c using (rid)"
+    )
+
+
+def prefiltered(pit_sql: str, views: dict[str, dict]) -> str:
+    """The macro's SQL with each view's scan limited to [min(t) - ttl, max(t)] of the spine."""
+    out = pit_sql
+    for name, spec in views.items():
+        rel = f'"wh"."main"."{name}"'
+        lower = ""
+        if spec.get("ttl"):
+            days = int(spec["ttl"].rstrip("d"))
+            lower = f" and event_ts >= (select min(__fw_event_ts) from __fw_spine) - interval {days} day"
+        filt = f"(select * from {rel} where event_ts <= (select max(__fw_event_ts) from __fw_spine){lower})"
+        assert rel in out, f"relation {rel} not found in the rendered SQL"
+        out = out.replace(f"from {rel} as fw_src", f"from {filt} as fw_src")
+    return out
+
+
+def step(kind: str, args: dict) -> dict:
+    """One measured step, in this (child) process."""
+    root = Path(args["root"])
+    started = time.perf_counter()
+    info: dict = {}
+    if kind in ("fwctl", "prefilter"):
+        from featurewarehouse.store import FeatureStore
+
+        store = FeatureStore(root)
+        if kind == "fwctl":
+            store._rendered(args["features"], False)  # registry + one dbt compile, timed apart
+            info["render_seconds"] = time.perf_counter() - started
+            res = store.get_historical_features(args["spine"], args["features"], timestamp_column="event_ts",
+                                                output=args.get("output"))
+            info["rows"] = res.num_rows
+            info["sql_chars"] = sum(len(q) for q in store._rendered(args["features"], False))
+            info["queries"] = len(store._rendered(args["features"], False))
+        else:
+            from featurewarehouse.offline import retrieval
+
+            sql = [prefiltered(q, PIT_VIEWS) for q in retrieval.render_pit_sql(store.config, args["features"])]
+            res = retrieval.get_historical_features(
+                store.config, args["spine"], args["features"], timestamp_column="event_ts",
+                output=args["output"], registry=store.registry, pit_sql=sql)
+            info["rows"] = res.num_rows
+    elif kind in ("range", "asof"):
+        sql = (hand_range_sql if kind == "range" else hand_asof_sql)(args["spine"])
+        con = _duckdb(root, args["memory_limit"])
+        con.execute(f"create or replace table {args['output']} as {sql}")
+        info["rows"] = con.execute(f"select count(*) from {args['output']}").fetchone()[0]
+        con.close()
+    info["seconds"] = time.perf_counter() - started
+    info["sql_seconds"] = info["seconds"] - info.get("render_seconds", 0.0)
+    return info
+
+
+def run_child(kind: str, args: dict) -> dict:
+    """Run ``step`` in a fresh process; add its peak RSS."""
+    err_path = Path(tempfile.mkstemp(prefix="fw_bench_err_")[1])
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "_step", kind, json.dumps(args)], stdout=subprocess.PIPE, stderr=err,
+            text=True, env={**os.environ, "PYTHONPATH": str(REPO / "python")},
+        )
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        lines = [ln for ln in err_path.read_text().splitlines() if ln.strip()]
+        err_path.unlink()
+        reason = next((ln for ln in lines if "Error" in ln), lines[-1] if lines else "?")
+        return {"failed": reason[:200], "seconds": float("inf"), "sql_seconds": float("inf"),
+                "peak_rss_mib": usage.ru_maxrss / 1024, "rows": 0}
+    err_path.unlink()
+    info = json.loads(out.strip().splitlines()[-1])
+    info["peak_rss_mib"] = usage.ru_maxrss / 1024
+    return info
+
+
+def checksum(root: Path, table: str) -> tuple:
+    con = _duckdb(root)
+    parts = ", ".join(f"count({c}), round(sum({c})::double, 3)" for c in FEATURE_COLS)
+    row = con.execute(f"select count(*), sum(label_id), {parts} from {table}").fetchone()
+    con.close()
+    return tuple(row)
+
+
+# ---- scenarios ------------------------------------------------------------------------
+
+def scenario_pit(work: Path, spine_rows: int, view_rows: int, seed: int, repeat: int, memory_limit: str,
+                 spine_days: int = 370, kinds: tuple[str, ...] = ("range", "asof", "fwctl", "prefilter")) -> None:
+    root = work / "pit"
+    if not (root / "wh.duckdb").exists():
+        print(f"generating 3 views x {view_rows:,} rows ...", flush=True)
+        write_project(root, PIT_VIEWS, memory_limit)
+        fill_raw(root, PIT_VIEWS, view_rows, seed)
+        _build(root)
+    else:
+        _refresh_macros(root)
+    spine = work / f"spine_{spine_rows}_{spine_days}d.parquet"
+    if not spine.exists():
+        write_spine(spine, spine_rows, seed, 200_000, 20_000, spine_days)
+    args = {"root": str(root), "spine": str(spine), "features": PIT_FEATURES, "memory_limit": memory_limit}
+    print(f"\npit: spine {spine_rows:,} rows over {spine_days} days x 3 views x {view_rows:,} rows over 365 days, "
+          f"result to a warehouse table; DuckDB memory_limit {memory_limit}")
+    results = {}
+    for kind in kinds:
+        best = None
+        for _ in range(repeat):
+            info = run_child(kind, {**args, "output": f"out_{kind}"})
+            best = info if best is None or info["seconds"] < best["seconds"] else best
+        results[kind] = best
+        if "failed" in best:
+            print(f"  {kind:<10} FAILED after peak RSS {best['peak_rss_mib']:.0f} MiB: {best['failed']}", flush=True)
+            continue
+        extra = (f"   (dbt render {best['render_seconds']:.2f} s + staging/SQL {best['sql_seconds']:.2f} s)"
+                 if "render_seconds" in best else "")
+        print(f"  {kind:<10} {best['seconds']:8.2f} s   peak RSS {best['peak_rss_mib']:8.0f} MiB   "
+              f"rows {best['rows']:,}{extra}", flush=True)
+    results = {k: v for k, v in results.items() if "failed" not in v}
+    if "fwctl" not in results or not {"range", "asof"} & set(results):
+        print("  (no ratio: a formulation failed)")
+        return
+    sums = {k: checksum(root, f"out_{k}") for k in results}
+    same = len(set(sums.values())) == 1
+    print(f"  answers identical (count + sums of every feature): {same}")
+    if not same:
+        for k, v in sums.items():
+            print(f"    {k}: {v}")
+    fastest = min((k for k in ("range", "asof") if k in results), key=lambda k: results[k]["seconds"])
+    base = results[fastest]["seconds"]
+    print(f"  ratio fwctl / fastest hand-written ({fastest}): {results['fwctl']['seconds'] / base:.2f}x total, "
+          f"{results['fwctl']['sql_seconds'] / base:.2f}x without the dbt render   (target <= 1.3x); "
+          f"prefiltered macro: {results['prefilter']['seconds'] / base:.2f}x")
+
+
+def scenario_wide(work: Path, seed: int, memory_limit: str, n_views: int = 50, n_feats: int = 20,
+                  spine_rows: int = 17_000) -> None:
+    root = work / "wide"
+    views = {
+        f"wide_{i:02d}": {"entity": "customer", "keys": spine_rows, "ttl": "30d" if i % 2 else None,
+                          "rows": spine_rows * 10,
+                          "features": {f"w{i:02d}_f{j:02d}": "double" for j in range(n_feats)}}
+        for i in range(n_views)
+    }
+    if not (root / "wh.duckdb").exists():
+        print(f"generating {n_views} views x {n_feats} features x {spine_rows * 10:,} rows ...", flush=True)
+        write_project(root, views, memory_limit)
+        fill_raw(root, views, 0, seed)
+        _build(root)
+    else:
+        _refresh_macros(root)
+    spine = work / f"wide_spine_{spine_rows}.parquet"
+    if not spine.exists():
+        write_spine(spine, spine_rows, seed, spine_rows, 1)
+    features = [f"{v}:*" for v in views]
+    print(f"\nwide: {spine_rows:,} spine rows x {n_views} views x {n_feats} features = {n_views * n_feats:,} features")
+    info = run_child("fwctl", {"root": str(root), "spine": str(spine), "features": features})
+    print(f"  fwctl (Arrow result)  {info['seconds']:8.2f} s   peak RSS {info['peak_rss_mib']:8.0f} MiB   "
+          f"rows {info['rows']:,}   rendered SQL {info['sql_chars'] / 1024:.0f} KiB in {info['queries']} queries",
+          flush=True)
+    info = run_child("fwctl", {"root": str(root), "spine": str(spine), "features": features, "output": "out_wide"})
+    print(f"  fwctl (to a table)    {info['seconds']:8.2f} s   peak RSS {info['peak_rss_mib']:8.0f} MiB", flush=True)
+
+
+def _refresh_macros(root: Path) -> None:
+    """Reused data, current macros: the bench always measures the macro as it is now."""
+    shutil.rmtree(root / "macros")
+    shutil.copytree(REPO / "macros", root / "macros")
+
+
+def _build(root: Path) -> None:
+    """dbt build + registry, in a child process (dbt keeps the DuckDB file open in-process)."""
+    subprocess.run([sys.executable, __file__, "_build", str(root)], check=True,
+                   env={**os.environ, "PYTHONPATH": str(REPO / "python")})
+
+
+def _build_here(root: Path) -> None:
+    from featurewarehouse.config import load_config
+    from featurewarehouse.dbt import run_dbt
+    from featurewarehouse.registry import load_registry
+
+    config = load_config(root)
+    run_dbt(config, ["build"], quiet=True)
+    load_registry(config)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_build":
+        _build_here(Path(sys.argv[2]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "_step":
+        print(json.dumps(step(sys.argv[2], json.loads(sys.argv[3]))))
+        return
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--scenario", choices=("pit", "wide", "all"), default="all")
+    p.add_argument("--spine-rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    p.add_argument("--view-rows", type=int, default=3_333_334, help="rows per view (default: 10M over 3 views)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--repeat", type=int, default=1, help="runs per formulation (the best is reported)")
+    p.add_argument("--memory-limit", default="1GB", help="DuckDB memory_limit for every formulation")
+    p.add_argument("--narrow-days", type=int, default=30,
+                   help="also run the first spine size over only the last N days (0: skip), to size the pre-filter")
+    p.add_argument("--work-dir", type=Path, default=None, help="keep generated data here (default: a tmp dir)")
+    a = p.parse_args()
+    for var in ("DBT_TARGET_PATH", "FW_TARGET", "FW_PROFILES_DIR", "FW_DUCKDB_PATH", "FW_PROJECT_DIR"):
+        os.environ.pop(var, None)
+    work = a.work_dir or Path(tempfile.mkdtemp(prefix="fw_bench_hist_"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"work dir: {work}  (cpus: {os.cpu_count()})")
+    try:
+        if a.scenario in ("pit", "all"):
+            for rows in a.spine_rows:
+                scenario_pit(work, rows, a.view_rows, a.seed, a.repeat, a.memory_limit)
+            if a.narrow_days:
+                scenario_pit(work, a.spine_rows[0], a.view_rows, a.seed, a.repeat, a.memory_limit,
+                             spine_days=a.narrow_days)
+        if a.scenario in ("wide", "all"):
+            scenario_wide(work, a.seed, a.memory_limit)
+    finally:
+        if a.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
