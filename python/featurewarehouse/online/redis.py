@@ -20,6 +20,7 @@ the same MULTI/EXEC as their HMGETs, so they see all old or all new values.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -73,6 +74,25 @@ def _connection_error() -> tuple[type[BaseException], ...]:
     return (redis.ConnectionError, redis.TimeoutError, OSError)
 
 
+@dataclass(frozen=True)
+class RedisConfig:
+    """``redis[s]://[user:password@]host:port/db[?prefix=fw&<redis-py options>]``.
+    ``client_url`` is what redis-py receives (TLS and auth options included)."""
+
+    client_url: str
+    prefix: str = "fw"
+
+    @classmethod
+    def from_url(cls, url: str) -> "RedisConfig":
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        prefix = query.pop("prefix", "fw")
+        if not prefix or ":" in prefix:
+            raise ConfigError(f"bad Redis key prefix {prefix!r}", where=redact(url), hint="use letters, digits and _")
+        client_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+        return cls(client_url, prefix)
+
+
 class RedisOnlineStore(OnlineStore):
     SCHEMES = ("redis", "rediss")
     SUPPORTS_TRANSACTIONS = True
@@ -95,16 +115,13 @@ class RedisOnlineStore(OnlineStore):
             import redis
         except ImportError as exc:
             raise ConfigError("the redis online store needs redis-py", hint='pip install "featurewarehouse[redis]"') from exc
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query))
-        prefix = query.pop("prefix", "fw")
-        clean = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+        config = RedisConfig.from_url(url)
         try:
-            client = redis.Redis.from_url(clean, socket_connect_timeout=5, socket_timeout=60)
+            client = redis.Redis.from_url(config.client_url, socket_connect_timeout=5, socket_timeout=60)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"malformed Redis URL: {exc}", where=redact(url),
                               hint="use redis://[:password@]host:6379/0 or rediss:// for TLS") from exc
-        store = cls(client, url, prefix)
+        store = cls(client, url, config.prefix)
         store._call(client.ping)
         return store
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import unquote, urlsplit
@@ -42,6 +43,23 @@ def table_name(view: str, *, building: bool = False) -> str:
     return f"fv_{view}__building" if building else f"fv_{view}"
 
 
+@dataclass(frozen=True)
+class SqliteConfig:
+    """``sqlite:///path`` (made absolute against the project by config.py) or ``sqlite:////abs/path``."""
+
+    path: str
+
+    @classmethod
+    def from_url(cls, url: str) -> "SqliteConfig":
+        parts = urlsplit(url)
+        path = unquote(parts.netloc + parts.path)
+        if path.startswith("//"):
+            path = path[1:]
+        if not path or path == "/":
+            raise ConfigError("the sqlite online store URL has no path", where=url, hint="use sqlite:///path/online.db")
+        return cls(path)
+
+
 class SqliteOnlineStore(OnlineStore):
     SCHEMES = ("sqlite",)
     SUPPORTS_TRANSACTIONS = True
@@ -59,15 +77,7 @@ class SqliteOnlineStore(OnlineStore):
 
     @classmethod
     def from_url(cls, url: str) -> "SqliteOnlineStore":
-        parts = urlsplit(url)
-        path = unquote(parts.netloc + parts.path)
-        # sqlite:///rel/x.db -> "/rel/x.db" (config makes project paths absolute);
-        # sqlite:////abs/x.db -> "//abs/x.db"
-        if path.startswith("//"):
-            path = path[1:]
-        if not path or path == "/":
-            raise ConfigError("the sqlite online store URL has no path", where=url, hint="use sqlite:///path/online.db")
-        return cls(path, url)
+        return cls(SqliteConfig.from_url(url).path, url)
 
     # ---- connections ------------------------------------------------------
     def _write_con(self) -> sqlite3.Connection:
