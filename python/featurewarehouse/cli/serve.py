@@ -31,9 +31,10 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from featurewarehouse.cli.output import info, warn
-        from featurewarehouse.serving.http import TOKEN_ENV, app_from_config
+        from featurewarehouse.serving.http import TOKEN_ENV, app_from_config, check_bindable
 
         config = options.resolve(project_dir, profiles_dir, target, store)
+        check_bindable(host, port)
         log_path = str(log_to) if log_to else (str(config.feature_log_path) if log else None)
         app = app_from_config(
             config, store_url=store, log_to=log_path, log_sample_rate=log_sample_rate, max_entities=max_entities

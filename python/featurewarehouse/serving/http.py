@@ -417,6 +417,26 @@ def app_from_config(
     return create_app(client, max_entities=max_entities, token=token, log_sink=sink)
 
 
+def check_bindable(host: str, port: int) -> None:
+    """Fail with a clear message before the server starts when it cannot listen on host:port."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot resolve --host {host!r}: {exc}", hint="use 127.0.0.1, 0.0.0.0 or a local address") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                hint="another process uses the port: pass --port, or stop the other server",
+            ) from None
+
+
 def try_it_lines(
     features: list[str] | None = None,
     entities: dict[str, list] | None = None,
