@@ -16,12 +16,10 @@ the request; ``stats()`` reports drops.
 from __future__ import annotations
 
 import atexit
-import datetime as _dt
-import json
-import math
-import os
 import collections
-from itertools import chain, repeat
+import datetime as _dt
+import itertools
+import os
 import random
 import threading
 import time
@@ -32,37 +30,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from featurewarehouse.errors import ConfigError
-
-try:
-    import orjson as _orjson
-
-    def _dump_str(text: str) -> str:
-        return _orjson.dumps(text).decode()
-except ImportError:  # pragma: no cover - orjson comes with the serve extra
-    def _dump_str(text: str) -> str:
-        return json.dumps(text)
-
-LOG_COLUMNS = (
-    "request_id", "served_at", "row_index", "entity_keys",
-    "feature_view", "feature_name", "value", "status", "event_ts",
+from featurewarehouse.serving.log_format import (  # noqa: F401  (canonical_keys, encode_value: public here too)
+    canonical_keys,
+    encode_value,
+    log_schema,
+    responses_table,
+    split_ref,
 )
-
-
-def log_schema():
-    """The Arrow schema of a feature-log file (contract 4)."""
-    import pyarrow as pa
-
-    return pa.schema([
-        ("request_id", pa.string()),
-        ("served_at", pa.timestamp("us")),
-        ("row_index", pa.int32()),
-        ("entity_keys", pa.string()),
-        ("feature_view", pa.string()),
-        ("feature_name", pa.string()),
-        ("value", pa.string()),
-        ("status", pa.string()),
-        ("event_ts", pa.timestamp("us")),
-    ])
 
 
 def request_ids() -> Callable[[], str]:
@@ -70,123 +44,9 @@ def request_ids() -> Callable[[], str]:
 
     (uuid4 per request reads the OS random source each time, which costs more than the online read.)
     """
-    import itertools
-
     prefix = uuid.uuid4().hex[:16]
     counter = itertools.count(1)
     return lambda: f"{prefix}-{next(counter)}"
-
-
-def canonical_keys(keys: dict[str, Any]) -> str:
-    """Join keys as canonical JSON: keys sorted, no spaces.
-
-    >>> canonical_keys({"merchant_id": 7, "customer_id": 42})
-    '{"customer_id":42,"merchant_id":7}'
-    """
-    return json.dumps(keys, sort_keys=True, separators=(",", ":"), default=_json_default)
-
-
-def encode_value(value: Any) -> str | None:
-    """A served value as JSON text; None (SQL NULL) when there is no value.
-
-    >>> encode_value(0.1), encode_value("a"), encode_value(None), encode_value(float("nan")), encode_value(True)
-    ('0.1', '"a"', None, None, 'true')
-    """
-    kind = type(value)
-    if kind is int:
-        return str(value)
-    if kind is float:
-        # repr of a finite float is valid JSON and round-trips; JSON has no NaN/inf
-        return repr(value) if math.isfinite(value) else None
-    if value is None:
-        return None
-    if kind is str:
-        return _dump_str(value)
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return json.dumps(value, separators=(",", ":"), default=_json_default)
-
-
-def _keys_array(names: list[str], columns: Sequence[Sequence[Any]], n: int) -> "pa.Array":  # noqa: F821
-    """canonical_keys of every row as one Arrow string array (integer keys joined by Arrow, not Python)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not names:
-        return pa.array(["{}"] * n, pa.string())
-    order = sorted(range(len(names)), key=lambda k: names[k])
-    parts: list[Any] = []
-    for i, k in enumerate(order):
-        parts.append(("{" if i == 0 else ",") + _dump_str(names[k]) + ":")
-        col = columns[k]
-        if all(type(v) is int for v in col):
-            parts.append(pa.array(col, pa.int64()).cast(pa.string()))
-        else:
-            parts.append(pa.array([json.dumps(v, default=_json_default) for v in col], pa.string()))
-    parts.append("}")
-    if not any(isinstance(p, pa.Array) for p in parts):  # pragma: no cover - keys always hold a column
-        return pa.array(["".join(parts)] * n, pa.string())
-    return pc.binary_join_element_wise(*parts, "")
-
-
-def _values_array(values: list[Any]) -> "pa.Array":  # noqa: F821
-    """encode_value of every value as one Arrow string array; numbers and booleans are cast by Arrow.
-
-    Arrow writes the shortest text that round-trips a double ("0.1", "1" for 1.0), which is valid JSON.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        arr = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-        arr = None
-    if arr is not None:
-        t = arr.type
-        if pa.types.is_integer(t) or pa.types.is_boolean(t) or pa.types.is_null(t):
-            return arr.cast(pa.string())
-        if pa.types.is_floating(t):
-            finite = pc.is_finite(arr)  # JSON has no NaN or infinity: those are logged as missing
-            return pc.if_else(finite, arr, pa.scalar(None, t)).cast(pa.string())
-    return pa.array([encode_value(v) for v in values], pa.string())
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return value.isoformat()
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    import decimal
-
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    raise TypeError(f"cannot log a value of type {type(value).__name__}")
-
-
-def _utc_naive(ts: Any) -> _dt.datetime | None:
-    if ts is None:
-        return None
-    if isinstance(ts, str):
-        ts = _dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    if not isinstance(ts, _dt.datetime):
-        return None
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    return ts
-
-
-def _split_ref(ref: Any) -> tuple[str, str]:
-    if isinstance(ref, str):
-        view, sep, name = ref.partition(":")
-        if not sep or not view or not name or name == "*":
-            raise ConfigError(
-                f"the feature log needs resolved refs view:feature, got {ref!r}",
-                hint="resolve wildcards with Registry.resolve before logging",
-            )
-        return view, name
-    return ref.view, ref.name
 
 
 @dataclass(frozen=True)
@@ -408,13 +268,13 @@ class FeatureLogSink:
         tables = []
         for (features, names), group in groups.items():
             try:
-                tables.append(self._group_table(features, names, group))
+                tables.append(responses_table(self._resolve(features), names, group))
             except Exception as exc:  # noqa: BLE001 - one malformed response must not lose the others
                 if len(group) == 1:
                     raise
                 for item in group:
                     try:
-                        tables.append(self._group_table(features, names, [item]))
+                        tables.append(responses_table(self._resolve(features), names, [item]))
                     except Exception as one:  # noqa: BLE001
                         self._errors += 1
                         self._last_error = f"{type(one).__name__}: {one} (first: {exc})"
@@ -432,60 +292,13 @@ class FeatureLogSink:
             if self._file is not None and self._file.stat().st_size >= self.max_file_bytes:
                 self._publish()
 
-    def _group_table(self, features: tuple, names: tuple, group: list[tuple]) -> "pa.Table":  # noqa: F821
-        import pyarrow as pa
-
-        n_feat = len(features)
-        n_keys = len(names) - n_feat
-        if n_keys < 0:
-            raise ValueError(f"{n_feat} feature refs for {len(names)} columns")
+    def _resolve(self, features: tuple) -> list[tuple[str, str]]:
         refs = self._refs.get(features)
         if refs is None:
-            refs = [_split_ref(f) for f in features]
+            refs = [split_ref(f) for f in features]
             if len(self._refs) < 1024:
                 self._refs[features] = refs
-        results = [item[2] for item in group]
-        sizes = [len(r.values[0]) if r.values else 0 for r in results]
-        total = sum(sizes)
-        width = len(names)
-        flat = chain.from_iterable
-        if all(n == 1 for n in sizes):
-            # the common case, one entity per request: flatten each response once (C speed) and
-            # take every feature's column as a strided slice of the flat list
-            def column(attr: str) -> Any:
-                cells = list(flat(flat(getattr(r, attr)) for r in results))
-                return lambda col: cells[col::width]
-        else:
-            def column(attr: str) -> Any:
-                return lambda col: [v for r in results for v in getattr(r, attr)[col]]
-        values_of, statuses_of, stamps_of = column("values"), column("statuses"), column("event_timestamps")
-        per_vector = [
-            pa.array(list(flat(repeat(item[0], n) for item, n in zip(group, sizes))), pa.string()),
-            _served_array(group, sizes),
-            pa.array(list(flat(range(n) for n in sizes)), pa.int32()),
-            _keys_array(list(names[:n_keys]), [values_of(k) for k in range(n_keys)], total),
-        ]
-        # An OnlineFeatures gives every feature of a view the same event time per row (the row's):
-        # convert it once per view. Other results are converted feature by feature.
-        shared_ts = type(results[0]).__name__ == "OnlineFeatures"
-        view_ts: dict[str, Any] = {}
-        chunks: list[list] = [[] for _ in LOG_COLUMNS]
-        for j, (view, name) in enumerate(refs):
-            col = n_keys + j
-            for c in range(4):
-                chunks[c].append(per_vector[c])  # the same arrays again: no copy
-            chunks[4].append(pa.repeat(pa.scalar(view, pa.string()), total))
-            chunks[5].append(pa.repeat(pa.scalar(name, pa.string()), total))
-            chunks[6].append(_values_array(values_of(col)))
-            chunks[7].append(pa.array(statuses_of(col), pa.string()))
-            ts = view_ts.get(view) if shared_ts else None
-            if ts is None:
-                # aware datetimes are converted to UTC by Arrow; naive ones are UTC already
-                ts = pa.array(stamps_of(col), pa.timestamp("us"))
-                view_ts[view] = ts
-            chunks[8].append(ts)
-        schema = log_schema()
-        return pa.Table.from_arrays([pa.chunked_array(c, schema.field(i).type) for i, c in enumerate(chunks)], schema=schema)
+        return refs
 
     def _open(self) -> None:
         import pyarrow.parquet as pq
@@ -512,18 +325,6 @@ class FeatureLogSink:
         final = path.with_name(path.name.removesuffix(".inprogress"))
         os.replace(path, final)  # atomic: readers see a whole file or none
         self._files_written += 1
-
-
-def _served_array(group: list[tuple], sizes: list[int]) -> "pa.Array":  # noqa: F821
-    """served_at per logged vector: epoch micros (from log()) or datetimes (passed by the caller)."""
-    import pyarrow as pa
-
-    stamps = [item[1] for item in group]
-    flat = chain.from_iterable
-    if all(type(s) is int for s in stamps):
-        return pa.array(list(flat(repeat(s, n) for s, n in zip(stamps, sizes))), pa.int64()).cast(pa.timestamp("us"))
-    stamps = [s if type(s) is not int else _dt.datetime(1970, 1, 1) + _dt.timedelta(microseconds=s) for s in stamps]
-    return pa.array(list(flat(repeat(_utc_naive(s), n) for s, n in zip(stamps, sizes))), pa.timestamp("us"))
 
 
 def _cells(item: tuple) -> int:

@@ -107,6 +107,7 @@ class SkewReport:
 def parse_since(text: str | None, *, now: _dt.datetime | None = None) -> _dt.datetime | None:
     """``--since``: an ISO time (UTC unless it says otherwise) or a duration back from now (``24h``, ``7d``).
 
+    >>> import datetime
     >>> parse_since("2026-01-02T03:00:00")
     datetime.datetime(2026, 1, 2, 3, 0)
     >>> parse_since("2h", now=datetime.datetime(2026, 1, 2, 3, 0))
@@ -142,7 +143,6 @@ def read_logged(
 ) -> "pa.Table":  # noqa: F821
     """Logged rows (contract 4) of the selected views/features, newest ``limit`` vectors."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
     from featurewarehouse.serving.logging import log_schema

@@ -1,0 +1,196 @@
+"""Feast's feature-server wire format: request checks, response encoding, OpenAPI models.
+
+Request: Feast's ``GetOnlineFeaturesRequest`` (feature_server.py), column-major
+``{"features": [...], "entities": {"customer_id": [1, 2]}, "full_feature_names": false}``.
+Response: ``GetOnlineFeaturesResponse`` (ServingService.proto) as Feast renders it
+with ``MessageToDict`` and its value patch: ``metadata.feature_names`` and one
+``results[i]`` (``values``, ``statuses``, ``event_timestamps``) per name.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Union
+
+from pydantic import BaseModel, Field
+
+from featurewarehouse.refs import did_you_mean
+
+try:  # orjson comes with the serve extra; plain json keeps working without it
+    import orjson
+
+    def _loads(raw: bytes) -> Any:
+        return orjson.loads(raw)
+
+    def _dumps(data: Any) -> bytes:
+        return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+    _DecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError,)
+    _HAS_ORJSON = True
+except ImportError:  # pragma: no cover - exercised only without the serve extra
+    import json
+
+    def _loads(raw: bytes) -> Any:
+        return json.loads(raw)
+
+    def _dumps(data: Any) -> bytes:
+        return json.dumps(data, default=str, allow_nan=False).encode()
+
+    _DecodeError = (ValueError,)
+    _HAS_ORJSON = False
+
+_REQUEST_FIELDS = ("features", "entities", "full_feature_names", "feature_service", "request_context")
+_INT64 = (-(2**63), 2**63 - 1)
+_MAX_KEY_TEXT = 1024
+
+
+# ---- OpenAPI documentation of the wire format ----------------------------------
+class GetOnlineFeaturesRequest(BaseModel):
+    """Feast's column-major request."""
+
+    features: List[str] = Field(
+        ..., min_length=1, description="Feature refs `view:feature` or `view:*`.",
+        examples=[["customer_spend_features:txn_count_7d"]],
+    )
+    entities: Dict[str, List[Union[int, str]]] = Field(
+        ..., description="Join-key name -> one value per entity row (all lists the same length).",
+        examples=[{"customer_id": [1, 2]}],
+    )
+    full_feature_names: bool = Field(False, description="Name features `view__feature` instead of `feature`.")
+
+
+class ResponseMetadata(BaseModel):
+    feature_names: List[str]
+
+
+class FeatureVector(BaseModel):
+    values: List[Any]
+    statuses: List[str] = Field(description="PRESENT | NULL_VALUE | NOT_FOUND | OUTSIDE_MAX_AGE")
+    event_timestamps: List[str] = Field(description="RFC 3339 UTC; 1970-01-01T00:00:00Z when there is none")
+
+
+class GetOnlineFeaturesResponse(BaseModel):
+    metadata: ResponseMetadata
+    results: List[FeatureVector]
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    hint: Optional[str] = None
+
+
+class RequestError(Exception):
+    """A bad request: status code plus message (and how to fix it)."""
+
+    def __init__(self, status: int, detail: str, hint: str | None = None):
+        super().__init__(detail)
+        self.status, self.detail, self.hint = status, detail, hint
+
+
+# ---- request parsing -----------------------------------------------------------
+def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str, list], bool]:
+    """Check a request body; return (features, entities, full_feature_names) or raise RequestError."""
+    if not raw:
+        raise RequestError(400, "the request body is empty", 'send {"features": [...], "entities": {...}}')
+    try:
+        body = _loads(raw)
+    except _DecodeError as exc:
+        raise RequestError(400, f"malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise RequestError(422, f"the request body must be a JSON object, not {type(body).__name__}")
+    for key in body:
+        if key not in _REQUEST_FIELDS:
+            raise RequestError(
+                422, f"unknown request field {key!r}." + did_you_mean(key, _REQUEST_FIELDS[:3]),
+                "the fields are features, entities and full_feature_names",
+            )
+    if body.get("feature_service") is not None:
+        raise RequestError(
+            422, "feature services are not supported by this server",
+            "list the features instead: \"features\": [\"view:feature\", ...]",
+        )
+    if body.get("request_context"):
+        raise RequestError(422, "request_context is not supported (there are no on-demand feature views)")
+    features = body.get("features")
+    if not isinstance(features, list) or not features:
+        raise RequestError(422, "\"features\" must be a non-empty list of feature refs", "e.g. [\"customer_spend_features:txn_count_7d\"]")
+    for f in features:
+        if not isinstance(f, str):
+            raise RequestError(422, f"feature refs are strings, got {_short(f)}")
+    entities = body.get("entities")
+    if not isinstance(entities, dict) or not entities:
+        raise RequestError(422, "\"entities\" must be a non-empty object: join-key name -> list of values",
+                           "e.g. {\"customer_id\": [1, 2]}")
+    n_rows = -1
+    for name, values in entities.items():
+        if not isinstance(values, list):
+            raise RequestError(422, f"entities[{name!r}] must be a list of values (column-major), got {_short(values)}")
+        if n_rows == -1:
+            n_rows = len(values)
+        elif len(values) != n_rows:
+            raise RequestError(422, f"entities[{name!r}] has {len(values)} values but other join keys have {n_rows}",
+                               "every join-key list holds one value per entity row")
+        for v in values:
+            _check_key_value(name, v)
+    if n_rows == 0:
+        raise RequestError(422, "the request has no entity rows", "send at least one value per join key")
+    if n_rows > max_entities:
+        raise RequestError(413, f"the request has {n_rows} entity rows; this server accepts at most {max_entities}",
+                           "split the request, or start the server with a larger --max-entities")
+    full = body.get("full_feature_names", False)
+    if full is None:
+        full = False
+    if not isinstance(full, bool):
+        raise RequestError(422, f"\"full_feature_names\" must be true or false, got {_short(full)}")
+    return features, entities, full
+
+
+def _check_key_value(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise RequestError(422, f"entities[{name!r}] holds {_short(v)}; join-key values are integers or strings")
+    if isinstance(v, int) and not _INT64[0] <= v <= _INT64[1]:
+        raise RequestError(422, f"entities[{name!r}] holds {v}, outside the 64-bit integer range")
+    if isinstance(v, str) and len(v) > _MAX_KEY_TEXT:
+        raise RequestError(422, f"entities[{name!r}] holds a string of {len(v)} characters (at most {_MAX_KEY_TEXT})")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    kind = "null" if value is None else type(value).__name__
+    return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}"
+
+
+# ---- the response -----------------------------------------------------------------
+_ZERO_TS = "1970-01-01T00:00:00Z"  # what Feast renders for "no event timestamp"
+
+
+def feast_json(result: Any) -> bytes:
+    """``result.to_feast_response()`` encoded, without formatting it cell by cell in Python.
+
+    Equal to ``json.dumps(result.to_feast_response())`` (a test holds them together):
+    orjson writes the naive-UTC event timestamps itself (``...Z``, microseconds as
+    ``isoformat`` writes them); date and datetime *values* are turned into
+    ``isoformat`` text first, as ``to_feast_response`` does.
+    """
+    if not _HAS_ORJSON:  # pragma: no cover - plain json cannot encode datetimes itself
+        return _dumps(result.to_feast_response())
+    import datetime as _dt
+
+    values = []
+    for col in result.values:
+        first = next((v for v in col if v is not None), None)
+        if isinstance(first, (_dt.date, _dt.datetime)):  # one dtype per feature: the first value tells
+            col = [None if v is None else v.isoformat() for v in col]
+        values.append(col)
+    stamps = [
+        [_ZERO_TS if s is None else (s if s.tzinfo is None else s.replace(tzinfo=None)) for s in col]
+        for col in result.event_timestamps
+    ]
+    return orjson.dumps(
+        {
+            "metadata": {"feature_names": list(result.feature_names)},
+            "results": [
+                {"values": vals, "statuses": stats, "event_timestamps": ts}
+                for vals, stats, ts in zip(values, result.statuses, stamps)
+            ],
+        },
+        option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+    )
