@@ -346,3 +346,21 @@ def test_fast_encoder_equals_to_feast_response():
     body = orjson.loads(feast_json(result))
     assert body["results"][1]["event_timestamps"] == ["2026-01-02T03:04:05.678000Z", ZERO, "2026-01-02T03:04:05Z"]
     assert body["results"][3]["values"] == [0.1, None, None]
+
+
+def test_python_client_logs_through_the_same_sink(online_client, tmp_path):
+    """OnlineClient(logger=...) writes the same rows the server would (wildcards expanded)."""
+    with FeatureLogSink(tmp_path / "logs") as sink:
+        online_client.logger = sink
+        try:
+            online_client.get_online_features(["customer_spend_features:*"], [{"customer_id": 1}, {"customer_id": 4}])
+        finally:
+            online_client.logger = None
+    rows = read_log(tmp_path / "logs").to_pylist()
+    assert [(r["row_index"], r["feature_name"], r["value"], r["status"]) for r in rows] == [
+        (0, "txn_count_7d", "3", "PRESENT"), (1, "txn_count_7d", None, "NOT_FOUND"),
+        (0, "amount_sum_7d", "120.5", "PRESENT"), (1, "amount_sum_7d", None, "NOT_FOUND"),
+        (0, "home_country", '"FR"', "PRESENT"), (1, "home_country", None, "NOT_FOUND"),
+    ]
+    assert {r["feature_view"] for r in rows} == {"customer_spend_features"}
+    assert rows[0]["event_ts"] == NOW - dt.timedelta(hours=1)
