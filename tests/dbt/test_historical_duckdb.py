@@ -319,3 +319,10 @@ def test_same_feature_name_from_two_views_needs_full_names(store):
         _check_unique(registry, ["a:amount", "b:amount"], False)
     assert err.value.message == "feature name 'amount' clashes: both 'a' and 'b' provide it"
     _check_unique(registry, ["a:amount", "b:amount"], True)
+
+
+def test_all_null_key_and_time_columns_still_return_every_row(store):
+    spine = pa.table({"customer_id": pa.nulls(2), "event_ts": pa.nulls(2), "tag": ["a", "b"]})
+    out = store.get_historical_features(spine, ["customer_features:txn_count"], timestamp_column="event_ts").to_arrow()
+    assert out.column("tag").to_pylist() == ["a", "b"]
+    assert out.column("txn_count").to_pylist() == [None, None]

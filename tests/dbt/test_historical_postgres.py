@@ -108,3 +108,8 @@ def test_postgres_python_path_matches_the_dbt_model(pg_store, pg_schema, tmp_pat
     # empty spine
     out = store.get_historical_features(df.iloc[0:0], FEATURES, timestamp_column="event_ts").to_arrow()
     assert (out.num_rows, out.column_names) == (0, SPINE_COLUMNS + FEATURE_COLUMNS)
+
+    # all-NULL (untyped) key and time columns still compare, and every row comes back
+    nulls = pa.table({"customer_id": pa.nulls(2), "event_ts": pa.nulls(2), "tag": ["a", "b"]})
+    out = store.get_historical_features(nulls, ["customer_features:txn_count"], timestamp_column="event_ts").to_arrow()
+    assert (out.column("tag").to_pylist(), out.column("txn_count").to_pylist()) == (["a", "b"], [None, None])

@@ -231,6 +231,20 @@ def _with_row_ids(table: Any) -> Any:
     return table.append_column(ROW_ID, pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
+def _typed_nulls(table: Any, keys: Sequence[KeyRequirement], timestamp_column: str) -> Any:
+    """All-NULL key or time columns (no Arrow type) get the type they stand for, so they compare."""
+    import pyarrow as pa
+
+    from featurewarehouse.offline.spine import dtype_family
+
+    wanted = {k.name: pa.int64() if dtype_family(k.dtype) == "integer" else pa.string() for k in keys}
+    wanted[timestamp_column] = pa.timestamp("us")
+    for i, f in enumerate(table.schema):
+        if f.type == pa.null() and f.name in wanted:
+            table = table.set_column(i, f.name, table.column(i).cast(wanted[f.name]))
+    return table
+
+
 def _postgres_ready(table: Any) -> Any:
     """Arrow types Postgres' COPY path cannot take, turned into ones it can (same values)."""
     import pyarrow as pa
@@ -499,7 +513,8 @@ def _prepare(
                   row_id_column=row_id_column)
     # Checks that need no warehouse come before the (slower) dbt call.
     if isinstance(spine, ArrowSpine):
-        check_spine(spine.table.schema, **checks)
+        ts_col = check_spine(spine.table.schema, **checks)
+        spine = ArrowSpine(_typed_nulls(spine.table, keys, ts_col))
     parts = list(pit_sql) if pit_sql is not None else render_pit_sql(
         config, features, full_feature_names=full_feature_names)
     if len(parts) != len(groups):
