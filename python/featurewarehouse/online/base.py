@@ -14,6 +14,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar, Sequence
 from urllib.parse import urlsplit
 
@@ -37,7 +38,7 @@ class ViewLayout:
     ttl_seconds: int | None = None
     definition: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
-    @property
+    @cached_property
     def signature(self) -> str:
         """Changes whenever the stored shape or serving rules change (keys, features, types, TTL)."""
         payload = json.dumps(

@@ -53,14 +53,22 @@ def latest_values_sql(
     where = [f"s.{_q(k)} is not null" for k in keys] + [f"{ts} <= {_lit(now)}"]
     if view.available_timestamp:
         where.append(f"cast(s.{_q(view.available_timestamp)} as timestamp) <= {_lit(now)}")
+    changed_cte = ""
+    source = f"{view.relation} as s"
     if changed_after is not None or changed_upto is not None:
-        ch = f"cast(c.{_q(change_column(view))} as timestamp)"
-        cond = [f"c.{_q(k)} = s.{_q(k)}" for k in keys]
+        # the changed keys first, then a join: a correlated EXISTS was planned with the whole
+        # table on the build side (DuckDB: 40% of a full sync's query time for 1% changed keys)
+        ch = f"cast({_q(change_column(view))} as timestamp)"
+        cond = [f"{_q(k)} is not null" for k in keys]
         if changed_after is not None:
             cond.append(f"{ch} > {_lit(changed_after)}")
         if changed_upto is not None:
             cond.append(f"{ch} <= {_lit(changed_upto)}")
-        where.append(f"exists (select 1 from {view.relation} as c where {' and '.join(cond)})")
+        changed_cte = (
+            f"changed_keys as (\n    select distinct {', '.join(_q(k) for k in keys)}\n"
+            f"    from {view.relation}\n    where {' and '.join(cond)}\n),\n\n"
+        )
+        source += " join changed_keys as c on " + " and ".join(f"c.{_q(k)} = s.{_q(k)}" for k in keys)
 
     def tie(f: Any) -> str:
         expr = _q(f.name)
@@ -83,13 +91,13 @@ def latest_values_sql(
     # macro, proven by the parity test (tests/contract/test_online_consistency.py).
     part = f"partition by {key_list} order by {TS_COL} desc, {CREATED_COL} desc nulls last"
     return f"""
-with candidates as (
+with {changed_cte}candidates as (
     select
         {", ".join(f"s.{_q(k)}" for k in keys)},
         {ts} as {TS_COL},
         {created} as {CREATED_COL},
         {", ".join(f"s.{_q(f)}" for f in feats)}
-    from {view.relation} as s
+    from {source}
     where {" and ".join(where)}
 ),
 

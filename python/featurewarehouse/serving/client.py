@@ -268,28 +268,41 @@ class OnlineClient:
                     raise _Retry()
             cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
             m = len(vp.feature_idx)
-            cols_v: list[list[Any]] = [[None] * n for _ in range(m)]
-            cols_s: list[list[str]] = [[NOT_FOUND] * n for _ in range(m)]
-            cols_t: list[list[Any]] = [[None] * n for _ in range(m)]
+            # row-major store rows -> column-major output, transposed with zip (C speed)
+            none_row = (None,) * m
+            row_ts: list[Any] = [None] * n
+            row_state = [0] * n  # 0 found, 1 not found, 2 past the TTL
+            value_rows = []
             for j, row in enumerate(result.rows):
                 if row is None:
+                    row_state[j] = 1
+                    value_rows.append(none_row)
                     continue
                 ts_micros, vals = row
-                ts = from_micros(ts_micros)
-                expired = cutoff is not None and ts_micros < cutoff
-                for i in range(m):
-                    cols_t[i][j] = ts
-                    if expired:
-                        cols_s[i][j] = OUTSIDE_MAX_AGE
-                    elif vals[i] is None:
-                        cols_s[i][j] = NULL_VALUE
-                    else:
-                        cols_s[i][j] = PRESENT
-                        cols_v[i][j] = vals[i]
+                row_ts[j] = from_micros(ts_micros)
+                if cutoff is not None and ts_micros < cutoff:
+                    row_state[j] = 2
+                    value_rows.append(none_row)
+                else:
+                    value_rows.append(vals)
+            cols_v = list(zip(*value_rows)) if n else [() for _ in range(m)]
+            ts_col = tuple(row_ts)
+            all_found = not any(row_state)
+            all_present = (PRESENT,) * n
+            cols_s = []
+            for col in cols_v:
+                if all_found and None not in col:
+                    cols_s.append(all_present)
+                else:
+                    cols_s.append(tuple(
+                        (PRESENT if v is not None else NULL_VALUE) if st == 0 else (NOT_FOUND if st == 1 else OUTSIDE_MAX_AGE)
+                        for v, st in zip(col, row_state)
+                    ))
+            cols_t = [ts_col] * m
             out_names.extend(vp.out_names)
-            values.extend(tuple(c) for c in cols_v)
-            statuses.extend(tuple(c) for c in cols_s)
-            stamps.extend(tuple(c) for c in cols_t)
+            values.extend(cols_v)
+            statuses.extend(cols_s)
+            stamps.extend(cols_t)
         return OnlineFeatures(tuple(out_names), tuple(values), tuple(statuses), tuple(stamps))
 
 
@@ -310,7 +323,7 @@ class _Retry(Exception):
 
 def _entity_columns(entity_rows: Any) -> dict[str, list[Any]]:
     """Normalise row-major ``[{k: v}]`` or column-major ``{k: [v]}`` entity rows to columns."""
-    if isinstance(entity_rows, Mapping):
+    if isinstance(entity_rows, dict) or isinstance(entity_rows, Mapping):
         cols = {str(k): list(v) if isinstance(v, (list, tuple)) else [v] for k, v in entity_rows.items()}
     else:
         rows = list(entity_rows)
