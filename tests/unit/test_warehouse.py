@@ -65,3 +65,16 @@ def test_postgres_streams_batches(postgres_uri, pg_schema):
         assert wh.fetch_arrow(f"select sum(k)::bigint as s from {rel}").column("s")[0].as_py() == 499500
     finally:
         wh.close()
+
+
+def test_empty_results_keep_their_schema(tmp_path, monkeypatch, postgres_uri):
+    cfg = _project(tmp_path, monkeypatch)
+    with connect(cfg) as wh:
+        empty = wh.fetch_arrow("select 1::bigint as a, 'x' as b where false")
+        assert empty.num_rows == 0 and empty.column_names == ["a", "b"]
+    pg = PostgresWarehouse(postgres_uri)
+    try:
+        empty = pg.fetch_arrow("select 1::bigint as a where false")
+        assert empty.num_rows == 0 and empty.column_names == ["a"]
+    finally:
+        pg.close()

@@ -80,12 +80,11 @@ class Warehouse:
 
     def fetch_arrow(self, sql: str) -> "pa.Table":  # noqa: F821
         """A small result as one Arrow table (metadata queries, samples)."""
-        import pyarrow as pa
+        # Read through the engine's reader so an empty result keeps its schema.
+        return self._fetch_table(sql)
 
-        batches = list(self.stream(sql))
-        if not batches:
-            raise ConfigError("query returned no schema", hint=sql[:200])
-        return pa.Table.from_batches(batches)
+    def _fetch_table(self, sql: str) -> "pa.Table":  # noqa: F821
+        raise NotImplementedError
 
     def upload_arrow(
         self, table_name: str, data: "pa.Table", *, temporary: bool = True, schema: str | None = None  # noqa: F821
@@ -141,6 +140,9 @@ class DuckDBWarehouse(Warehouse):
         # connection and would not see this connection's temp tables (uploads).
         yield from self.con.execute(sql).fetch_record_batch(batch_rows)
 
+    def _fetch_table(self, sql: str):
+        return self.con.execute(sql).fetch_arrow_table()
+
     def upload_arrow(self, table_name: str, data, *, temporary: bool = True, schema: str | None = None) -> str:
         self.con.register(f"__fw_arrow_{table_name}", data)
         kind = "temp table" if temporary else "table"
@@ -191,6 +193,14 @@ class PostgresWarehouse(Warehouse):
         try:
             cur.execute(sql)
             yield from cur.fetch_record_batch()
+        finally:
+            cur.close()
+
+    def _fetch_table(self, sql: str):
+        cur = self.con.cursor()
+        try:
+            cur.execute(sql)
+            return cur.fetch_arrow_table()
         finally:
             cur.close()
 
