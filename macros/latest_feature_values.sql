@@ -26,7 +26,7 @@
             "pass e.g. view='customer_spend_features'") }}
     {%- endif -%}
     {%- if not execute -%}
-        {%- do ref(view) -%}
+        {%- do featurewarehouse.fw_pit_parse_ref(view, 'latest_feature_values') -%}
         {{ return('select 1 as fw_parse_placeholder') }}
     {%- endif -%}
     {%- set v = featurewarehouse.fw_pit_view_meta(view, 'latest_feature_values') -%}

@@ -12,22 +12,27 @@
 {% endmacro %}
 
 
-{#- Levenshtein distance, for "did you mean" suggestions (Jinja has no difflib). -#}
+{#- Edit distance with transpositions (optimal string alignment), for "did you mean" (Jinja has no difflib). -#}
 {% macro fw_pit_edit_distance(a, b) %}
-    {%- set prev = namespace(row=range(b | length + 1) | list) -%}
+    {%- set rows = namespace(prev2=[], prev=range(b | length + 1) | list) -%}
     {%- for i in range(1, a | length + 1) -%}
         {%- set cur = [i] -%}
         {%- for j in range(1, b | length + 1) -%}
             {%- set cost = 0 if a[i - 1] == b[j - 1] else 1 -%}
-            {%- do cur.append([prev.row[j] + 1, cur[j - 1] + 1, prev.row[j - 1] + cost] | min) -%}
+            {%- set best = [rows.prev[j] + 1, cur[j - 1] + 1, rows.prev[j - 1] + cost] | min -%}
+            {%- if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1] -%}
+                {%- set best = [best, rows.prev2[j - 2] + 1] | min -%}
+            {%- endif -%}
+            {%- do cur.append(best) -%}
         {%- endfor -%}
-        {%- set prev.row = cur -%}
+        {%- set rows.prev2 = rows.prev -%}
+        {%- set rows.prev = cur -%}
     {%- endfor -%}
-    {{ return(prev.row[b | length]) }}
+    {{ return(rows.prev[b | length]) }}
 {% endmacro %}
 
 
-{#- " Did you mean 'x' or 'y'?" for names within a third of their length in edits, or a prefix match. -#}
+{#- " Did you mean 'x'?": the closest names within max(2, a third of the length) edits, or a prefix match. -#}
 {% macro fw_pit_did_you_mean(name, candidates) %}
     {%- set scored = [] -%}
     {%- for c in candidates -%}
@@ -38,8 +43,10 @@
         {%- endif -%}
     {%- endfor -%}
     {%- if scored | length == 0 -%}{{ return('') }}{%- endif -%}
+    {#- only the closest: a typo should not suggest every name of similar length -#}
+    {%- set closest = (scored | sort | first)[0] -%}
     {%- set names = [] -%}
-    {%- for pair in (scored | sort)[:3] -%}{%- do names.append("'" ~ pair[1] ~ "'") -%}{%- endfor -%}
+    {%- for pair in (scored | sort)[:3] if pair[0] == closest -%}{%- do names.append("'" ~ pair[1] ~ "'") -%}{%- endfor -%}
     {{ return(' Did you mean ' ~ names | join(' or ') ~ '?') }}
 {% endmacro %}
 
@@ -95,7 +102,8 @@
             "reference one of the feature views (" ~ (views | sort | join(', ') or 'none declared') ~ "), or declare kind: feature_view in the model's config.meta.fw") }}
     {%- endif -%}
     {%- set fw = featurewarehouse.fw_pit_fw_meta(node) -%}
-    {%- set where = node.original_file_path -%}
+    {#- metadata lives in the YAML next to the SQL: point there when dbt knows it -#}
+    {%- set where = (node.patch_path or '').split('://') | last or node.original_file_path -%}
     {%- if fw.get('kind') != 'feature_view' -%}
         {{ featurewarehouse.fw_pit_fail(macro_name,
             "model '" ~ view_name ~ "' (" ~ where ~ ") is not a feature view (config.meta.fw.kind is '" ~ fw.get('kind') ~ "')",
@@ -162,6 +170,22 @@
 {% endmacro %}
 
 
+{#-
+  At parse time: record the view as a dependency (ref) so dbt builds it first.
+  When the graph is already loaded (inline queries: `dbt compile/show --inline`),
+  an unknown view gets this macro's error; while dbt parses the project's own
+  models the graph is still empty, and dbt reports the unknown ref itself
+  ("depends on a node named '...' which was not found").
+-#}
+{% macro fw_pit_parse_ref(view_name, macro_name) %}
+    {%- set known = (graph.get('nodes') or {}).values() | selectattr('resource_type', 'equalto', 'model') | map(attribute='name') | list -%}
+    {%- if known | length > 0 and view_name not in known -%}
+        {%- do featurewarehouse.fw_pit_view_meta(view_name, macro_name) -%}
+    {%- endif -%}
+    {%- do ref(view_name) -%}
+{% endmacro %}
+
+
 {#- Parse 'view:feature' / 'view:*' texts into [(view, feature)], in order. -#}
 {% macro fw_pit_parse_refs(features, macro_name) %}
     {%- if features is string or features is none or features is mapping or features | length == 0 -%}
@@ -201,8 +225,7 @@
     {%- set view_names = [] -%}
     {%- for r in refs -%}{%- if r[0] not in view_names -%}{%- do view_names.append(r[0]) -%}{%- endif -%}{%- endfor -%}
     {%- if not execute -%}
-        {#- Record each view as a dependency so dbt builds it before this model. -#}
-        {%- for v in view_names -%}{%- do ref(v) -%}{%- endfor -%}
+        {%- for v in view_names -%}{%- do featurewarehouse.fw_pit_parse_ref(v, macro_name) -%}{%- endfor -%}
         {{ return(none) }}
     {%- endif -%}
 

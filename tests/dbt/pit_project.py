@@ -61,10 +61,18 @@ def invoke(project: Path, command: Sequence[str], target: str, pg_schema: str | 
     from featurewarehouse.config import load_config
     from featurewarehouse.dbt import _cwd, dbt_args
 
+    logged: list[str] = []
+
+    def collect(event) -> None:
+        if event.info.level in ("error", "warn"):
+            logged.append(event.info.msg)
+
     with env(**target_env(project, target, pg_schema)):
         config = load_config(project, target=target)
         with _cwd(project):
-            return dbtRunner().invoke(["--quiet", *dbt_args(config, command)])
+            result = dbtRunner(callbacks=[collect]).invoke(["--quiet", *dbt_args(config, command)])
+    result.logged = logged  # dbt logs parse errors of inline queries instead of raising them
+    return result
 
 
 @dataclass
