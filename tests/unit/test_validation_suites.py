@@ -206,3 +206,42 @@ def test_models_built_from_the_feature_log_may_be_empty_unless_told_otherwise():
     specs = {s.name: s for s in suites.specs_from_manifest(manifest, ENTITIES)}
     assert specs["served_set"].allow_empty and specs["feature_log"].allow_empty
     assert not specs["strict_set"].allow_empty and not specs["cm_features"].allow_empty
+
+
+def _cli_project(tmp_path, monkeypatch):
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    monkeypatch.delenv("FW_TARGET", raising=False)
+    (tmp_path / "dbt_project.yml").write_text(
+        "name: featurewarehouse\nprofile: featurewarehouse\nvars:\n  fw:\n    entities:\n"
+        "      customer: {join_keys: [{name: customer_id, dtype: bigint}]}\n"
+        "      merchant: {join_keys: [{name: merchant_id, dtype: bigint}]}\n"
+    )
+    (tmp_path / "target").mkdir()
+    (tmp_path / "target" / "manifest.json").write_text(json.dumps(_manifest()))
+    return tmp_path
+
+
+def test_validate_without_suites_fails_the_coverage_gate(tmp_path, monkeypatch, capsys):
+    from featurewarehouse.cli.main import main
+
+    project = _cli_project(tmp_path, monkeypatch)
+    code = main(["validate", "--json", "--no-docs", "--project-dir", str(project)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert out["summary"]["missing_suites"] == 3 and not out["success"]
+    assert all("fwctl expectations generate --select" in m["error"] for m in out["models"])
+    latest = json.loads((project / "target" / "fw_validation" / "latest.json").read_text())
+    assert set(latest["models"]) == {"cm_features", "feature_log", "stg_tx"}
+
+
+def test_validate_with_a_malformed_suite_is_a_configuration_error(tmp_path, monkeypatch, capsys):
+    from featurewarehouse.cli.main import main
+
+    project = _cli_project(tmp_path, monkeypatch)
+    assert main(["expectations", "generate", "--no-parse", "--json", "--project-dir", str(project)]) == 0
+    (project / "expectations" / "stg_tx.json").write_text("{not json")
+    capsys.readouterr()
+    code = main(["validate", "--project-dir", str(project)])
+    err = "".join(capsys.readouterr().err.split())  # rich wraps long paths anywhere
+    assert code == 2
+    assert "expectations/stg_tx.json:1:2" in err and "notvalidJSON" in err
