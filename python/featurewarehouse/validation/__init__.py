@@ -1,0 +1,7 @@
+"""Great Expectations suites for every model: generate (suites), run in the warehouse
+(runner, the only module importing great_expectations), record (report), gate serving (gate).
+
+Entry points: :func:`featurewarehouse.validation.run.generate` and
+:func:`featurewarehouse.validation.run.validate`; the serving gate is
+:func:`featurewarehouse.validation.gate.make_gate`.
+"""
