@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "python"))
 
 from featurewarehouse.offline.warehouse import DuckDBWarehouse  # noqa: E402
 from featurewarehouse.online.base import open_store  # noqa: E402
-from featurewarehouse.online.sync import latest_values_sql, sync_views  # noqa: E402
+from featurewarehouse.online.sync import duckdb_memory_cap, latest_values_sql, sync_views  # noqa: E402
 from featurewarehouse.registry.model import Entity, Feature, FeatureView, JoinKey, Registry  # noqa: E402
 
 NOW = dt.datetime(2026, 6, 1)
@@ -128,10 +128,11 @@ def sqlite_baseline(path: str, rows: list[tuple]) -> float:
 
 
 def memory_child(db: str, store: str) -> None:
-    """Run one full sync in this fresh process and print its peak RSS."""
+    """Run one full sync in this fresh process (DuckDB capped as ``sync_online`` does) and print its peak RSS."""
     v = view()
-    wh = DuckDBWarehouse(db, read_only=True)
-    elapsed, res = timed(lambda: sync_once(wh, store, v, full=True))
+    wh = DuckDBWarehouse(db)
+    with duckdb_memory_cap(wh):
+        elapsed, res = timed(lambda: sync_once(wh, store, v, full=True))
     wh.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"rows": res.rows_read, "seconds": elapsed, "peak_rss_bytes": peak}))

@@ -17,11 +17,13 @@ rebuilt in full.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from featurewarehouse.errors import ChecksFailed, ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
@@ -228,6 +230,28 @@ def sync_views(
     return tuple(results)
 
 
+SYNC_MEMORY_LIMIT = "512MB"
+
+
+@contextlib.contextmanager
+def duckdb_memory_cap(warehouse: Any, limit: str | None = SYNC_MEMORY_LIMIT) -> Iterator[None]:
+    """Cap an embedded DuckDB warehouse's memory during a sync (it spills to disk beyond it).
+
+    Ranking 10M keys in DuckDB otherwise takes several GiB in the fwctl process (measured:
+    6 GiB peak RSS uncapped, 10M keys x 15 features). The previous limit is restored after,
+    because the setting is global to a database instance dbt may share in-process.
+    """
+    if limit is None or getattr(warehouse, "dialect", "") != "duckdb":
+        yield
+        return
+    old = warehouse.fetch_arrow("select current_setting('memory_limit') as m").column(0)[0].as_py()
+    warehouse.execute(f"set memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        warehouse.execute(f"set memory_limit = '{old}'")
+
+
 def select_views(registry: Any, select: Sequence[str] | None) -> list[Any]:
     """The online views to sync: all, or those named in ``select`` (with did-you-mean)."""
     online = list(registry.online_views)
@@ -297,10 +321,18 @@ def sync_online(
     now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     store = open_store(url)
     try:
+        from featurewarehouse.offline.warehouse import read_target
+
         wh = connect(config)
+        # a memory_limit in the profile's settings wins; FW_SYNC_MEMORY_LIMIT=off lifts the cap
+        profile_settings = read_target(config).settings.get("settings") or {}
+        limit = os.environ.get("FW_SYNC_MEMORY_LIMIT", SYNC_MEMORY_LIMIT)
+        if "memory_limit" in profile_settings or limit.lower() in ("off", "none", ""):
+            limit = None
         try:
-            results = sync_views(wh, store, registry, views, full_refresh=full_refresh, dry_run=dry_run,
-                                 now=now, progress=progress)
+            with duckdb_memory_cap(wh, limit):
+                results = sync_views(wh, store, registry, views, full_refresh=full_refresh, dry_run=dry_run,
+                                     now=now, progress=progress)
         finally:
             wh.close()
     finally:
