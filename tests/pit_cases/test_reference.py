@@ -45,3 +45,26 @@ def test_full_feature_names_and_clashes():
 def test_doctests():
     assert doctest.testmod(reference).failed == 0
     assert doctest.testmod(cases).failed == 0
+
+
+def test_worked_example_of_the_docs():
+    """docs/readme/pit.md, "A worked example": the table there is this answer."""
+    from datetime import datetime as dt, timedelta
+
+    view = reference.ViewSpec("customer_spend_features", ("customer_id",), ("txn_count_7d",),
+                              timestamp="event_ts", created="loaded_at", ttl=timedelta(days=7))
+    rows = [
+        {"customer_id": 1, "event_ts": dt(2024, 5, 1, 10), "loaded_at": dt(2024, 5, 1, 10, 5), "txn_count_7d": 3},
+        {"customer_id": 1, "event_ts": dt(2024, 5, 3, 9), "loaded_at": dt(2024, 5, 3, 9, 1), "txn_count_7d": 5},
+        {"customer_id": 1, "event_ts": dt(2024, 5, 3, 9), "loaded_at": dt(2024, 5, 3, 12), "txn_count_7d": 6},
+        {"customer_id": 2, "event_ts": dt(2024, 4, 20, 8), "loaded_at": dt(2024, 4, 20, 8), "txn_count_7d": 9},
+    ]
+    spine = [
+        {"transaction_id": i, "customer_id": c, "event_ts": t}
+        for i, c, t in [(100, 1, dt(2024, 5, 1, 9, 59)), (101, 1, dt(2024, 5, 1, 10)), (102, 1, dt(2024, 5, 3, 9)),
+                        (102, 1, dt(2024, 5, 3, 9)), (103, 1, dt(2024, 5, 10, 9)), (104, 1, dt(2024, 5, 10, 9, 1)),
+                        (105, 2, dt(2024, 5, 1)), (106, None, dt(2024, 5, 2))]
+    ]
+    out = reference.point_in_time_join(spine, "event_ts", [(view, rows, None)])
+    assert [(r["transaction_id"], r["txn_count_7d"]) for r in out] == [
+        (100, None), (101, 3), (102, 6), (102, 6), (103, 6), (104, None), (105, None), (106, None)]
