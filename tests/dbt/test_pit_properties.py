@@ -6,6 +6,7 @@ compiled SQL, so a run costs one dbt invocation per backend, not per example.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from pit_cases.cases import CASES, DATE_SPINE_CASE, SPINE_COLUMNS, VIEW_COLUMNS,
 from pit_cases.strategies import RandomCase, random_case
 
 ALL_VIEWS = ["v_plain", "v_ttl", "v_avail", "v_avail_nottl", "v_pair", "v_merchant"]
-EXAMPLES = 60
+EXAMPLES = int(os.environ.get("FW_PIT_EXAMPLES", "60"))  # more for a deeper search, e.g. FW_PIT_EXAMPLES=1000
 
 
 def load(runner: Runner, built: Built, case: RandomCase) -> None:
