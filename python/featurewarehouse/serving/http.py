@@ -277,7 +277,7 @@ def try_it_lines(
 ) -> list[str]:
     """How to try the feature server, as lines for ``fwctl demo`` to print.
 
-    >>> try_it_lines(["customer_spend_features:txn_count_7d"], {"customer_id": [1]})[1]
+    >>> try_it_lines(["customer_spend_features:txn_count_7d"], {"customer_id": [1]})[2]
     '  fwctl serve --log                # Feast-format feature server on http://127.0.0.1:6566 (docs: /docs)'
     """
     import json
@@ -289,6 +289,7 @@ def try_it_lines(
     base = f"http://{host}:{port}"
     return [
         "Try the feature server:",
+        "  fwctl sync-online                # fill the online store (validated views only)",
         f"  fwctl serve --log                # Feast-format feature server on {base} (docs: /docs)",
         f"  curl -s {base}/get-online-features -d '{body}'",
         "  fwctl skew                       # after some traffic: served values vs point-in-time values",
