@@ -400,7 +400,7 @@ def build_registry(
     ``dbt_command=None`` reads an existing manifest (``manifest_path`` or the
     target's). ``catalog_path`` defaults to the target's ``catalog.json`` when present.
     """
-    from featurewarehouse.dbt import read_artifact, run_dbt
+    from featurewarehouse.dbt import run_dbt
 
     timings: dict[str, float] = {}
     manifest_file = Path(manifest_path) if manifest_path else config.manifest_path
@@ -427,6 +427,17 @@ def build_registry(
         previous_manifest = None
 
     t0 = time.perf_counter()
+    # dbt's parse leaves millions of objects in this process: keep the GC from rescanning them
+    gc.freeze()
+    try:
+        return _build_files(config, manifest_file, catalog_path, previous_manifest, write, use_cache, timings, t0)
+    finally:
+        gc.unfreeze()
+
+
+def _build_files(config, manifest_file, catalog_path, previous_manifest, write, use_cache, timings, t0) -> BuildResult:
+    from featurewarehouse.dbt import read_artifact
+
     with gc_paused():
         manifest = read_artifact(manifest_file, what="dbt manifest",
                                  hint="run `fwctl registry build` (it runs dbt parse) or `dbt parse`")
