@@ -412,3 +412,20 @@ def test_plain_is_asdict():
     as_json = json.loads(json.dumps(result.registry.to_dict()))
     assert json.loads(json.dumps(plain(result.registry))) == as_json
     assert json.loads(json.dumps(result.data)) == as_json
+
+
+def test_load_registry_refreshes_after_dbt_wrote_a_newer_manifest(proj):
+    config = load_config(proj)
+    build_registry(config, dbt_command=None)
+    m = manifest()
+    fw(m, SPEND)["ttl"] = "14d"
+    config.manifest_path.write_text(json.dumps(m))
+    old = config.registry_path.stat().st_mtime
+    os.utime(config.manifest_path, (old + 10, old + 10))  # dbt build ran after the registry was built
+    assert load_registry(config, refresh=False).view("customer_spend_features").ttl_seconds == 30 * 86400
+    fresh = load_registry(config)
+    assert fresh.view("customer_spend_features").ttl_seconds == 14 * 86400
+    assert fresh.changes["views"]["changed"] == [{"name": "customer_spend_features", "fields": ["ttl_seconds"]}]
+    assert Registry.read(config.registry_path).version == fresh.version  # written, so read next time
+    os.utime(config.registry_path, (old + 20, old + 20))
+    assert load_registry(config).version == fresh.version
