@@ -68,6 +68,20 @@ return written
 """
 
 
+# KEYS: meta hash, then data keys; ARGV: gen field, expected generation, fields to read.
+# Atomic on the server: the generation check and the reads see one state (a full refresh
+# switches generations with MULTI/EXEC), in one round trip and one reply.
+_READ_LUA = """
+local gen = redis.call('HGET', KEYS[1], ARGV[1])
+local out = {redis.call('HGET', KEYS[1], 'epoch') or '0', gen or ''}
+if gen ~= ARGV[2] then return out end
+local fields = {}
+for i = 3, #ARGV do fields[i - 2] = ARGV[i] end
+for i = 2, #KEYS do out[i + 1] = redis.call('HMGET', KEYS[i], unpack(fields)) end
+return out
+"""
+
+
 def _connection_error() -> tuple[type[BaseException], ...]:
     import redis
 
@@ -108,6 +122,7 @@ class RedisOnlineStore(OnlineStore):
         self._old_gen: dict[str, int | None] = {}
         self._sha: str | None = None
         self._states_cache: dict[str, ViewState] | None = None
+        self._read_script: Any = None
 
     @classmethod
     def from_url(cls, url: str) -> "RedisOnlineStore":
@@ -324,15 +339,17 @@ class RedisOnlineStore(OnlineStore):
         prefix = self.data_prefix(layout.name, state.generation)
         fields = ["__v", *(layout.feature_names[i] for i in feature_idx)]
         decoders = [text_decoder(layout.feature_kinds[i]) for i in feature_idx]
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hget(self._meta, "epoch")
-        pipe.hget(self._meta, f"gen:{layout.name}")
-        for key in keys:
-            pipe.hmget(prefix + encode_key(key, layout.key_kinds), fields)
-        replies = self._call(pipe.execute)
+        if self._read_script is None:
+            self._read_script = self.client.register_script(_READ_LUA)
+        kinds = layout.key_kinds
+        data_keys = [prefix + encode_key(key, kinds) for key in keys]
+        replies = self._call(
+            self._read_script, keys=[self._meta, *data_keys],
+            args=[f"gen:{layout.name}", state.generation, *fields],
+        )
         epoch = int(replies[0] or 0)
         stored = replies[1]
-        if stored is None or int(stored) != state.generation:
+        if not stored or int(stored) != state.generation:
             from featurewarehouse.online.base import StaleLayout
 
             self._states_cache = None
