@@ -358,12 +358,15 @@ def scenario_wide(work: Path, seed: int, memory_limit: str, n_views: int = 50, n
         write_spine(spine, spine_rows, seed, spine_rows, 1)
     features = [f"{v}:*" for v in views]
     print(f"\nwide: {spine_rows:,} spine rows x {n_views} views x {n_feats} features = {n_views * n_feats:,} features")
-    info = run_child("fwctl", {"root": str(root), "spine": str(spine), "features": features})
-    print(f"  fwctl (Arrow result)  {info['seconds']:8.2f} s   peak RSS {info['peak_rss_mib']:8.0f} MiB   "
-          f"rows {info['rows']:,}   rendered SQL {info['sql_chars'] / 1024:.0f} KiB in {info['queries']} queries",
-          flush=True)
-    info = run_child("fwctl", {"root": str(root), "spine": str(spine), "features": features, "output": "out_wide"})
-    print(f"  fwctl (to a table)    {info['seconds']:8.2f} s   peak RSS {info['peak_rss_mib']:8.0f} MiB", flush=True)
+    for label, output in (("Arrow result", None), ("to a table", "out_wide")):
+        info = run_child("fwctl", {"root": str(root), "spine": str(spine), "features": features, "output": output})
+        if "failed" in info:
+            print(f"  fwctl ({label}) FAILED after peak RSS {info['peak_rss_mib']:.0f} MiB: {info['failed']}")
+            continue
+        print(f"  fwctl ({label:<12}) {info['seconds']:7.2f} s   peak RSS {info['peak_rss_mib']:6.0f} MiB   "
+              f"rows {info['rows']:,}   (dbt render {info['render_seconds']:.2f} s + staging/SQL "
+              f"{info['sql_seconds']:.2f} s; rendered SQL {info['sql_chars'] / 1024:.0f} KiB in {info['queries']} queries)",
+              flush=True)
 
 
 def _refresh_macros(root: Path, memory_limit: str) -> None:

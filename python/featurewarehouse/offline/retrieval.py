@@ -459,11 +459,25 @@ def write_parquet(wh: Any, sql: str, path: str) -> None:
             tmp.unlink()
 
 
-def write_table(wh: Any, sql: str, table: str) -> None:
+# DuckDB's table writer holds a 256 KiB block per column per thread: 1,000
+# feature columns at 2 threads ran out of a 1 GB memory_limit, one thread wrote
+# the same 17k rows in 3.4 s. Wide results are written single-threaded.
+WIDE_WRITE_COLUMNS = 256
+
+
+def write_table(wh: Any, sql: str, table: str, n_columns: int = 0) -> None:
     """Create or replace ``table`` from the result, all or nothing."""
     name = _table_name(table)
     if wh.dialect == "duckdb":
-        wh.execute(f"create or replace table {name} as {sql}")
+        if n_columns <= WIDE_WRITE_COLUMNS:
+            wh.execute(f"create or replace table {name} as {sql}")
+            return
+        threads = wh.con.execute("select current_setting('threads')").fetchone()[0]
+        wh.execute("set threads = 1")
+        try:
+            wh.execute(f"create or replace table {name} as {sql}")
+        finally:
+            wh.execute(f"set threads = {int(threads)}")
         return
     wh.execute("begin")
     try:
@@ -586,7 +600,7 @@ def get_historical_features(
             write_parquet(wh, sql, path)
             rows = pq.read_metadata(path).num_rows
             return HistoricalResult(sql, rows, columns, path, "parquet", time.perf_counter() - started)
-        write_table(wh, sql, str(output))
+        write_table(wh, sql, str(output), len(columns))
         rows = int(wh.fetch_arrow(f"select count(*) as n from {_table_name(str(output))}").column(0)[0].as_py())
         return HistoricalResult(sql, rows, columns, str(output), "table", time.perf_counter() - started)
 
