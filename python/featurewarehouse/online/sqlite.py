@@ -39,6 +39,16 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _py(col: Any) -> list[Any]:
+    """An Arrow column as Python values; NULL-free numbers go through numpy (3-5x faster)."""
+    import pyarrow as pa
+
+    t = col.type
+    if col.null_count == 0 and (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        return col.to_numpy().tolist()
+    return col.to_pylist()
+
+
 def table_name(view: str, *, building: bool = False) -> str:
     return f"fv_{view}__building" if building else f"fv_{view}"
 
@@ -155,14 +165,16 @@ class SqliteOnlineStore(OnlineStore):
         return self.write_encoded(layout, self.encode_batch(layout, batch))
 
     def encode_batch(self, layout: ViewLayout, batch: Any) -> Any:
-        """Python row tuples in the table's column order (no database access; may run in another thread)."""
-        cols = [to_plain_arrow(batch.column(k), t).to_pylist() for k, t in zip(layout.key_names, layout.key_kinds)]
-        cols += [batch.column(TS_COL).to_pylist(), batch.column(CREATED_COL).to_pylist()]
-        cols += [to_plain_arrow(batch.column(f), t).to_pylist() for f, t in zip(layout.feature_names, layout.feature_kinds)]
-        return list(zip(*cols))
+        """(rows, lazy row tuples in the table's column order); touches no connection."""
+        cols = [_py(to_plain_arrow(batch.column(k), t)) for k, t in zip(layout.key_names, layout.key_kinds)]
+        cols += [_py(batch.column(TS_COL)), _py(batch.column(CREATED_COL))]
+        cols += [_py(to_plain_arrow(batch.column(f), t)) for f, t in zip(layout.feature_names, layout.feature_kinds)]
+        # a lazy zip: executemany builds each row tuple as it binds it (a list of 64k
+        # 18-tuples cost as much as converting the columns)
+        return batch.num_rows, zip(*cols)
 
-    def write_encoded(self, layout: ViewLayout, rows: Any) -> WriteResult:
-        n = len(rows)
+    def write_encoded(self, layout: ViewLayout, encoded: Any) -> WriteResult:
+        n, rows = encoded
         if n == 0:
             return WriteResult(0, 0)
         name = table_name(layout.name, building=layout.name in self._building)
