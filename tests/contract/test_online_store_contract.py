@@ -97,6 +97,16 @@ def test_a_value_never_moves_backwards_across_and_inside_batches(url):
     assert (res.written, res.skipped_older) == (1, 0)
 
 
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 1, 0], [1, 2, 0]])
+def test_duplicates_inside_one_batch_of_a_full_refresh_keep_the_newest(url, order):
+    view = make_view("spend")
+    rows = [{"customer_id": 7, "ts": h(1), "cnt": 1}, {"customer_id": 7, "ts": h(3), "cnt": 3},
+            {"customer_id": 7, "ts": h(2), "cnt": 2}]
+    res = write(url, view, [rows[i] for i in order], full=True)
+    assert res.written + res.skipped_older == 3
+    assert client(url, view).get_online_features(["spend:cnt"], [{"customer_id": 7}]).to_dict()["cnt"] == [3]
+
+
 def test_composite_and_typed_keys_never_collide(url):
     write(url, PAIR, [{"customer_id": 1, "merchant_id": 23, "ts": h(1), "score": 1.0},
                       {"customer_id": 12, "merchant_id": 3, "ts": h(1), "score": 2.0}])

@@ -223,7 +223,9 @@ class RedisOnlineStore(OnlineStore):
         for f, kind in zip(layout.feature_names, layout.feature_kinds):
             argv_cols.append(pc.fill_null(encode_values_arrow(batch.column(f), kind), ""))
         key_resp = _resp_pieces(keys)
-        if self._fresh.get(layout.name):
+        # a key twice in one batch (not from the sync's query, which emits one row per key)
+        # goes through the guard even in a fresh generation
+        if self._fresh.get(layout.name) and pc.count_distinct(keys).as_py() == batch.num_rows:
             return ("fresh", batch.num_rows, self._fresh_commands(layout, batch.num_rows, key_resp, argv_cols))
         row_resp = pc.binary_join_element_wise(*(_resp_pieces(c) for c in argv_cols), "")
         return ("guard", batch.num_rows, key_resp, row_resp)
