@@ -102,8 +102,8 @@ def register(app: typer.Typer) -> None:
             return
         n = result.num_rows
         table_rows = []
-        for i, name in enumerate(result.feature_names):
-            for j in range(n):
+        for j in range(n):
+            for i, name in enumerate(result.feature_names):
                 ts = result.event_timestamps[i][j]
                 table_rows.append((j, name, result.values[i][j], result.statuses[i][j], ts.isoformat() if ts else ""))
         print_table(("row", "feature", "value", "status", "event_ts"), table_rows, title="online features")
