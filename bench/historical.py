@@ -67,7 +67,7 @@ def write_project(root: Path, views: dict[str, dict], memory_limit: str) -> None
     }}))
     models = []
     for name, spec in views.items():
-        (root / "models" / f"{name}.sql").write_text(f"select * from main.raw_{name}\n")
+        (root / "models" / f"{name}.sql").write_text(f"select * from {{{{ target.schema }}}}.raw_{name}\n")
         fw = {"kind": "feature_view", "entity": spec["entity"], "timestamp": "event_ts"}
         if spec.get("created"):
             fw["created_timestamp"] = "created_ts"
@@ -227,7 +227,7 @@ def step(kind: str, args: dict) -> dict:
     if kind in ("fwctl", "prefilter"):
         from featurewarehouse.store import FeatureStore
 
-        store = FeatureStore(root)
+        store = FeatureStore(root, target=args.get("target"))
         if kind == "fwctl":
             store._rendered(args["features"], False)  # registry + one dbt compile, timed apart
             info["render_seconds"] = time.perf_counter() - started
@@ -375,10 +375,83 @@ def _refresh_macros(root: Path, memory_limit: str) -> None:
 
     shutil.rmtree(root / "macros")
     shutil.copytree(REPO / "macros", root / "macros")
+    for sql in (root / "models").glob("*.sql"):
+        sql.write_text(f"select * from {{{{ target.schema }}}}.raw_{sql.stem}\n")
     path = root / "profiles" / "profiles.yml"
     profiles = yaml.safe_load(path.read_text())
     profiles["featurewarehouse"]["outputs"]["dev"]["settings"] = {"memory_limit": memory_limit}
+    profiles["featurewarehouse"]["outputs"]["pg"] = {
+        "type": "postgres", "host": os.environ.get("FW_PG_HOST", "127.0.0.1"),
+        "port": int(os.environ.get("FW_PG_PORT", "5432")), "user": os.environ.get("FW_PG_USER", "postgres"),
+        "password": os.environ.get("FW_PG_PASSWORD", ""), "dbname": os.environ.get("FW_PG_DATABASE", "test"),
+        "schema": PG_SCHEMA, "threads": 2,
+    }
     path.write_text(yaml.safe_dump(profiles))
+
+
+PG_SCHEMA = "fw_bench_historical"
+
+
+def scenario_postgres(work: Path, spine_rows: int, view_rows: int, seed: int, memory_limit: str) -> None:
+    """fwctl on PostgreSQL: the same views loaded over COPY, the result to a table. Time and peak RSS."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    root = work / "pit"
+    if not (root / "wh.duckdb").exists():
+        write_project(root, PIT_VIEWS, memory_limit)
+        fill_raw(root, PIT_VIEWS, view_rows, seed)
+        _build(root)
+    _refresh_macros(root, memory_limit)
+    spine = work / f"spine_{spine_rows}_370d.parquet"
+    if not spine.exists():
+        write_spine(spine, spine_rows, seed, 200_000, 20_000)
+    uri = "postgresql://{u}@{h}:{p}/{d}".format(
+        u=os.environ.get("FW_PG_USER", "postgres"), h=os.environ.get("FW_PG_HOST", "127.0.0.1"),
+        p=os.environ.get("FW_PG_PORT", "5432"), d=os.environ.get("FW_PG_DATABASE", "test"))
+    pg = adbc.connect(uri, autocommit=True)
+    src = _duckdb(root)
+    started = time.perf_counter()
+    with pg.cursor() as cur:
+        cur.execute(f"drop schema if exists {PG_SCHEMA} cascade")
+        cur.execute(f"create schema {PG_SCHEMA}")
+        for name in PIT_VIEWS:
+            reader = src.execute(f"select * from raw_{name}").to_arrow_reader(500_000)
+            cur.adbc_ingest(f"raw_{name}", reader, mode="create", db_schema_name=PG_SCHEMA)
+            cur.execute(f"analyze {PG_SCHEMA}.raw_{name}")
+    src.close()
+    print(f"\npostgres: loaded 3 views x {view_rows:,} rows over COPY in {time.perf_counter() - started:.1f} s")
+    subprocess.run([sys.executable, __file__, "_build", str(root), "pg"], check=True,
+                   env={**os.environ, "PYTHONPATH": str(REPO / "python")})
+    try:
+        info = run_child("fwctl", {"root": str(root), "spine": str(spine), "features": PIT_FEATURES,
+                                   "output": f"{PG_SCHEMA}.out_fwctl", "target": "pg"})
+        if "failed" in info:
+            print(f"  fwctl FAILED after peak RSS {info['peak_rss_mib']:.0f} MiB: {info['failed']}")
+        else:
+            print(f"  fwctl  spine {spine_rows:,} rows (Parquet over COPY) -> table: {info['seconds']:.2f} s   "
+                  f"peak RSS {info['peak_rss_mib']:.0f} MiB   rows {info['rows']:,}   (dbt render "
+                  f"{info['render_seconds']:.2f} s + staging/SQL {info['sql_seconds']:.2f} s)", flush=True)
+            parts = ", ".join(f"count({c}), sum({c})::float8" for c in FEATURE_COLS)
+            with pg.cursor() as cur:
+                cur.execute(f"select count(*), sum(label_id)::float8, {parts} from {PG_SCHEMA}.out_fwctl")
+                got = cur.fetchone()
+            # the reference: the hand-written DuckDB ASOF query on the same spine
+            run_child("asof", {"root": str(root), "spine": str(spine), "memory_limit": memory_limit,
+                               "output": "out_pg_reference"})
+            ref_table = "DuckDB ASOF (hand-written)"
+            con = _duckdb(root)
+            want = con.execute(f"select count(*), sum(label_id)::double, {parts.replace('float8', 'double')} "
+                               "from out_pg_reference").fetchone()
+            con.close()
+            same = want is not None and all(
+                a == b if isinstance(a, int) else abs(a - b) <= 1e-9 * max(1.0, abs(b)) for a, b in zip(got, want))
+            print(f"  same answers as {ref_table} (counts and sums of every feature): {same}")
+            if not same:
+                print(f"    postgres: {got}\n    duckdb:   {want}")
+    finally:
+        with pg.cursor() as cur:
+            cur.execute(f"drop schema if exists {PG_SCHEMA} cascade")
+        pg.close()
 
 
 def _build(root: Path) -> None:
@@ -387,25 +460,25 @@ def _build(root: Path) -> None:
                    env={**os.environ, "PYTHONPATH": str(REPO / "python")})
 
 
-def _build_here(root: Path) -> None:
+def _build_here(root: Path, target: str | None = None) -> None:
     from featurewarehouse.config import load_config
     from featurewarehouse.dbt import run_dbt
     from featurewarehouse.registry import load_registry
 
-    config = load_config(root)
+    config = load_config(root, target=target)
     run_dbt(config, ["build"], quiet=True)
     load_registry(config)
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_build":
-        _build_here(Path(sys.argv[2]))
+        _build_here(Path(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else None)
         return
     if len(sys.argv) > 1 and sys.argv[1] == "_step":
         print(json.dumps(step(sys.argv[2], json.loads(sys.argv[3]))))
         return
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenario", choices=("pit", "wide", "all"), default="all")
+    p.add_argument("--scenario", choices=("pit", "wide", "postgres", "all"), default="all")
     p.add_argument("--spine-rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     p.add_argument("--view-rows", type=int, default=3_333_334, help="rows per view (default: 10M over 3 views)")
     p.add_argument("--seed", type=int, default=7)
@@ -429,6 +502,8 @@ def main() -> None:
                              spine_days=a.narrow_days)
         if a.scenario in ("wide", "all"):
             scenario_wide(work, a.seed, a.memory_limit)
+        if a.scenario in ("postgres", "all"):
+            scenario_postgres(work, a.spine_rows[0], a.view_rows, a.seed, a.memory_limit)
     finally:
         if a.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
