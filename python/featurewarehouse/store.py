@@ -83,13 +83,18 @@ class FeatureStore:
         a warehouse table (a name) instead of returning the rows.
         ``row_id_column`` keeps the spine's 0-based row position under that name.
         """
+        import dataclasses
+        import time
+
+        started = time.perf_counter()
         features = list(features)
         pit_sql = self._rendered(features, full_feature_names) if features else None
-        return retrieval.get_historical_features(
+        result = retrieval.get_historical_features(
             self.config, entity_df, features, timestamp_column=timestamp_column, output=output,
             full_feature_names=full_feature_names, row_id_column=row_id_column,
             registry=self.registry, pit_sql=pit_sql,
         )
+        return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
     def iter_historical_features(
         self,

@@ -45,14 +45,16 @@ def register(app: typer.Typer) -> None:
 
         Example: fwctl historical --spine labels.parquet -f customer_spend_features:* --out train.parquet
         """
-        from featurewarehouse.cli.output import info, print_json
+        from featurewarehouse.cli.output import err_console, info, print_json
         from featurewarehouse.store import FeatureStore
 
         config = options.resolve(project_dir, profiles_dir, target)
-        result = FeatureStore(config=config).get_historical_features(
-            spine, feature, timestamp_column=timestamp_column, output=out,
-            full_feature_names=full_feature_names, row_id_column=row_id_column,
-        )
+        # One warehouse statement does the work: a spinner, not a bar (no row counts to show).
+        with err_console.status(f"point-in-time join of {len(feature)} feature reference(s) onto {spine[:60]} ..."):
+            result = FeatureStore(config=config).get_historical_features(
+                spine, feature, timestamp_column=timestamp_column, output=out,
+                full_feature_names=full_feature_names, row_id_column=row_id_column,
+            )
         if json_out:
             print_json(result.summary())
         else:
