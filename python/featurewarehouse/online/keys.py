@@ -68,7 +68,7 @@ def micros(value: _dt.datetime) -> int:
 
 def from_micros(value: int) -> _dt.datetime:
     """Epoch microseconds to a naive UTC datetime."""
-    return _EPOCH + _dt.timedelta(microseconds=int(value))
+    return _EPOCH + _dt.timedelta(0, 0, int(value))  # positional: measurably faster on the read path
 
 
 def version(ts_micros: int, created_micros: int | None) -> str:

@@ -255,10 +255,7 @@ class OnlineClient:
         for vp in plan.views:
             lay = vp.layout
             kinds = lay.key_kinds
-            key_cols = [
-                [coerce_key_part(v, kind, name) for v in columns[name]]
-                for name, kind in zip(lay.key_names, kinds)
-            ]
+            key_cols = [_coerce_column(columns[name], kind, name) for name, kind in zip(lay.key_names, kinds)]
             keys = list(zip(*key_cols))
             result = self.store.read(lay, keys, vp.feature_idx)
             if result.epoch != plan.epoch:
@@ -315,6 +312,17 @@ class OnlineClient:
 
 def _plan_refs(plan: _Plan) -> list[str]:
     return [f"{vp.layout.name}:{vp.layout.feature_names[i]}" for vp in plan.views for i in vp.feature_idx]
+
+
+_EXACT_TYPES = {"int": int, "str": str}
+
+
+def _coerce_column(values: list[Any], kind: str, name: str) -> list[Any]:
+    """Check a join-key column's values; a column already of the exact type passes as is."""
+    exact = _EXACT_TYPES.get(kind)
+    if exact is not None and all(type(v) is exact for v in values):
+        return values
+    return [coerce_key_part(v, kind, name) for v in values]
 
 
 class _Retry(Exception):
