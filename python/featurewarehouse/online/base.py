@@ -233,7 +233,7 @@ def store_class(url: str) -> type[OnlineStore]:
         raise ConfigError(
             f"unknown online store URL scheme {scheme or url!r}." + did_you_mean(scheme, STORE_CLASSES),
             where=redact(url),
-            hint="use sqlite:///path/online.db, redis://host:6379/0 or rediss://:password@host:6380/0",
+            hint="use sqlite:///path/online.db, redis://host:6379/0 or rediss://host:6380/0 (password in FW_ONLINE_STORE)",
         )
     module, _, name = STORE_CLASSES[scheme].partition(":")
     return getattr(importlib.import_module(module), name)
@@ -247,6 +247,6 @@ def open_store(url: str) -> OnlineStore:
     ...
     featurewarehouse.errors.ConfigError: unknown online store URL scheme 'sqlit'. did you mean 'sqlite'?
     at: sqlit:///x.db
-    hint: use sqlite:///path/online.db, redis://host:6379/0 or rediss://:password@host:6380/0
+    hint: use sqlite:///path/online.db, redis://host:6379/0 or rediss://host:6380/0 (password in FW_ONLINE_STORE)
     """
     return store_class(url).from_url(url)
