@@ -113,3 +113,14 @@ def test_postgres_python_path_matches_the_dbt_model(pg_store, pg_schema, tmp_pat
     nulls = pa.table({"customer_id": pa.nulls(2), "event_ts": pa.nulls(2), "tag": ["a", "b"]})
     out = store.get_historical_features(nulls, ["customer_features:txn_count"], timestamp_column="event_ts").to_arrow()
     assert (out.column("tag").to_pylist(), out.column("txn_count").to_pylist()) == (["a", "b"], [None, None])
+
+    # the command, on Postgres: a SQL spine into a table, never through Python
+    from featurewarehouse.cli.main import main
+
+    args = ["historical", "--project-dir", str(store.config.project_dir), "--target", "postgres",
+            "--spine", f'select * from "{pg_schema}".spine_labels', "--timestamp-column", "event_ts",
+            "--out", f"{pg_schema}.train_cli"]
+    for f in FEATURES:
+        args += ["-f", f]
+    assert main(args) == 0
+    assert features_by_label(_fetch(store, f'select * from "{pg_schema}".train_cli')) == EXPECTED
