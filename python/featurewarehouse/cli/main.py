@@ -56,10 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted", style="red", highlight=False)
         return 130
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+    except Exception as exc:
+        if _is_click_error(exc):  # usage errors: show them the way click does, exit 2
             exc.show()
             return exc.exit_code
         if os.environ.get("FW_DEBUG"):
@@ -68,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("hint: rerun with FW_DEBUG=1 for a traceback and report it", highlight=False, markup=False)
         return 3
     return 0
+
+
+def _is_click_error(exc: Exception) -> bool:
+    """typer may bundle its own copy of click: match either copy's ClickException."""
+    return any(
+        cls.__name__ == "ClickException" and cls.__module__.endswith("click.exceptions")
+        for cls in type(exc).__mro__
+    )
 
 
 def _print_error(console, exc: FwError) -> None:
