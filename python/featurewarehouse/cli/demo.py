@@ -86,6 +86,10 @@ def demo(
             "timings_s": {k: round(v, 2) for k, v in run.timings.items()},
             "tests_passed": run.tests_passed,
             "models": [m.__dict__ for m in run.models],
+            "registry_version": run.registry_version,
+            "validation": run.validation,
+            "sync": run.sync.to_dict() if run.sync else None,
+            "online_read": run.online_read.to_feast_response() if run.online_read else None,
         })
         return
     if run.generated:
@@ -98,6 +102,34 @@ def demo(
         title=f"dbt build on target {run.target}: {len(run.models)} models, {run.tests_passed} tests passed "
         f"in {run.build_seconds:.1f}s",
     )
+    v = run.validation
+    info(f"registry {run.registry_version[:12]}: validated {v.get('models', 0)} models, "
+         f"{v.get('expectations', 0) - v.get('expectations_failed', 0)}/{v.get('expectations', 0)} expectations passed")
+    if run.sync:
+        print_table(
+            ["view", "mode", "rows read", "written", "expired", "seconds"],
+            [(r.view, r.mode, f"{r.rows_read:,}", f"{r.written:,}", f"{r.expired:,}", f"{r.seconds:.1f}")
+             for r in run.sync.views],
+            title=f"synced into {run.sync.store}",
+        )
+    if run.online_read:
+        read = run.online_read
+        print_table(
+            list(read.feature_names),
+            [[_cell(read.values[i][j], read.statuses[i][j]) for i in range(len(read.feature_names))]
+             for j in range(len(read.values[0]))],
+            title="online read: get_online_features(" + ", ".join(run.read_features) + ")",
+        )
+    from featurewarehouse.serving.http import try_it_lines
+
+    entities = {k: v for k, v in run.read_entities.items()}
+    for line in try_it_lines(list(run.read_features), entities):
+        info(line)
+
+
+def _cell(value, status: str) -> str:
+    """A value, or the Feast status saying why there is none."""
+    return str(value) if status == "PRESENT" else status
 
 
 @demo_app.command("generate")

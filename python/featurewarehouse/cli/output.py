@@ -68,7 +68,7 @@ def print_table(
 
 
 def info(message: str) -> None:
-    err_console.print(message, highlight=False, markup=False)
+    err_console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def warn(message: str) -> None:

@@ -1,11 +1,14 @@
 """The demo flow behind ``fwctl demo``: a plain sequence of steps.
 
-1. data     generate the default card-payments dataset if it is missing;
-2. load     on a server warehouse (PostgreSQL), load the raw Parquet into <schema>_raw;
-3. build    ONE ``dbt build`` of the whole project (models and their tests);
-4. summary  the models built and their row counts.
+1. data      generate the default card-payments dataset if it is missing;
+2. load      on a server warehouse (PostgreSQL), load the raw Parquet into <schema>_raw;
+3. build     ONE ``dbt build`` of the whole project (models and their tests);
+4. summary   the models built and their row counts;
+5. registry  the feature registry, from the manifest that build wrote (no second dbt run);
+6. validate  every model's Great Expectations suite, in the warehouse; a failure stops here;
+7. sync      the latest values of the online feature views into the online store (gated);
+8. read      one online read back, as a model would do it.
 
-Later steps (validation, registry, online sync, serving) slot in after "build".
 Library code: no printing; progress goes through the callbacks.
 """
 from __future__ import annotations
@@ -14,7 +17,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from featurewarehouse.config import ProjectConfig
 from featurewarehouse.demo.generate import (
@@ -49,6 +52,12 @@ class DemoRun:
     models: tuple[ModelSummary, ...]
     tests_passed: int
     timings: dict[str, float] = field(default_factory=dict)
+    registry_version: str = ""
+    validation: dict[str, int] = field(default_factory=dict)
+    sync: Any = None  # featurewarehouse.online.sync.SyncReport
+    online_read: Any = None  # featurewarehouse.serving.client.OnlineFeatures
+    read_features: tuple[str, ...] = ()
+    read_entities: dict[str, list] = field(default_factory=dict)
 
 
 def demo_spec(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED, end: dt.date | None = None) -> DemoSpec:
@@ -135,4 +144,93 @@ def run_demo(
 
     step("summary")
     models, tests = summarize(config, result)
-    return DemoRun(data_dir, config.target, generated, loaded, timings["build"], models, tests, timings)
+
+    step("registry")
+    t0 = time.perf_counter()
+    registry = build_registry_from_build(config)
+    timings["registry"] = time.perf_counter() - t0
+
+    step("validate")
+    t0 = time.perf_counter()
+    validation = validate_all(config)
+    timings["validate"] = time.perf_counter() - t0
+
+    step("sync")
+    t0 = time.perf_counter()
+    sync = sync_all(config, registry)
+    timings["sync"] = time.perf_counter() - t0
+
+    step("read")
+    features, entities = sample_request(config, registry)
+    online = read_online(config, features, entities)
+    return DemoRun(
+        data_dir, config.target, generated, loaded, timings["build"], models, tests, timings,
+        registry_version=registry.version, validation=validation, sync=sync, online_read=online,
+        read_features=tuple(features), read_entities=entities,
+    )
+
+
+def build_registry_from_build(config: ProjectConfig):
+    """Step 5: the registry from the manifest (with compiled SQL) that ``dbt build`` just wrote."""
+    from featurewarehouse.registry.builder import build_registry
+
+    return build_registry(config, dbt_command=None).registry
+
+
+def validate_all(config: ProjectConfig) -> dict[str, int]:
+    """Step 6: run every suite; raise ChecksFailed naming the failures, so nothing unvalidated is synced."""
+    from featurewarehouse.errors import ChecksFailed
+    from featurewarehouse.validation.run import summary, validate
+
+    run = validate(config, docs=False)
+    counts = summary(run.results)
+    failed = [r.model for r in run.results if not r.success]
+    if failed:
+        raise ChecksFailed(
+            f"validation failed for {len(failed)} model(s): {', '.join(failed)}",
+            where=str(run.report_path),
+            hint="run `fwctl validate` to see the failed expectations",
+        )
+    return counts
+
+
+def sync_all(config: ProjectConfig, registry):
+    """Step 7: sync every online view, through the validation gate."""
+    from featurewarehouse.online.sync import sync_online
+    from featurewarehouse.validation.gate import make_gate
+
+    return sync_online(config, gate=make_gate(config), registry=registry)
+
+
+def sample_request(config: ProjectConfig, registry, n: int = 2) -> tuple[list[str], dict[str, list]]:
+    """A small online request: two features of each single-key online view, for the
+    entities that transacted last (so that short-TTL features are still fresh)."""
+    from featurewarehouse.offline.warehouse import connect
+
+    views = [v for v in registry.online_views if len(v.key_names) == 1]
+    views.sort(key=lambda v: v.ttl_seconds or float("inf"))  # the shortest TTL picks the keys
+    features = [f.ref for v in views[:2] for f in v.features[:2]]
+    entities: dict[str, list] = {}
+    with connect(config) as wh:
+        for v in views[:2]:
+            key = v.key_names[0]
+            if key in entities:
+                continue
+            latest = wh.fetch_arrow(
+                f"select {key}, max({v.timestamp}) as ts from {v.relation} where {key} is not null "
+                f"group by {key} order by ts desc, {key} limit {n}"
+            )
+            entities[key] = latest.column(0).to_pylist()
+    width = min((len(v) for v in entities.values()), default=0)
+    return features, {k: v[:width] for k, v in entities.items()}
+
+
+def read_online(config: ProjectConfig, features: list[str], entities: dict[str, list]):
+    """Step 8: read back what was synced, as a model server would."""
+    from featurewarehouse.serving.client import OnlineClient
+
+    client = OnlineClient.from_config(config)
+    try:
+        return client.get_online_features(features=features, entity_rows=entities)
+    finally:
+        client.close()

@@ -313,6 +313,11 @@ def run_suites(
     :class:`ModelValidation` with ``error`` set; the other models still run.
     ``connection`` overrides the target's (URL, engine kwargs, dialect): tests use it.
     """
+    import logging
+
+    # GX logs its housekeeping at INFO; once dbt has configured logging in this
+    # process (fwctl demo) that would reach the terminal.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     if connection is None:
         if config is None:
             raise ConfigError("run_suites needs a project config or a connection")
