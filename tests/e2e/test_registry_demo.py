@@ -168,19 +168,19 @@ def test_analyst_adds_a_feature_view(demo, capsys):
     assert code == 0
 
     # the fast column resolver and sqlglot's qualify + lineage agree on every demo model
-    import featurewarehouse.registry.builder as builder_mod
+    import featurewarehouse.registry.analysis as analysis_mod
     from featurewarehouse.registry.sql import Relations, analyze
 
     manifest = json.loads((demo / "target" / "manifest.json").read_text())
     views = [u for u, n in manifest["nodes"].items() if "/features/" in n.get("original_file_path", "")]
 
     def run():
-        return builder_mod._analyze_models(views, manifest, None, Relations(manifest), builder_mod._Graph(manifest),
+        return analysis_mod.analyze_models(views, manifest, None, Relations(manifest), analysis_mod.Graph(manifest),
                                            "duckdb", None, {}, {}, {"analysed": 0, "cached": 0})
 
     fast = run()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(builder_mod, "analyze", lambda model, schema, dialect: analyze(model, schema, dialect, fast=False))
+        mp.setattr(analysis_mod, "analyze", lambda model, schema, dialect: analyze(model, schema, dialect, fast=False))
         slow = run()
     assert len(fast) >= 9  # 5 demo views + the new one + staging models
     for uid in fast:

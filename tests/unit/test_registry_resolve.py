@@ -6,7 +6,7 @@ import copy
 import pytest
 from registry_support import manifest
 
-from featurewarehouse.registry.builder import _analyze_models, _Graph
+from featurewarehouse.registry.analysis import Graph, analyze_models
 from featurewarehouse.registry.resolve import resolve
 from featurewarehouse.registry.sql import ModelSql, Relations, analyze, inline_named_windows, parse
 
@@ -87,17 +87,17 @@ def test_expected_lineage_of_a_join():
 
 
 def test_fixture_manifest_models_agree(monkeypatch):
-    import featurewarehouse.registry.builder as builder_mod
+    import featurewarehouse.registry.analysis as analysis_mod
 
     m = manifest()
-    rel, graph = Relations(m), _Graph(m)
+    rel, graph = Relations(m), Graph(m)
     views = [u for u in m["nodes"] if "features" in u]
 
     def run():
-        return _analyze_models(views, m, None, rel, graph, "duckdb", None, {}, {}, {"analysed": 0, "cached": 0})
+        return analyze_models(views, m, None, rel, graph, "duckdb", None, {}, {}, {"analysed": 0, "cached": 0})
 
     fast = run()
-    monkeypatch.setattr(builder_mod, "analyze", lambda model, schema, dialect: analyze(model, schema, dialect, fast=False))
+    monkeypatch.setattr(analysis_mod, "analyze", lambda model, schema, dialect: analyze(model, schema, dialect, fast=False))
     slow = run()
     assert sorted(fast) == sorted(slow) and len(fast) == 4  # 2 views + 2 staging models
     for uid in fast:
