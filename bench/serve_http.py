@@ -160,11 +160,12 @@ def serve(url: str, port: int, log_to: str | None, threadpool: bool) -> None:
 
     from featurewarehouse.online.base import open_store
     from featurewarehouse.serving.client import OnlineClient
-    from featurewarehouse.serving.http import create_app
+    from featurewarehouse.serving.http import create_app, tune_gc_for_serving
     from featurewarehouse.serving.logging import FeatureLogSink
 
     sink = FeatureLogSink(log_to) if log_to else None
     app = create_app(OnlineClient(open_store(url)), log_sink=sink, threadpool=threadpool, token="")
+    tune_gc_for_serving()  # as `fwctl serve` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

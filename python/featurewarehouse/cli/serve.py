@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from featurewarehouse.cli.output import info, warn
-        from featurewarehouse.serving.http import TOKEN_ENV, app_from_config, check_bindable
+        from featurewarehouse.serving.http import TOKEN_ENV, app_from_config, check_bindable, tune_gc_for_serving
 
         config = options.resolve(project_dir, profiles_dir, target, store)
         check_bindable(host, port)
@@ -50,4 +50,5 @@ def register(app: typer.Typer) -> None:
             info(f"bearer token required ({TOKEN_ENV} is set)")
         elif host not in ("127.0.0.1", "localhost", "::1"):
             warn(f"serving on {host} without a token; set {TOKEN_ENV} to require one")
+        tune_gc_for_serving()
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

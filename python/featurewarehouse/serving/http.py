@@ -248,6 +248,19 @@ def app_from_config(
     return create_app(client, max_entities=max_entities, token=token, log_sink=sink)
 
 
+def tune_gc_for_serving() -> None:
+    """For a process that only serves: collect young objects 70x less often.
+
+    With logging on, responses wait for the log writer for up to a second, so they
+    survive young collections and make older ones expensive; measured on a 1-entity
+    request this moves GC from ~7 us to ~2.5 us per request. Called by `fwctl serve`
+    (which owns its process), not by create_app (which may be embedded).
+    """
+    import gc
+
+    gc.set_threshold(50_000, 50, 100)
+
+
 def check_bindable(host: str, port: int) -> None:
     """Fail with a clear message before the server starts when it cannot listen on host:port."""
     import socket

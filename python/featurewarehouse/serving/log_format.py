@@ -180,10 +180,15 @@ def responses_table(refs: Sequence[tuple[str, str]], names: Sequence[str], group
         def column(attr: str) -> Any:
             cells = list(flat(flat(getattr(r, attr)) for r in results))
             return lambda col: cells[col::width]
+
+        def stamps_of(col: int) -> list:  # few columns are asked for (one per view): no full flatten
+            return [r.event_timestamps[col][0] for r in results]
     else:
         def column(attr: str) -> Any:
             return lambda col: [v for r in results for v in getattr(r, attr)[col]]
-    values_of, statuses_of, stamps_of = column("values"), column("statuses"), column("event_timestamps")
+
+        stamps_of = column("event_timestamps")
+    values_of, statuses_of = column("values"), column("statuses")
     per_vector = [
         pa.array(list(flat(repeat(item[0], n) for item, n in zip(group, sizes))), pa.string()),
         served_array(group, sizes),
