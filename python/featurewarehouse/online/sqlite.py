@@ -251,6 +251,12 @@ class SqliteOnlineStore(OnlineStore):
             self._read_sql[cache_key] = sql
         return sql
 
+    def _unreadable(self, exc: Exception) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"the SQLite online store {self.path} cannot be read: {exc}",
+            hint="move the broken file away and re-create it with `fwctl sync-online --full-refresh`",
+        )
+
     def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
         con = self._read_con()
         k = len(layout.key_names)
@@ -263,6 +269,8 @@ class SqliteOnlineStore(OnlineStore):
             found = con.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             raise StaleLayout(str(exc)) from exc
+        except sqlite3.DatabaseError as exc:  # not a database, or a corrupt one
+            raise self._unreadable(exc) from exc
         epoch = found[0][k] if found and found[0][0] is None else 0
         dkey = (layout.name, layout.signature, tuple(feature_idx))
         decoders = self._decoders.get(dkey)
@@ -288,6 +296,8 @@ class SqliteOnlineStore(OnlineStore):
             rows = con.execute(f"select k, v from {_META} where k like 'view:%'").fetchall()
         except sqlite3.OperationalError:
             return {}
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from exc
         return {k[len("view:"):]: ViewState.from_json(v) for k, v in rows}
 
     def epoch(self) -> int:
@@ -298,6 +308,8 @@ class SqliteOnlineStore(OnlineStore):
             row = con.execute(f"select v from {_META} where k = 'epoch'").fetchone()
         except sqlite3.OperationalError:
             return 0
+        except sqlite3.DatabaseError as exc:
+            raise self._unreadable(exc) from exc
         return int(row[0]) if row else 0
 
     def close(self) -> None:
