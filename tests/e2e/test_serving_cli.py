@@ -40,10 +40,14 @@ def test_fwctl_serve_answers_logs_and_flushes_on_sigterm(tmp_path):
 
     store = f"sqlite:///{tmp_path / 'online.db'}"
     fill(open_store(store))
+    # a project of its own: the repository's may hold a built registry (after `make demo`)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
     proc = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(REPO), "--store", store,
+        [str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
          "--port", str(port), "--log-to", str(tmp_path / "logs"), "--max-entities", "3"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -65,7 +69,7 @@ def test_fwctl_serve_answers_logs_and_flushes_on_sigterm(tmp_path):
         status, body = _post(port, {"features": ["merchant_risk_features:chargeback_rate_90d"], "entities": {"merchant_id": [1, 2, 3, 4]}})
         assert status == 413 and "at most 3" in body["detail"]
         # a second server on the same port is refused with a usage error, before it starts
-        again = subprocess.run([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(REPO), "--store", store,
+        again = subprocess.run([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
                                 "--port", str(port)], env=env, capture_output=True, text=True, timeout=60)
         assert again.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in again.stderr
     finally:
