@@ -129,7 +129,9 @@ def demo(
 
 def _cell(value, status: str) -> str:
     """A value, or the Feast status saying why there is none."""
-    return str(value) if status == "PRESENT" else status
+    if status != "PRESENT":
+        return status
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 @demo_app.command("generate")

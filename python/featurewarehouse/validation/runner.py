@@ -280,7 +280,12 @@ def warehouse_connection(config: ProjectConfig) -> tuple[str, dict[str, Any], st
 
 
 def _context(docs_dir: Path | None):
+    import logging
+
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    # GX logs its housekeeping at INFO; once dbt has configured logging in this
+    # process (fwctl demo) that would reach the terminal.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -313,11 +318,6 @@ def run_suites(
     :class:`ModelValidation` with ``error`` set; the other models still run.
     ``connection`` overrides the target's (URL, engine kwargs, dialect): tests use it.
     """
-    import logging
-
-    # GX logs its housekeeping at INFO; once dbt has configured logging in this
-    # process (fwctl demo) that would reach the terminal.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     if connection is None:
         if config is None:
             raise ConfigError("run_suites needs a project config or a connection")
