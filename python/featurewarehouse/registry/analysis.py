@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from featurewarehouse.registry.records import catalog_columns
-from featurewarehouse.registry.sql import ModelSql, Relations, analyze, choose_sql, parse, quote
+from featurewarehouse.registry.shapes import ShapeCache, digest, schema_shape
+from featurewarehouse.registry.sql import ModelSql, Relations, analyze, choose_sql, parse_tokens, quote, tokenize
 
 CACHE_VERSION = 1
 
@@ -83,6 +84,7 @@ def analyze_models(
         wanted |= {a for a in graph.ancestors(uid) if a in nodes and nodes[a].get("resource_type") == "model"}
     done: dict[str, ModelSql] = {}
     visiting: set[str] = set()
+    shapes = ShapeCache()
 
     def schema_of(uid: str) -> dict[str, str] | None:
         cols = catalog_columns(catalog, uid)
@@ -117,10 +119,7 @@ def analyze_models(
                 m.lineage, m.fingerprint, m.error = hit["lineage"], hit["fingerprint"], hit["error"]
                 stats["cached"] += 1
             else:
-                m.tree, m.fingerprint, m.error = parse(text, dialect)
-                if m.tree is not None:
-                    analyze(m, schema, dialect)
-                m.tree = None  # qualified in place: not the model's own SQL any more
+                analyze_one(m, schema, dialect, shapes)
                 stats["analysed"] += 1
             cache_out[key] = {"outputs": list(m.outputs) if m.outputs is not None else None,
                               "lineage": m.lineage, "fingerprint": m.fingerprint, "error": m.error}
@@ -130,3 +129,23 @@ def analyze_models(
     for uid in sorted(wanted):
         visit(uid)
     return done
+
+
+def analyze_one(m: ModelSql, schema: dict[str, dict[str, str]], dialect: str, shapes: ShapeCache) -> None:
+    """Tokenize, fingerprint, then take the outcome of a model of the same shape, or parse and analyse."""
+    tokens, m.error = tokenize(m.text, dialect)
+    if tokens is None:
+        return
+    m.fingerprint, shape, texts, number = digest(tokens)
+    key = (shape, schema_shape(schema, number))
+    shared = shapes.lookup(key, texts)
+    if shared is not None:
+        m.outputs, m.lineage = shared
+        return
+    m.tree, m.error = parse_tokens(tokens, m.text, dialect)
+    if m.tree is None:
+        return
+    tree = m.tree
+    if analyze(m, schema, dialect) and m.error is None and m.outputs is not None:
+        shapes.add(key, texts, number, tree, m.outputs, m.lineage)
+    m.tree = None  # qualified in place: not the model's own SQL any more

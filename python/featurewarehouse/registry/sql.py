@@ -204,28 +204,43 @@ def choose_sql(
 
 def parse(text: str, dialect: str):
     """Tokenize once, fingerprint the tokens, parse one statement: (tree, fingerprint, error)."""
+    from featurewarehouse.registry.fingerprint import fingerprint_tokens
+
+    tokens, error = tokenize(text, dialect)
+    if tokens is None:
+        return None, "", error
+    fingerprint = fingerprint_tokens(tokens)
+    tree, error = parse_tokens(tokens, text, dialect)
+    return tree, fingerprint, error
+
+
+def tokenize(text: str, dialect: str) -> tuple[list[Any] | None, str | None]:
+    """(tokens, None), or (None, error) when the SQL does not tokenize."""
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.errors import SqlglotError
 
-    from featurewarehouse.registry.fingerprint import fingerprint_tokens
+    try:
+        return Dialect.get_or_raise(dialect).tokenize(text), None
+    except SqlglotError as exc:
+        return None, str(exc).splitlines()[0]
 
-    d = Dialect.get_or_raise(dialect)
+
+def parse_tokens(tokens: list[Any], text: str, dialect: str) -> tuple[Any, str | None]:
+    """(one statement's tree, None), or (None, error)."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import SqlglotError
+
     try:
-        tokens = d.tokenize(text)
+        statements = [s for s in Dialect.get_or_raise(dialect).parser().parse(tokens, text) if s is not None]
     except SqlglotError as exc:
-        return None, "", str(exc).splitlines()[0]
-    fingerprint = fingerprint_tokens(tokens)
-    try:
-        statements = [s for s in d.parser().parse(tokens, text) if s is not None]
-    except SqlglotError as exc:
-        return None, fingerprint, str(exc).splitlines()[0]
+        return None, str(exc).splitlines()[0]
     if len(statements) != 1:
-        return None, fingerprint, f"expected one SQL statement, found {len(statements)}"
-    return statements[0], fingerprint, None
+        return None, f"expected one SQL statement, found {len(statements)}"
+    return statements[0], None
 
 
-def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str, *, fast: bool = True) -> None:
-    """Output columns and per-column lineage of a parsed model.
+def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str, *, fast: bool = True) -> bool:
+    """Output columns and per-column lineage of a parsed model; True when the fast resolver did it.
 
     The tree is qualified in place (a copy costs as much as the parse):
     afterwards ``model.tree`` is no longer the model's SQL.
@@ -238,34 +253,34 @@ def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str, *,
 
     tree = model.tree
     if tree is None or not isinstance(tree, exp.Query):
-        return
+        return False
     from featurewarehouse.registry.resolve import resolve
 
     work = inline_named_windows(tree)
     resolved = resolve(work, schema) if fast else None  # common shapes, a fraction of qualify + lineage
     if resolved is not None:
         model.outputs, model.lineage = resolved
-        return
+        return True
     schema = {**schema, **_inferred_schemas(work, schema)}
     try:
         qualified = qualify(work, dialect=dialect, schema=schema, validate_qualify_columns=False, identify=False,
                             quote_identifiers=False)
     except (SqlglotError, KeyError, ValueError) as exc:
         model.error = f"cannot resolve columns: {str(exc).splitlines()[0]}"
-        return
+        return False
     selects = qualified.selects
     if any(isinstance(s, exp.Star) or (isinstance(s, exp.Column) and isinstance(s.this, exp.Star)) for s in selects):
         model.outputs = None  # a star sqlglot could not expand: columns unknown
     else:
         model.outputs = tuple(s.alias_or_name for s in selects)
     if model.outputs is None:
-        return
+        return False
     try:
         scope = build_scope(qualified)
         nodes = lineage(None, qualified, schema, dialect=dialect, scope=scope, copy=False, trim_selects=False)
     except (SqlglotError, KeyError, ValueError, AttributeError) as exc:
         model.error = f"cannot trace column lineage: {str(exc).splitlines()[0]}"
-        return
+        return False
     for column, root in nodes.items():
         leaves: set[str] = set()
         stack = [(root, None)]
@@ -286,6 +301,7 @@ def analyze(model: ModelSql, schema: dict[str, dict[str, str]], dialect: str, *,
                 name = parent.name.rsplit(".", 1)[-1].strip('"')
             leaves.add(f"{n.source.name}.{name}")
         model.lineage[column] = sorted(leaves)
+    return False
 
 
 def inline_named_windows(tree: Any) -> Any:
