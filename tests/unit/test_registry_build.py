@@ -398,7 +398,7 @@ def test_build_registry_keeps_the_cache_file(proj):
     config = load_config(proj)
     first = build_registry(config, dbt_command=None)
     assert first.stats["analysed"] == 4
-    assert json.loads((proj / "target" / "fw_registry_cache.json").read_text())["version"] == 1
+    assert json.loads((proj / "target" / "fw_registry_cache.json").read_text())["version"] == 2
     second = build_registry(config, dbt_command=None)
     assert second.stats == {"analysed": 0, "cached": 4}
     (proj / "target" / "fw_registry_cache.json").write_text("{not json")

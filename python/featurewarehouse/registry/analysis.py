@@ -14,7 +14,7 @@ from featurewarehouse.registry.records import catalog_columns
 from featurewarehouse.registry.shapes import ShapeCache, digest, schema_shape
 from featurewarehouse.registry.sql import ModelSql, Relations, analyze, choose_sql, parse_tokens, quote, tokenize
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the SQL text is hashed outside the JSON of the key
 
 
 class Graph:
@@ -112,7 +112,9 @@ def analyze_models(
                 cols = schema_of(p)
                 if cols and p in rel.by_uid:
                     schema[quote(rel.by_uid[p])] = cols
-            key = hashlib.sha256(json.dumps([dialect, text, schema], sort_keys=True).encode()).hexdigest()
+            # the SQL text is hashed as it is (JSON-escaping 2 kB of SQL per model costs more than the hash)
+            key = hashlib.sha256(json.dumps([dialect, schema], sort_keys=True).encode() + b"\x00"
+                                 + text.encode()).hexdigest()
             hit = cache_in.get(key)
             if hit is not None:
                 m.outputs = tuple(hit["outputs"]) if hit["outputs"] is not None else None

@@ -234,6 +234,40 @@ def write_registry(registry: Registry | dict[str, Any], path: Path) -> Path:
     return atomic_write(path, json.dumps(data, separators=(",", ":"), default=str) + "\n")
 
 
+def _loads(data: bytes) -> Any:
+    """JSON from bytes: orjson when installed (2-3x faster on a 15 MB manifest), else json.
+
+    orjson rejects what json accepts (NaN, Infinity): those files go through json.
+    """
+    try:
+        import orjson
+    except ImportError:  # an optional speed-up (the serve extra installs it)
+        return json.loads(data)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def _dumps_private(data: Any) -> str:
+    """Compact JSON for files only this module reads back (the analysis cache)."""
+    try:
+        import orjson
+    except ImportError:
+        return json.dumps(data, separators=(",", ":"))
+    return orjson.dumps(data).decode()
+
+
+def read_artifact(path: Path, *, what: str, hint: str) -> dict[str, Any]:
+    """:func:`featurewarehouse.dbt.read_artifact`, the same errors, with the faster parser."""
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}", hint=hint)
+    try:
+        return _loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} is not valid JSON: {exc}", where=str(path), hint=hint) from exc
+
+
 def cache_path(config) -> Path:
     return config.target_path / "fw_registry_cache.json"
 
@@ -241,7 +275,7 @@ def cache_path(config) -> Path:
 def read_cache(path: Path) -> dict[str, Any]:
     """The analysis cache, or {} when absent or unreadable (it is only ever a shortcut)."""
     try:
-        return json.loads(path.read_text())
+        return _loads(path.read_bytes())
     except (OSError, ValueError):
         return {}
 
@@ -267,8 +301,9 @@ def gc_paused():
 def read_previous(path: Path) -> Registry | None:
     """The registry written last time, or None when absent or unreadable."""
     try:
-        return Registry.read(path) if path.is_file() else None
-    except ConfigError:
+        # Registry.read, with the faster JSON parser
+        return Registry.from_dict(_loads(path.read_bytes())) if path.is_file() else None
+    except (ConfigError, OSError, KeyError, TypeError, ValueError):
         return None
 
 
@@ -322,8 +357,6 @@ def build_registry(
 
 
 def _build_files(config, manifest_file, catalog_path, previous_manifest, write, use_cache, timings, t0) -> BuildResult:
-    from featurewarehouse.dbt import read_artifact
-
     with gc_paused():
         manifest = read_artifact(manifest_file, what="dbt manifest",
                                  hint="run `fwctl registry build` (it runs dbt parse) or `dbt parse`")
@@ -335,6 +368,9 @@ def _build_files(config, manifest_file, catalog_path, previous_manifest, write, 
             raise ConfigError(f"dbt catalog not found: {cat_file}", hint="run `dbt docs generate` to write it")
         previous = read_previous(config.registry_path)
         cache = read_cache(cache_path(config)) if use_cache else None
+        # the loaded JSON is acyclic: out of the GC's sight until build_registry unfreezes
+        # (else re-enabling the GC scans its hundreds of thousands of objects, generation after generation)
+        gc.freeze()
     result = build_from_manifest(
         manifest, config.entities, catalog=catalog, previous=previous, previous_manifest=previous_manifest,
         cache=cache,
@@ -343,7 +379,7 @@ def _build_files(config, manifest_file, catalog_path, previous_manifest, write, 
         with gc_paused():
             result.written = write_registry(result.data or result.registry, config.registry_path)
             if use_cache:
-                atomic_write(cache_path(config), json.dumps(result.cache, separators=(",", ":")))
+                atomic_write(cache_path(config), _dumps_private(result.cache))
     timings["registry"] = time.perf_counter() - t0
     result.timings = timings
     return result
