@@ -429,3 +429,24 @@ def test_load_registry_refreshes_after_dbt_wrote_a_newer_manifest(proj):
     assert Registry.read(config.registry_path).version == fresh.version  # written, so read next time
     os.utime(config.registry_path, (old + 20, old + 20))
     assert load_registry(config).version == fresh.version
+
+
+@pytest.mark.parametrize("data", [
+    {"a": [1, 2.5, 1e-05, 2.5e-07, 1e16, True, None], "b": {"z": 1, "y": "x\x7f\x01\n\"\\"}},
+    {"a": "café", "b": [1e-3, 0.00001]},
+    {"nan": float("nan"), "inf": [float("inf")]},
+    {"keys": {1: "one", "2": "two"}},
+    {"big": 2 ** 70, "when": __import__("datetime").datetime(2026, 1, 2, 3, 4, 5), "t": ("x", "y")},
+    {"plain": {"b": ["v1", "v2"], "a": {"min": 0, "max": 1.5}}, "version": ""},
+])
+def test_compact_json_is_json_dumps_byte_for_byte(data):
+    from featurewarehouse.registry.builder import _dumps_compact
+
+    for sort_keys in (False, True):
+        try:
+            want = json.dumps(data, sort_keys=sort_keys, separators=(",", ":"), default=str).encode()
+        except TypeError:  # json cannot sort int and str keys together: neither may the fast path
+            with pytest.raises(TypeError):
+                _dumps_compact(data, sort_keys=sort_keys)
+            continue
+        assert _dumps_compact(data, sort_keys=sort_keys) == want

@@ -16,7 +16,9 @@ import datetime as _dt
 import gc
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -166,7 +168,7 @@ def _assemble(fw_nodes, sqls, ents, manifest, catalog, dialect, rel, graph, prev
         dialect=dialect,
     )
     data = plain(registry)  # converted once: hashed here, written by build_registry
-    registry = replace(registry, version=_version_of(data))
+    registry = replace(registry, version=_version_of(data, simple=_is_simple(data)))
     registry = replace(registry, changes=diff_registries(previous, registry))
     data["version"], data["changes"] = registry.version, registry.changes
     return BuildResult(registry=registry, warnings=warnings, stats=stats,
@@ -202,21 +204,72 @@ def content_version(registry: Registry) -> str:
     return _version_of(plain(registry))
 
 
-def _version_of(data: dict[str, Any]) -> str:
+def _version_of(data: dict[str, Any], *, simple: bool | None = None) -> str:
     # model_sql is left out: a formatting edit is not a definition change (the fingerprint decides)
     volatile = ("version", "built_at", "changes", "model_sql")
-    blob = json.dumps({k: v for k, v in data.items() if k not in volatile},
-                      sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    blob = _dumps_compact({k: v for k, v in data.items() if k not in volatile}, sort_keys=True, simple=simple)
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# where orjson's bytes may differ from json.dumps': exponents (1e-05 / 1e-5), 1e-05..1e-04 (0.00001), DEL
+_ORJSON_MAY_DIFFER = re.compile(rb"e-[0-9]|0\.0000|\x7f")
+# registry parts built by this module from names and SQL text: strings, lists and dicts of them only
+_STRINGS_ONLY = frozenset({"column_lineage", "model_sql", "changes"})
+
+
+def _is_simple(data: dict[str, Any]) -> bool:
+    """No NaN/infinite float and only string keys (so orjson and json encode it alike, sorted alike)."""
+    stack: list[Any] = [v for k, v in data.items() if k not in _STRINGS_ONLY]
+    while stack:
+        o = stack.pop()
+        t = type(o)
+        if t is dict:
+            for k in o:
+                if type(k) is not str:
+                    return False
+            stack.extend(o.values())
+        elif t is list or t is tuple:
+            stack.extend(o)
+        elif t is float and not math.isfinite(o):
+            return False
+    return True
+
+
+def _dumps_compact(data: Any, *, sort_keys: bool = False, simple: bool | None = None) -> bytes:
+    """``json.dumps(data, separators=(",", ":"), default=str, sort_keys=...)`` as bytes, the same bytes.
+
+    orjson makes them 5x faster when it is installed and the data is simple (see
+    :func:`_is_simple`) and its output is ASCII with no float it spells otherwise;
+    else json does it. So the registry file and its version do not depend on
+    whether orjson is installed.
+    """
+    if simple is None:
+        simple = isinstance(data, dict) and _is_simple(data)
+    if simple:
+        try:
+            import orjson
+        except ImportError:  # an optional speed-up
+            orjson = None
+        if orjson is not None:
+            option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS  # to default=str, as json
+            if sort_keys:
+                option |= orjson.OPT_SORT_KEYS
+            try:
+                out = orjson.dumps(data, default=str, option=option)
+            except TypeError:  # orjson.JSONEncodeError (a 65-bit int, ...)
+                out = None
+            if out is not None and out.isascii() and not _ORJSON_MAY_DIFFER.search(out):
+                return out
+    return json.dumps(data, sort_keys=sort_keys, separators=(",", ":"), default=str).encode()
 
 
 # ---- files and dbt -------------------------------------------------------------
-def atomic_write(path: Path, text: str) -> Path:
+def atomic_write(path: Path, text: str | bytes) -> Path:
     """Write atomically: a temp file in the same directory, fsync, then os.replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -231,7 +284,7 @@ def write_registry(registry: Registry | dict[str, Any], path: Path) -> Path:
     """Write the registry (or its ``plain`` dict) as compact JSON, atomically."""
     data = registry if isinstance(registry, dict) else plain(registry)
     # compact: json's C encoder only runs without indent (5x faster on a 1,000-view registry)
-    return atomic_write(path, json.dumps(data, separators=(",", ":"), default=str) + "\n")
+    return atomic_write(path, _dumps_compact(data) + b"\n")
 
 
 def _loads(data: bytes) -> Any:
