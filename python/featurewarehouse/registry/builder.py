@@ -50,6 +50,7 @@ class BuildResult:
     cache: dict[str, Any] = field(default_factory=dict)  # analysis cache to keep for the next build
     stats: dict[str, int] = field(default_factory=dict)  # models analysed / taken from the cache
     data: dict[str, Any] = field(default_factory=dict, repr=False)  # the registry as written
+    data_simple: bool | None = field(default=None, repr=False)  # _is_simple(data), found while hashing it
 
 
 # ---- the build -----------------------------------------------------------------
@@ -168,11 +169,12 @@ def _assemble(fw_nodes, sqls, ents, manifest, catalog, dialect, rel, graph, prev
         dialect=dialect,
     )
     data = plain(registry)  # converted once: hashed here, written by build_registry
-    registry = replace(registry, version=_version_of(data, simple=_is_simple(data)))
+    simple = _is_simple(data)
+    registry = replace(registry, version=_version_of(data, simple=simple))
     registry = replace(registry, changes=diff_registries(previous, registry))
     data["version"], data["changes"] = registry.version, registry.changes
     return BuildResult(registry=registry, warnings=warnings, stats=stats,
-                       cache={"version": CACHE_VERSION, "models": cache_out}, data=data)
+                       cache={"version": CACHE_VERSION, "models": cache_out}, data=data, data_simple=simple)
 
 
 # Registry fields that are JSON-shaped dicts already: passed through, not walked (21k lists at 1,000 views)
@@ -223,6 +225,8 @@ def _is_simple(data: dict[str, Any]) -> bool:
     while stack:
         o = stack.pop()
         t = type(o)
+        if t is str:
+            continue
         if t is dict:
             for k in o:
                 if type(k) is not str:
@@ -258,7 +262,8 @@ def _dumps_compact(data: Any, *, sort_keys: bool = False, simple: bool | None = 
                 out = orjson.dumps(data, default=str, option=option)
             except TypeError:  # orjson.JSONEncodeError (a 65-bit int, ...)
                 out = None
-            if out is not None and out.isascii() and not _ORJSON_MAY_DIFFER.search(out):
+            if out is not None and out.isascii() and not (
+                    (b"e-" in out or b"0.0000" in out or b"\x7f" in out) and _ORJSON_MAY_DIFFER.search(out)):
                 return out
     return json.dumps(data, sort_keys=sort_keys, separators=(",", ":"), default=str).encode()
 
@@ -280,11 +285,14 @@ def atomic_write(path: Path, text: str | bytes) -> Path:
     return path
 
 
-def write_registry(registry: Registry | dict[str, Any], path: Path) -> Path:
-    """Write the registry (or its ``plain`` dict) as compact JSON, atomically."""
+def write_registry(registry: Registry | dict[str, Any], path: Path, *, simple: bool | None = None) -> Path:
+    """Write the registry (or its ``plain`` dict) as compact JSON, atomically.
+
+    ``simple``: :func:`_is_simple` of the dict when already known.
+    """
     data = registry if isinstance(registry, dict) else plain(registry)
     # compact: json's C encoder only runs without indent (5x faster on a 1,000-view registry)
-    return atomic_write(path, _dumps_compact(data) + b"\n")
+    return atomic_write(path, _dumps_compact(data, simple=simple) + b"\n")
 
 
 def _loads(data: bytes) -> Any:
@@ -430,7 +438,8 @@ def _build_files(config, manifest_file, catalog_path, previous_manifest, write, 
     )
     if write:
         with gc_paused():
-            result.written = write_registry(result.data or result.registry, config.registry_path)
+            result.written = write_registry(result.data or result.registry, config.registry_path,
+                                            simple=result.data_simple if result.data else None)
             if use_cache:
                 atomic_write(cache_path(config), _dumps_private(result.cache))
     timings["registry"] = time.perf_counter() - t0
