@@ -94,20 +94,25 @@ def generate(root: Path, views: int, n_features: int) -> None:
 
 
 _RSS_PROBE = """
-import resource, sys
+import sys
 from pathlib import Path
 import sqlglot.dialects.duckdb  # noqa: F401  (imports are not the build's memory)
 from featurewarehouse.config import load_config
 from featurewarehouse.registry.builder import build_registry
+
+def hwm():  # this process's peak RSS in kB (ru_maxrss would start at the parent's, inherited over fork)
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+
 config = load_config(Path(sys.argv[1]))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = hwm()
 build_registry(config, dbt_command=None, use_cache=False, write=False)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1e3)
+print((hwm() - before) / 1e3)
 """
 
 
 def peak_rss_growth(root: Path) -> float:
-    """MB by which a cold registry build raises a fresh process's peak RSS (Linux: ru_maxrss in kB)."""
+    """MB by which a cold registry build raises a fresh process's peak RSS (Linux /proc)."""
     out = subprocess.run([sys.executable, "-c", _RSS_PROBE, str(root)], check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
