@@ -263,8 +263,10 @@ def test_bearer_token(online_client, monkeypatch):
         assert schema["components"]["securitySchemes"]["bearer"] == {"type": "http", "scheme": "bearer"}
 
 
-def test_served_vectors_are_logged_with_the_request_id(online_client, tmp_path):
-    sink = FeatureLogSink(tmp_path / "logs", flush_seconds=60)
+@pytest.mark.parametrize("converter", ["thread", "process"])
+def test_served_vectors_are_logged_with_the_request_id(online_client, tmp_path, converter):
+    # "process": the server hands the encoded response bytes to a writer process (what `fwctl serve` does)
+    sink = FeatureLogSink(tmp_path / "logs", flush_seconds=60, converter=converter)
     with TestClient(create_app(online_client, log_sink=sink, token="")) as http:
         r = post(http, FEAST_REQUEST, headers={"x-request-id": "abc"})
         assert r.status_code == 200

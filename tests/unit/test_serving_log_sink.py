@@ -190,3 +190,103 @@ def test_served_at_defaults_to_now_in_utc(tmp_path):
     stamps = set(read_log(tmp_path).column("served_at").to_pylist())
     assert len(stamps) == 1
     assert before - dt.timedelta(milliseconds=1) <= stamps.pop() <= after
+
+
+def rich_rows() -> Result:
+    return Result(
+        feature_names=["customer_id", "home_country", "first_seen", "score"],
+        values=[[42, 43], ["DE", None], [dt.date(2025, 3, 1), None], [1e-07, float("nan")]],
+        statuses=[["PRESENT"] * 2, ["PRESENT", "NOT_FOUND"], ["PRESENT", "NOT_FOUND"], ["PRESENT", "PRESENT"]],
+        event_timestamps=[[None, None], [T0, None], [T0, None], [T0, T0]],
+    )
+
+
+RICH = ["customers:home_country", "customers:first_seen", "scores:score"]
+
+
+@pytest.mark.parametrize("converter", ["thread", "process"])
+def test_the_servers_payload_logs_the_same_rows_as_the_result(tmp_path, converter):
+    """log(payload=feast_json(result)) (the server's path) writes exactly the rows log(result) writes."""
+    from featurewarehouse.serving.wire import feast_json
+
+    with FeatureLogSink(tmp_path, converter=converter) as sink:
+        for result, refs in ((two_rows(), FEATURES), (rich_rows(), RICH)):
+            assert sink.log(result, refs, request_id="obj", served_at=T0)
+            assert sink.log(None, refs, request_id="bytes", served_at=T0, payload=feast_json(result))
+    rows = read_log(tmp_path).to_pylist()
+    by_object = [dict(r, request_id=None) for r in rows if r["request_id"] == "obj"]
+    by_payload = [dict(r, request_id=None) for r in rows if r["request_id"] == "bytes"]
+    assert len(by_object) == 4 + 6
+    assert by_payload == by_object
+    rich = {(r["feature_name"], r["row_index"]): (r["value"], r["event_ts"]) for r in by_payload}
+    t0 = T0.replace(tzinfo=None)
+    assert rich[("home_country", 0)] == ('"DE"', t0)
+    assert rich[("first_seen", 0)] == ('"2025-03-01"', t0)
+    assert rich[("first_seen", 1)] == (None, None)  # Feast's zero time is "no event time"
+    assert rich[("score", 1)] == (None, t0)  # NaN is logged as missing
+
+
+def test_writer_process_batches_rotates_and_counts(tmp_path):
+    sink = FeatureLogSink(tmp_path, converter="process", max_file_bytes=1, batch_rows=4, flush_seconds=60)
+    for i in range(3):
+        sink.log(two_rows(), FEATURES, request_id=f"r{i}")
+    sink.log(object(), FEATURES)  # not a result: counted in the server, the others still written
+    sink.flush()
+    assert [pq.read_metadata(f).num_rows for f in files(tmp_path)] == [4, 4, 4]
+    sink.close()
+    stats = sink.stats()
+    assert (stats.accepted, stats.rows_written, stats.files_written, stats.errors) == (4, 12, 3, 1)
+    assert sink._child.returncode == 0  # the writer process ended with the sink
+    assert not files(tmp_path, "*.inprogress")
+
+
+def test_writer_process_publishes_when_the_server_dies(tmp_path):
+    """Entries already forwarded reach disk even when the server exits without closing the sink."""
+    script = f"""
+import os
+from featurewarehouse.serving.logging import FeatureLogSink
+class R:
+    feature_names = ["customer_id", "f"]
+    values = [[1, 2, 3], [0.5, 1.5, None]]
+    statuses = [["PRESENT"] * 3, ["PRESENT", "PRESENT", "NOT_FOUND"]]
+    event_timestamps = [[None] * 3, [None] * 3]
+sink = FeatureLogSink({str(tmp_path)!r}, converter="process", flush_seconds=3600, max_file_seconds=3600)
+n = sum(sink.log(R(), ["v:f"]) for _ in range(500))
+sink._wake.set()
+while sink._items:
+    pass
+import time; time.sleep(0.2)
+print(n, sink._child.pid, flush=True)
+os._exit(0)  # no atexit, no close(): only the pipe closing tells the writer
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    accepted, pid = map(int, out.stdout.split())
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert read_log(tmp_path).num_rows == 3 * accepted == 1500
+
+
+def test_acknowledged_entries_survive_interpreter_exit_with_the_writer_process(tmp_path):
+    script = f"""
+from featurewarehouse.serving.logging import FeatureLogSink
+class R:
+    feature_names = ["customer_id", "f"]
+    values = [[1, 2, 3], [0.5, 1.5, None]]
+    statuses = [["PRESENT"] * 3, ["PRESENT", "PRESENT", "NOT_FOUND"]]
+    event_timestamps = [[None] * 3, [None] * 3]
+sink = FeatureLogSink({str(tmp_path)!r}, converter="process", flush_seconds=3600, max_file_seconds=3600)
+print(sum(sink.log(R(), ["v:f"]) for _ in range(1000)))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip()) == 1000
+    assert read_log(tmp_path).num_rows == 3000
+
+
+def test_unknown_converter_is_refused(tmp_path):
+    from featurewarehouse.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="converter"):
+        FeatureLogSink(tmp_path, converter="fork")

@@ -97,6 +97,7 @@ def create_app(
     )
     app.state.client = client
     app.state.log_sink = log_sink
+    log_payload = getattr(log_sink, "converter", None) == "process"
 
     def serve(raw: bytes, request_id: str) -> Response:
         try:
@@ -111,7 +112,10 @@ def create_app(
         payload = feast_json(result)
         if log_sink is not None:
             try:
-                log_sink.log(result, client.feature_refs(features, full), request_id=request_id)
+                # to a writer process: the encoded bytes (one object, cheap to forward, decoded there);
+                # in process: the result itself (converting it costs less than decoding the bytes)
+                log_sink.log(result, client.feature_refs(features, full), request_id=request_id,
+                             payload=payload if log_payload else None)
             except FwError:
                 pass  # never fail a served request because of its log entry
         return Response(payload, media_type="application/json", headers={"x-request-id": request_id})
@@ -244,7 +248,8 @@ def app_from_config(
     if log_to:
         from featurewarehouse.serving.logging import FeatureLogSink
 
-        sink = FeatureLogSink(log_to, sample_rate=log_sample_rate)
+        # conversion and Parquet writing in a child process: off the server's GIL
+        sink = FeatureLogSink(log_to, sample_rate=log_sample_rate, converter="process")
     return create_app(client, max_entities=max_entities, token=token, log_sink=sink)
 
 

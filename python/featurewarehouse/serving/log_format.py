@@ -144,6 +144,56 @@ def utc_naive(ts: Any) -> _dt.datetime | None:
     return ts
 
 
+_ZERO_TS = "1970-01-01T00:00:00Z"  # Feast's "no event timestamp" (wire.feast_json writes it for None)
+
+
+class DecodedResponse:
+    """The columns of a served response, decoded from the bytes the server sent or forwarded by the sink.
+
+    Event timestamps may be RFC 3339 text (from a payload); :func:`stamps_array` converts them in Arrow.
+    ``shared_view_ts``: every feature of a view has its row's event time (true of ``OnlineFeatures``).
+    """
+
+    __slots__ = ("feature_names", "values", "statuses", "event_timestamps", "shared_view_ts")
+
+    def __init__(self, feature_names: list, values: list, statuses: list, event_timestamps: list, shared: bool):
+        self.feature_names, self.values, self.statuses = feature_names, values, statuses
+        self.event_timestamps, self.shared_view_ts = event_timestamps, shared
+
+
+def as_result(data: Any) -> Any:
+    """A logged entry's response: Feast JSON bytes (the server's payload) or a (names, values, statuses,
+    event_timestamps) tuple (a result forwarded to the writer process)."""
+    if type(data) is tuple:
+        return DecodedResponse(*data, False)
+    try:
+        import orjson
+
+        body = orjson.loads(data)
+    except ImportError:  # pragma: no cover - orjson comes with the serve extra
+        body = json.loads(data)
+    results = body["results"]
+    return DecodedResponse(
+        body["metadata"]["feature_names"],
+        [r["values"] for r in results],
+        [r["statuses"] for r in results],
+        [r["event_timestamps"] for r in results],
+        True,  # payloads are encoded OnlineFeatures
+    )
+
+
+def stamps_array(stamps: list) -> "pa.Array":  # noqa: F821
+    """Event times as timestamp[us] (naive UTC): datetimes, or RFC 3339 text with Feast's zero time as null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not any(type(s) is str for s in stamps):
+        return pa.array(stamps, pa.timestamp("us"))  # aware datetimes are converted to UTC by Arrow
+    text = pa.array(stamps, pa.string())
+    text = pc.if_else(pc.equal(text, _ZERO_TS), pa.scalar(None, pa.string()), text)
+    return text.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us"))
+
+
 def split_ref(ref: Any) -> tuple[str, str]:
     if isinstance(ref, str):
         view, sep, name = ref.partition(":")
@@ -197,7 +247,7 @@ def responses_table(refs: Sequence[tuple[str, str]], names: Sequence[str], group
     ]
     # An OnlineFeatures gives every feature of a view the same event time per row (the row's):
     # convert it once per view. Other results are converted feature by feature.
-    shared_ts = type(results[0]).__name__ == "OnlineFeatures"
+    shared_ts = type(results[0]).__name__ == "OnlineFeatures" or getattr(results[0], "shared_view_ts", False)
     view_ts: dict[str, Any] = {}
     chunks: list[list] = [[] for _ in LOG_COLUMNS]
     for j, (view, name) in enumerate(refs):
@@ -211,7 +261,7 @@ def responses_table(refs: Sequence[tuple[str, str]], names: Sequence[str], group
         ts = view_ts.get(view) if shared_ts else None
         if ts is None:
             # aware datetimes are converted to UTC by Arrow; naive ones are UTC already
-            ts = pa.array(stamps_of(col), pa.timestamp("us"))
+            ts = stamps_array(stamps_of(col))
             view_ts[view] = ts
         chunks[8].append(ts)
     schema = log_schema()

@@ -12,6 +12,15 @@ accepted is on disk after it.
 
 When the queue is full the entry is dropped and counted rather than blocking
 the request; ``stats()`` reports drops.
+
+The server logs the response bytes it already encoded (``log(..., payload=...)``):
+one immutable object per request, which the garbage collector does not track.
+With ``converter="process"`` (what ``fwctl serve`` uses) the background thread
+only forwards raw entries over a pipe to a child process, which decodes them,
+converts to Arrow and writes Parquet with its own interpreter: the server's GIL
+spends about a microsecond per logged request instead of the conversion. The
+child publishes everything it received when the server closes the sink, and
+also when the server dies without closing it (it sees the pipe close).
 """
 from __future__ import annotations
 
@@ -31,12 +40,15 @@ from typing import Any, Callable, Sequence
 
 from featurewarehouse.errors import ConfigError
 from featurewarehouse.serving.log_format import (  # noqa: F401  (canonical_keys, encode_value: public here too)
+    as_result,
     canonical_keys,
     encode_value,
     log_schema,
     responses_table,
     split_ref,
 )
+
+CONVERTERS = ("thread", "process")
 
 
 def request_ids() -> Callable[[], str]:
@@ -80,12 +92,16 @@ class FeatureLogSink:
         queue_size: int = 10_000,
         prefix: str = "fw-log",
         seed: int | None = None,
+        converter: str = "thread",
     ):
         if not 0.0 <= sample_rate <= 1.0:
             raise ConfigError(
                 f"log sample rate {sample_rate} is not between 0 and 1",
                 hint="pass --log-sample-rate 1.0 to log every request, 0.1 for one in ten",
             )
+        if converter not in CONVERTERS:
+            raise ConfigError(f"unknown feature-log converter {converter!r}", hint=f"one of {', '.join(CONVERTERS)}")
+        self.converter = converter
         self.path = Path(path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
@@ -116,6 +132,7 @@ class FeatureLogSink:
         self._pending: list[tuple] = []
         self._pending_rows = 0
         self._refs: dict[tuple, list[tuple[str, str]]] = {}
+        self._feature_lists: dict[tuple, tuple] = {}
         self._next_id = request_ids()
         self._closed = False
         self._close_lock = threading.Lock()
@@ -123,10 +140,21 @@ class FeatureLogSink:
         # run from atexit) a first import of pyarrow fails.
         import concurrent.futures.thread  # noqa: F401  (pyarrow's writer needs it)
 
-        import pyarrow  # noqa: F401
+        import pyarrow
         import pyarrow.parquet  # noqa: F401
 
-        self._thread = threading.Thread(target=self._run, name="fw-feature-log", daemon=True)
+        # pyarrow imports pandas on its first conversion (~0.3 s under the GIL): do it now, not mid-traffic
+        pyarrow.array([0])
+        self._child = self._conn = None
+        self._child_stats: dict[str, Any] = {}
+        run = self._run
+        if converter == "process":
+            self._start_child(dict(
+                max_file_bytes=max_file_bytes, max_file_seconds=max_file_seconds, flush_seconds=flush_seconds,
+                batch_rows=batch_rows, prefix=prefix,
+            ))
+            run = self._run_forwarder
+        self._thread = threading.Thread(target=run, name="fw-feature-log", daemon=True)
         self._thread.start()
         ref = weakref.ref(self)
         atexit.register(lambda: (s := ref()) is not None and s.close())
@@ -139,8 +167,12 @@ class FeatureLogSink:
         *,
         request_id: str | None = None,
         served_at: _dt.datetime | None = None,
+        payload: bytes | None = None,
     ) -> bool:
         """Queue one response for logging; True when accepted (and so durable after close()).
+
+        ``payload``: the response as the server sent it (Feast JSON, :func:`wire.feast_json`);
+        when given, it is logged instead of ``result`` (decoded later, off the request path).
 
         ``result`` is an :class:`OnlineFeatures` (column-major, join keys first);
         ``features`` are the resolved refs of its feature columns, in order
@@ -158,11 +190,19 @@ class FeatureLogSink:
         if len(items) >= self.queue_size:
             self._dropped += 1
             return False
-        items.append((request_id or self._next_id(), served_at, result, tuple(features)))
+        features = tuple(features)
+        # one tuple object per distinct feature list: pickled once per batch, hashed once by the writer
+        features = self._feature_lists.get(features) or self._intern(features)
+        items.append((request_id or self._next_id(), served_at, result if payload is None else payload, features))
         self._accepted += 1
         if len(items) == self._wake_at:
             self._wake.set()
         return True
+
+    def _intern(self, features: tuple) -> tuple:
+        if len(self._feature_lists) < 1024:
+            self._feature_lists[features] = features
+        return features
 
     # ---- control -------------------------------------------------------
     def flush(self, timeout: float = 30.0) -> None:
@@ -185,14 +225,15 @@ class FeatureLogSink:
         self._thread.join(timeout)
 
     def stats(self) -> SinkStats:
+        child = self._child_stats
         return SinkStats(
             accepted=self._accepted,
             sampled_out=self._sampled_out,
             dropped=self._dropped,
-            rows_written=self._rows_written,
-            files_written=self._files_written,
-            errors=self._errors,
-            last_error=self._last_error,
+            rows_written=self._rows_written + child.get("rows_written", 0),
+            files_written=self._files_written + child.get("files_written", 0),
+            errors=self._errors + child.get("errors", 0),
+            last_error=child.get("last_error") or self._last_error,
         )
 
     def __enter__(self) -> "FeatureLogSink":
@@ -224,6 +265,87 @@ class FeatureLogSink:
                 if self._writer is not None and time.monotonic() - self._file_opened >= self.max_file_seconds:
                     self._guard(self._publish)
                 deadline = time.monotonic() + self.flush_seconds
+
+    # ---- converter="process": forward raw entries to the writer process ----
+    def _start_child(self, options: dict) -> None:
+        # A plain interpreter (not multiprocessing's spawn, which re-imports the caller's __main__),
+        # talking multiprocessing's Connection protocol over a socket pair.
+        import json
+        import socket
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
+
+        import featurewarehouse
+
+        mine, theirs = socket.socketpair()
+        env = dict(os.environ)
+        package_root = str(Path(featurewarehouse.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        code = "import sys; from featurewarehouse.serving.logging import _child_entry; _child_entry()"
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", code, str(theirs.fileno()), str(self.path), json.dumps(options)],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._conn = Connection(mine.detach())
+
+    def _run_forwarder(self) -> None:
+        """The writer thread in process mode: no conversion here, only a pickle of references per batch."""
+        deadline = time.monotonic() + self.flush_seconds
+        while True:
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
+            self._wake.clear()
+            self._guard(self._forward)
+            if time.monotonic() >= deadline:
+                self._guard(lambda: self._ask("tick"))
+                deadline = time.monotonic() + self.flush_seconds
+            while self._control:
+                what, done = self._control.popleft()
+                self._guard(self._forward)
+                self._guard(lambda: self._ask(what))
+                if done is not None:
+                    done.set()
+                if what == "stop":
+                    self._guard(self._stop_child)
+                    return
+
+    def _forward(self) -> None:
+        items = self._items
+        batch = []
+        while True:
+            try:
+                rid, served_at, data, features = items.popleft()
+            except IndexError:
+                break
+            if type(data) is not bytes:
+                # a result object (the Python client's hook): send its columns, not the object
+                try:
+                    data = (list(data.feature_names), data.values, data.statuses, data.event_timestamps)
+                except Exception as exc:  # noqa: BLE001 - not a result: count it, keep the others
+                    self._errors += 1
+                    self._last_error = f"{type(exc).__name__}: {exc}"
+                    continue
+            batch.append((rid, served_at, data, features))
+        if batch:
+            self._conn.send(("items", batch))  # blocks (without the GIL) only when the child falls behind
+
+    def _ask(self, what: str) -> None:
+        """Send a control message; for flush/stop wait for the child's answer (its counters)."""
+        self._conn.send((what, None))
+        if what == "tick":
+            while self._conn.poll():
+                self._child_stats = self._conn.recv()[1]
+            return
+        while True:
+            tag, stats = self._conn.recv()
+            self._child_stats = stats
+            if tag == what:
+                return
+
+    def _stop_child(self) -> None:
+        self._conn.close()
+        self._child.wait(30)
 
     def _drain(self) -> None:
         items = self._items
@@ -259,6 +381,8 @@ class FeatureLogSink:
         groups: dict[tuple, list[tuple]] = {}
         for item in items:
             try:
+                if type(item[2]) is bytes or type(item[2]) is tuple:  # a server payload / a forwarded result
+                    item = (item[0], item[1], as_result(item[2]), item[3])
                 key = (item[3], tuple(item[2].feature_names))
             except Exception as exc:  # noqa: BLE001 - not a result: count it, keep the others
                 self._errors += 1
@@ -329,11 +453,65 @@ class FeatureLogSink:
 
 def _cells(item: tuple) -> int:
     """Log rows one pending response will produce (entity rows x features)."""
+    if type(item[2]) is bytes:  # an undecoded server payload: ~64 bytes of JSON per logged cell
+        return max(1, len(item[2]) // 64)
+    if type(item[2]) is tuple:
+        values = item[2][1]
+        return (len(values[0]) if values else 0) * len(item[3])
     try:
         values = item[2].values
         return (len(values[0]) if values else 0) * len(item[3])
     except Exception:  # noqa: BLE001 - a malformed entry is reported when it is written
         return 1
+
+
+def _child_entry() -> None:
+    import json
+    import sys
+    from multiprocessing.connection import Connection
+
+    _child_main(Connection(int(sys.argv[1])), sys.argv[2], json.loads(sys.argv[3]))
+
+
+def _child_main(conn: Any, path: str, options: dict) -> None:
+    """The writer process: an in-process (thread-mode) sink fed from the pipe; answers flush/stop/tick."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which then closes us in order
+    # Decoded responses wait here up to flush_seconds and hold no reference cycles: with the cyclic
+    # collector on, every young collection would walk them (measured: 2-3x the conversion's CPU).
+    import gc
+
+    gc.disable()
+    sink = FeatureLogSink(path, queue_size=1 << 62, **options)
+
+    def stats() -> dict:
+        st = sink.stats()
+        return {"rows_written": st.rows_written, "files_written": st.files_written,
+                "errors": st.errors, "last_error": st.last_error}
+
+    try:
+        while True:
+            try:
+                what, batch = conn.recv()
+            except (EOFError, OSError):  # the server is gone without a stop: publish what arrived
+                break
+            if what == "items":
+                sink._items.extend(batch)
+                if len(sink._items) >= sink._wake_at:
+                    sink._wake.set()
+                sink._accepted += len(batch)
+            elif what == "tick":
+                conn.send(("tick", stats()))
+            elif what == "flush":
+                sink.flush()
+                conn.send(("flush", stats()))
+            elif what == "stop":
+                sink.close()
+                conn.send(("stop", stats()))
+                return
+    finally:
+        sink.close()
 
 
 def read_log(path: str | Path) -> "pa.Table":  # noqa: F821
