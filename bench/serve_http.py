@@ -1,6 +1,9 @@
 """HTTP feature-server latency and throughput, against the in-process client in the same run.
 
     .venv/bin/python bench/serve_http.py [--requests 10000] [--stores sqlite,redis] [--seconds 5] [--clients 4]
+                                         [--rounds 3] [--throughput-only]
+
+(env FW_BENCH_LOG_CONVERTER=thread: convert the log in the server's interpreter, as before.)
 
 For each store (SQLite file, Redis at FW_BENCH_REDIS or redis://127.0.0.1:6379/13):
 
@@ -10,7 +13,9 @@ For each store (SQLite file, Redis at FW_BENCH_REDIS or redis://127.0.0.1:6379/1
    process on loopback; one keep-alive connection sends N requests one after the other
    (1 entity x 15 features, then 100 entities x 15 features): p50/p99 client-side;
 4. throughput: C client processes, each with a keep-alive connection, for S seconds;
-   with feature logging off and on (the logging cost must stay under 10%);
+   with feature logging off and on (the logging cost must stay under 10%): both servers run
+   side by side and take turns, --rounds times, so drift on a shared machine hits both; the
+   cost is computed from the medians;
 5. on SQLite also the read on the event loop vs in the thread pool (the app's default is
    the faster one).
 """
@@ -143,6 +148,27 @@ def _load_worker(port: int, seconds: float, n_entities: int, seed: int, q) -> No
     q.put(done)
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) of a process and of its children (the log writer), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(p: int | str) -> list[str]:
+        with open(f"/proc/{p}/stat") as f:
+            return f.read().rpartition(")")[2].split()
+
+    own = stat(pid)
+    kids = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                st = stat(entry)
+            except OSError:
+                continue
+            if st[1] == str(pid):  # ppid
+                kids += int(st[11]) + int(st[12])
+    return (int(own[11]) + int(own[12])) / tick, kids / tick
+
+
 def throughput(port: int, clients: int, seconds: float, n_entities: int = 1) -> float:
     q = mp.Queue()
     procs = [mp.Process(target=_load_worker, args=(port, seconds, n_entities, i, q)) for i in range(clients)]
@@ -163,7 +189,8 @@ def serve(url: str, port: int, log_to: str | None, threadpool: bool) -> None:
     from featurewarehouse.serving.http import create_app, tune_gc_for_serving
     from featurewarehouse.serving.logging import FeatureLogSink
 
-    sink = FeatureLogSink(log_to) if log_to else None
+    converter = os.environ.get("FW_BENCH_LOG_CONVERTER", "process")  # what `fwctl serve` uses
+    sink = FeatureLogSink(log_to, converter=converter) if log_to else None
     app = create_app(OnlineClient(open_store(url)), log_sink=sink, threadpool=threadpool, token="")
     tune_gc_for_serving()  # as `fwctl serve` does
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
@@ -202,6 +229,8 @@ def main() -> None:
     ap.add_argument("--stores", default="sqlite,redis")
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3, help="off/on throughput rounds (alternating)")
+    ap.add_argument("--throughput-only", action="store_true", help="skip the latency cases")
     ap.add_argument("--serve")
     ap.add_argument("--port", type=int)
     ap.add_argument("--log-to")
@@ -228,32 +257,52 @@ def main() -> None:
             fill(url)
             print(f"\n== {kind} ==")
             try:
-                server = Server(url)
-                try:
-                    for n in (1, 100):
-                        base_lat = in_process(url, n, a.requests)
-                        http_lat = over_http(server.port, n, a.requests)
-                        target = 2.5 if n == 1 else 8.0
-                        p99 = pct(http_lat, 99) * 1e3
-                        print(f"{n:>3} entity x 15: in-process p50 {pct(base_lat, 50)*1e3:.3f} ms p99 {pct(base_lat, 99)*1e3:.3f} ms | "
-                              f"HTTP p50 {pct(http_lat, 50)*1e3:.3f} ms p99 {p99:.3f} ms "
-                              f"(target {target} ms: {'ok' if p99 < target else 'MISSED'}) | "
-                              f"HTTP/in-process p50 x{pct(http_lat, 50) / pct(base_lat, 50):.1f}")
-                    rps_off = throughput(server.port, a.clients, a.seconds)
-                finally:
-                    server.stop()
+                if not a.throughput_only:
+                    server = Server(url)
+                    try:
+                        for n in (1, 100):
+                            base_lat = in_process(url, n, a.requests)
+                            http_lat = over_http(server.port, n, a.requests)
+                            target = 2.5 if n == 1 else 8.0
+                            p99 = pct(http_lat, 99) * 1e3
+                            print(f"{n:>3} entity x 15: in-process p50 {pct(base_lat, 50)*1e3:.3f} ms p99 {pct(base_lat, 99)*1e3:.3f} ms | "
+                                  f"HTTP p50 {pct(http_lat, 50)*1e3:.3f} ms p99 {p99:.3f} ms "
+                                  f"(target {target} ms: {'ok' if p99 < target else 'MISSED'}) | "
+                                  f"HTTP/in-process p50 x{pct(http_lat, 50) / pct(base_lat, 50):.1f}")
+                    finally:
+                        server.stop()
                 logs = tmp / f"logs_{kind}"
-                server = Server(url, log_to=str(logs))
+                off, on = Server(url), Server(url, log_to=str(logs))
+                rps_off, rps_on = [], []
+                cpu = {"off": [0.0, 0.0], "on": [0.0, 0.0]}
+                served = {"off": 0.0, "on": 0.0}
                 try:
-                    rps_on = throughput(server.port, a.clients, a.seconds)
+                    for _ in range(a.rounds):
+                        for name, srv, out in (("off", off, rps_off), ("on", on, rps_on)):
+                            before = cpu_seconds(srv.proc.pid)
+                            out.append(throughput(srv.port, a.clients, a.seconds))
+                            if name == "on":
+                                time.sleep(1.2)  # the writer's last batch of the round: charged to this round
+                            after = cpu_seconds(srv.proc.pid)
+                            cpu[name][0] += after[0] - before[0]
+                            cpu[name][1] += after[1] - before[1]
+                            served[name] += out[-1] * a.seconds
                 finally:
-                    server.stop()
+                    off.stop()
+                    on.stop()
                 from featurewarehouse.serving.logging import read_log
 
                 logged = read_log(logs).num_rows
-                print(f"throughput 1 entity: logging off {rps_off:,.0f} req/s, on {rps_on:,.0f} req/s "
-                      f"(cost {100 * (1 - rps_on / rps_off):.1f}%; {logged:,} log rows written and flushed on shutdown)")
-                if kind == "sqlite":
+                med_off, med_on = statistics.median(rps_off), statistics.median(rps_on)
+                print(f"throughput 1 entity: logging off {med_off:,.0f} req/s, on {med_on:,.0f} req/s "
+                      f"(cost {100 * (1 - med_on / med_off):.1f}% of the medians; rounds off "
+                      f"{', '.join(f'{r:,.0f}' for r in rps_off)} / on {', '.join(f'{r:,.0f}' for r in rps_on)}; "
+                      f"{logged:,} log rows written and flushed on shutdown)")
+                us = {k: (1e6 * cpu[k][0] / served[k], 1e6 * cpu[k][1] / served[k]) for k in cpu}
+                print(f"server CPU per request: logging off {us['off'][0]:.0f} us, on {us['on'][0]:.0f} us in the server "
+                      f"+ {us['on'][1]:.0f} us in the log writer process (server-interpreter cost "
+                      f"{100 * (us['on'][0] / us['off'][0] - 1):.1f}%, total {100 * (sum(us['on']) / us['off'][0] - 1):.1f}%)")
+                if kind == "sqlite" and not a.throughput_only:
                     server = Server(url, threadpool=True)
                     try:
                         pool = over_http(server.port, 1, a.requests // 2)
