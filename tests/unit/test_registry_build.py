@@ -267,6 +267,31 @@ def test_source_without_declared_columns_still_traces():
 
 
 # ---- change list -------------------------------------------------------------------
+def as_file_json(reg):
+    from featurewarehouse.registry.builder import plain
+
+    return json.loads(json.dumps(plain(reg), default=str))
+
+
+def test_previous_file_is_compared_as_json_only_in_its_exact_shape(tmp_path):
+    from featurewarehouse.registry.builder import read_previous_data
+
+    reg = build(manifest()).registry
+    path = tmp_path / "fw_registry.json"
+    path.write_text(json.dumps(as_file_json(reg)))
+    assert isinstance(read_previous_data(path), dict)
+    data = as_file_json(reg)
+    data["feature_views"][0]["features"][0]["extra"] = 1  # Registry.from_dict cannot read it: no previous
+    path.write_text(json.dumps(data))
+    assert read_previous_data(path) is None
+    data = as_file_json(reg)
+    del data["feature_views"][0]["upstream"]  # from_dict fills the default: a Registry, compared as before
+    path.write_text(json.dumps(data))
+    assert isinstance(read_previous_data(path), Registry)
+    path.write_text("{not json")
+    assert read_previous_data(path) is None
+
+
 def test_change_list_against_the_previous_registry():
     before = build(manifest()).registry
     m = manifest()
@@ -278,6 +303,8 @@ def test_change_list_against_the_previous_registry():
     m["nodes"][RISK]["columns"]["chargeback_rate_90d"]["data_type"] = "float"
     fw(m, TRAINING)["features"] = ["customer_spend_features:*"]
     after = build(m, previous=before).registry
+    # the previous registry as its file's JSON (what build_registry passes) gives the same change list
+    assert build(m, previous=as_file_json(before)).registry.changes == after.changes
     assert after.changes == {
         "previous_version": before.version,
         "views": {"added": [], "removed": [], "changed": [
@@ -301,6 +328,7 @@ def test_change_list_added_and_removed_views():
             if RISK in v:
                 v.remove(RISK)
     after = build(m, previous=before).registry
+    assert build(m, previous=as_file_json(before)).registry.changes == after.changes
     assert after.changes["views"] == {"added": [], "removed": ["merchant_risk_features"], "changed": []}
     assert after.changes["features"]["removed"] == ["merchant_risk_features:chargeback_rate_90d"]
     back = build(manifest(), previous=after).registry
