@@ -100,6 +100,9 @@ class SqliteOnlineStore(OnlineStore):
                 con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
                 con.execute("pragma journal_mode=wal")
                 con.execute("pragma synchronous=normal")  # durable at checkpoints; WAL keeps commits atomic
+                # a 64 MiB page cache for the writer (default 2 MiB): a sync's transaction spills
+                # less (measured ~5% off a full sync of 1M keys x 15 features)
+                con.execute("pragma cache_size=-65536")
                 con.execute(f"create table if not exists {_META} (k text primary key, v text not null)")
                 con.execute(f"insert into {_META} values ('epoch', '0') on conflict do nothing")
             except (sqlite3.Error, OSError) as exc:
