@@ -285,6 +285,20 @@ print(sum(sink.log(R(), ["v:f"]) for _ in range(1000)))
     assert read_log(tmp_path).num_rows == 3000
 
 
+def test_a_dead_writer_process_falls_back_to_writing_in_process(tmp_path):
+    sink = FeatureLogSink(tmp_path, converter="process", flush_seconds=60, max_file_seconds=3600)
+    sink.log(two_rows(), FEATURES, request_id="before")
+    sink.flush()  # written and published by the writer process
+    sink._child.kill()
+    sink._child.wait(10)
+    for i in range(3):
+        assert sink.log(two_rows(), FEATURES, request_id=f"after{i}")
+    sink.close()
+    assert read_log(tmp_path).num_rows == 4 + 3 * 4
+    assert sink.stats().errors == 1
+    assert "writer process ended" in sink.stats().last_error
+
+
 def test_unknown_converter_is_refused(tmp_path):
     from featurewarehouse.errors import ConfigError
 

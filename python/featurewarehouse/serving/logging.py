@@ -147,6 +147,7 @@ class FeatureLogSink:
         pyarrow.array([0])
         self._child = self._conn = None
         self._child_stats: dict[str, Any] = {}
+        self._child_lost = False
         run = self._run
         if converter == "process":
             self._start_child(dict(
@@ -297,13 +298,19 @@ class FeatureLogSink:
             self._wake.wait(max(0.0, deadline - time.monotonic()))
             self._wake.clear()
             self._guard(self._forward)
+            if self._child_lost:
+                return self._run()  # convert and write here from now on
             if time.monotonic() >= deadline:
                 self._guard(lambda: self._ask("tick"))
                 deadline = time.monotonic() + self.flush_seconds
             while self._control:
                 what, done = self._control.popleft()
                 self._guard(self._forward)
-                self._guard(lambda: self._ask(what))
+                if not self._child_lost:
+                    self._guard(lambda: self._ask(what))
+                if self._child_lost:
+                    self._control.appendleft((what, done))
+                    return self._run()
                 if done is not None:
                     done.set()
                 if what == "stop":
@@ -328,20 +335,37 @@ class FeatureLogSink:
                     continue
             batch.append((rid, served_at, data, features))
         if batch:
-            self._conn.send(("items", batch))  # blocks (without the GIL) only when the child falls behind
+            try:
+                self._conn.send(("items", batch))  # blocks (without the GIL) only when the child falls behind
+            except OSError as exc:
+                self._lose_child(exc)
+                for item in batch:  # this batch never reached it: keep it
+                    self._pending.append(item)
+                    self._pending_rows += _cells(item)
+
+    def _lose_child(self, exc: BaseException) -> None:
+        """The writer process is gone: count it, convert in this process from now on.
+        (What it had received but not written is lost; what it wrote stays published.)"""
+        self._child_lost = True
+        self._wake.set()  # the in-process loop that takes over starts with what waits, not with a sleep
+        self._errors += 1
+        self._last_error = f"the feature-log writer process ended ({type(exc).__name__}: {exc}); writing in process"
 
     def _ask(self, what: str) -> None:
         """Send a control message; for flush/stop wait for the child's answer (its counters)."""
-        self._conn.send((what, None))
-        if what == "tick":
-            while self._conn.poll():
-                self._child_stats = self._conn.recv()[1]
-            return
-        while True:
-            tag, stats = self._conn.recv()
-            self._child_stats = stats
-            if tag == what:
+        try:
+            self._conn.send((what, None))
+            if what == "tick":
+                while self._conn.poll():
+                    self._child_stats = self._conn.recv()[1]
                 return
+            while True:
+                tag, stats = self._conn.recv()
+                self._child_stats = stats
+                if tag == what:
+                    return
+        except (OSError, EOFError) as exc:
+            self._lose_child(exc)
 
     def _stop_child(self) -> None:
         self._conn.close()
