@@ -99,6 +99,22 @@ def create_app(
     app.state.log_sink = log_sink
     log_payload = getattr(log_sink, "converter", None) == "process"
 
+    refs_cache: dict[tuple, tuple] = {}
+
+    def log_refs(features: list[str], full: bool, result: Any) -> tuple:
+        """client.feature_refs, remembered per request shape. The refs follow from the requested
+        features and the result's columns (a wildcard's expansion shows in them), so a cached entry
+        is used only while the result has the same column names."""
+        key = (tuple(features), full)
+        names = result.feature_names
+        hit = refs_cache.get(key)
+        if hit is not None and (hit[0] is names or hit[0] == names):
+            return hit[1]
+        refs = tuple(client.feature_refs(features, full))
+        if len(refs_cache) < 1024:
+            refs_cache[key] = (names, refs)
+        return refs
+
     def serve(raw: bytes, request_id: str) -> Response:
         try:
             features, entities, full = parse_request(raw, max_entities=max_entities)
@@ -114,7 +130,7 @@ def create_app(
             try:
                 # to a writer process: the encoded bytes (one object, cheap to forward, decoded there);
                 # in process: the result itself (converting it costs less than decoding the bytes)
-                log_sink.log(result, client.feature_refs(features, full), request_id=request_id,
+                log_sink.log(result, log_refs(features, full, result), request_id=request_id,
                              payload=payload if log_payload else None)
             except FwError:
                 pass  # never fail a served request because of its log entry

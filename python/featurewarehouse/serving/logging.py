@@ -133,6 +133,7 @@ class FeatureLogSink:
         self._pending_rows = 0
         self._refs: dict[tuple, list[tuple[str, str]]] = {}
         self._feature_lists: dict[tuple, tuple] = {}
+        self._last_features: tuple = (None, None)
         self._next_id = request_ids()
         self._closed = False
         self._close_lock = threading.Lock()
@@ -191,9 +192,15 @@ class FeatureLogSink:
         if len(items) >= self.queue_size:
             self._dropped += 1
             return False
-        features = tuple(features)
-        # one tuple object per distinct feature list: pickled once per batch, hashed once by the writer
-        features = self._feature_lists.get(features) or self._intern(features)
+        last = self._last_features  # (what the caller passed last time, its interned tuple): one read, thread-safe
+        if last[0] is features:
+            features = last[1]
+        else:
+            # one tuple object per distinct feature list: pickled once per batch, hashed once by the writer
+            given, features = features, tuple(features)
+            features = self._feature_lists.get(features) or self._intern(features)
+            if type(given) is tuple:  # immutable: safe to recognise by identity next time
+                self._last_features = (given, features)
         items.append((request_id or self._next_id(), served_at, result if payload is None else payload, features))
         self._accepted += 1
         if len(items) == self._wake_at:
