@@ -107,6 +107,23 @@ def test_duplicates_inside_one_batch_of_a_full_refresh_keep_the_newest(url, orde
     assert client(url, view).get_online_features(["spend:cnt"], [{"customer_id": 7}]).to_dict()["cnt"] == [3]
 
 
+@pytest.mark.parametrize("full", [True, False])
+def test_a_large_shuffled_batch_keeps_the_newest_of_each_key(url, full):
+    # 600 rows, 3 versions of each of 200 keys scattered across the batch: SQLite binds them
+    # to several multi-row statements, so duplicates straddle statement boundaries
+    import random
+
+    view = make_view("spend")
+    rows = [{"customer_id": k, "ts": h(v), "cnt": None if (k % 7 == 0 and v == 3) else 100 * k + v}
+            for k in range(200) for v in (1, 2, 3)]
+    random.Random(5).shuffle(rows)
+    res = write(url, view, rows, full=full)
+    assert res.written + res.skipped_older == 600
+    got = client(url, view).get_online_features(["spend:cnt"], {"customer_id": [0, 1, 7, 150, 199, 200]})
+    assert got.to_dict()["cnt"] == [None, 103, None, 15003, 19903, None]
+    assert got.statuses[1] == ("NULL_VALUE", "PRESENT", "NULL_VALUE", "PRESENT", "PRESENT", "NOT_FOUND")
+
+
 def test_composite_and_typed_keys_never_collide(url):
     write(url, PAIR, [{"customer_id": 1, "merchant_id": 23, "ts": h(1), "score": 1.0},
                       {"customer_id": 12, "merchant_id": 3, "ts": h(1), "score": 2.0}])
