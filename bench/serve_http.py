@@ -293,11 +293,12 @@ def main() -> None:
                 from featurewarehouse.serving.logging import read_log
 
                 logged = read_log(logs).num_rows
+                vectors = round(served["on"]) * len(FEATURES)
                 med_off, med_on = statistics.median(rps_off), statistics.median(rps_on)
                 print(f"throughput 1 entity: logging off {med_off:,.0f} req/s, on {med_on:,.0f} req/s "
                       f"(cost {100 * (1 - med_on / med_off):.1f}% of the medians; rounds off "
                       f"{', '.join(f'{r:,.0f}' for r in rps_off)} / on {', '.join(f'{r:,.0f}' for r in rps_on)}; "
-                      f"{logged:,} log rows written and flushed on shutdown)")
+                      f"{logged:,} log rows written and flushed on shutdown, for about {vectors:,} served cells)")
                 us = {k: (1e6 * cpu[k][0] / served[k], 1e6 * cpu[k][1] / served[k]) for k in cpu}
                 print(f"server CPU per request: logging off {us['off'][0]:.0f} us, on {us['on'][0]:.0f} us in the server "
                       f"+ {us['on'][1]:.0f} us in the log writer process (server-interpreter cost "
