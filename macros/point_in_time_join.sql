@@ -13,7 +13,7 @@
   ts <= t, ts >= t - ttl (when V has a ttl) and available_timestamp <= t (when
   V declares one); the greatest ts wins, then the greatest created_timestamp,
   then docs/decisions/0001-pit-tie-break.md. No candidate: NULL features. The
-  output has exactly the spine's rows (see docs/readme/pit.md).
+  output has exactly the spine's rows (see the README, "Point-in-time joins").
 -#}
 {% macro point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
     {{ return(adapter.dispatch('point_in_time_join', 'featurewarehouse')(
@@ -148,7 +148,7 @@ select * from final
 
 {#-
   DuckDB: ASOF JOIN. Measured with bench/pit_join.py (1M-row spine, 3 views,
-  2 threads, same run; docs/readme/pit.md "Performance"): 1M rows/view 1.41 s
+  2 threads, same run; README, "Point-in-time joins: Performance"): 1M rows/view 1.41 s
   vs 2.46 s for the portable body; 10M rows/view 10.6 s vs 22.2 s. A range join
   with the TTL in the join condition was 7.2 s (1M) and 95 s (10M) on the same
   data, so a TTL does not switch the formulation.

@@ -48,7 +48,7 @@ def test_doctests():
 
 
 def test_worked_example_of_the_docs():
-    """docs/readme/pit.md, "A worked example": the table there is this answer."""
+    """README.md, "Point-in-time joins: A worked example": the table there is this answer."""
     from datetime import datetime as dt, timedelta
 
     view = reference.ViewSpec("customer_spend_features", ("customer_id",), ("txn_count_7d",),

@@ -4,7 +4,7 @@ Per view, the warehouse computes the latest row per entity key at ``now``
 (the point-in-time rules, with ``t = now``) and streams it as Arrow record
 batches; the store upserts each batch behind a never-backwards guard.
 
-Incremental rule (documented in docs/readme/online.md): the *change column*
+Incremental rule (documented in the README, "Online store"): the *change column*
 is the view's ``available_timestamp``, else its ``created_timestamp``, else
 its event ``timestamp``. A sync reads the high-water mark ``W`` of the change
 column (``<= now``) first; the keys with a row whose change column is in
