@@ -13,6 +13,7 @@ Library code: no printing; progress goes through the callbacks.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -118,48 +119,36 @@ def run_demo(
     on_progress: ProgressFn | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> DemoRun:
-    """The main demo job: data, (load), build, summary."""
+    """The main demo job: the steps of the module docstring, each timed."""
     from featurewarehouse.offline.warehouse import read_target
 
     step = on_step or (lambda _: None)
     spec = spec or demo_spec()
     timings: dict[str, float] = {}
 
-    step("data")
-    t0 = time.perf_counter()
-    data_dir, generated = ensure_data(config, spec, on_progress=on_progress)
-    timings["data"] = time.perf_counter() - t0
+    @contextlib.contextmanager
+    def timed(name: str):
+        step(name)
+        t0 = time.perf_counter()
+        yield
+        timings[name] = time.perf_counter() - t0
 
+    with timed("data"):
+        data_dir, generated = ensure_data(config, spec, on_progress=on_progress)
     loaded = None
     if read_target(config).type == "postgres":
-        step("load")
-        t0 = time.perf_counter()
-        loaded = load_postgres(config, data_dir, on_progress=on_progress)
-        timings["load"] = time.perf_counter() - t0
-
-    step("build")
-    t0 = time.perf_counter()
-    result = build(config)
-    timings["build"] = time.perf_counter() - t0
-
-    step("summary")
-    models, tests = summarize(config, result)
-
-    step("registry")
-    t0 = time.perf_counter()
-    registry = build_registry_from_build(config)
-    timings["registry"] = time.perf_counter() - t0
-
-    step("validate")
-    t0 = time.perf_counter()
-    validation = validate_all(config)
-    timings["validate"] = time.perf_counter() - t0
-
-    step("sync")
-    t0 = time.perf_counter()
-    sync = sync_all(config, registry)
-    timings["sync"] = time.perf_counter() - t0
-
+        with timed("load"):
+            loaded = load_postgres(config, data_dir, on_progress=on_progress)
+    with timed("build"):
+        result = build(config)
+    with timed("summary"):
+        models, tests = summarize(config, result)
+    with timed("registry"):
+        registry = build_registry_from_build(config)
+    with timed("validate"):
+        validation = validate_all(config)
+    with timed("sync"):
+        sync = sync_all(config, registry)
     step("read")
     features, entities = sample_request(config, registry)
     online = read_online(config, features, entities)
