@@ -15,7 +15,10 @@ import yaml
 from featurewarehouse.errors import ConfigError
 
 DEFAULT_TARGET = "dev"
-_ENV_VAR_CALL = re.compile(r"\{\{\s*env_var\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\s*\}\}")
+# {{ env_var('X') }}, {{ env_var('X', 'default') }}, optionally piped through as_number
+_ENV_VAR_CALL = re.compile(
+    r"\{\{\s*env_var\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\s*(?:\|\s*as_number\s*)?\}\}"
+)
 
 
 def find_project_dir(start: Path | str | None = None) -> Path:
@@ -30,14 +33,14 @@ def find_project_dir(start: Path | str | None = None) -> Path:
     )
 
 
-def _render_env(value: Any) -> Any:
+def render_env(value: Any) -> Any:
     """Render the ``{{ env_var('X', 'default') }}`` calls dbt would, for plain strings."""
     if isinstance(value, str):
         return _ENV_VAR_CALL.sub(lambda m: os.environ.get(m[1], m[2] if m[2] is not None else ""), value)
     if isinstance(value, dict):
-        return {k: _render_env(v) for k, v in value.items()}
+        return {k: render_env(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_render_env(v) for v in value]
+        return [render_env(v) for v in value]
     return value
 
 
@@ -51,7 +54,7 @@ def read_fw_vars(project_dir: Path) -> dict[str, Any]:
     fw = (data.get("vars") or {}).get("fw") or {}
     if not isinstance(fw, dict):
         raise ConfigError("vars.fw must be a mapping", where=f"{path}: vars.fw")
-    return _render_env(fw)
+    return render_env(fw)
 
 
 @dataclass(frozen=True)

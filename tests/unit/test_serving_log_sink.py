@@ -12,7 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from featurewarehouse.serving.logging import FeatureLogSink, canonical_keys, log_schema, read_log
+from featurewarehouse.serving.log_format import canonical_keys, log_schema
+from featurewarehouse.serving.logging import FeatureLogSink, read_log
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)

@@ -163,7 +163,7 @@ class _World:
         import pyarrow as pa
 
         rng = self.rng_customers
-        n_c, days = self.spec.customers, self.spec.days
+        n_c = self.spec.customers
         limit = np.round(rng.lognormal(np.log(5000), 0.6, n_c), -2)
         ids = np.arange(1, n_c + 1, dtype=np.int64)
         cols = {"customer_id": [ids], "home": [self.home], "card": [self.card], "limit": [limit],

@@ -7,7 +7,6 @@ dbt uses, so fwctl and dbt always talk to the same warehouse.
 """
 from __future__ import annotations
 
-import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,21 +15,10 @@ from typing import Any, Iterator
 
 import yaml
 
-from featurewarehouse.config import ProjectConfig
+from featurewarehouse.config import ProjectConfig, render_env
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
 
 DEFAULT_BATCH_ROWS = 65_536
-_ENV_CALL = re.compile(
-    r"\{\{\s*env_var\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\s*(\|\s*as_number\s*)?\}\}"
-)
-
-
-def _render(value: Any) -> Any:
-    if isinstance(value, str):
-        return _ENV_CALL.sub(lambda m: os.environ.get(m[1], m[2] if m[2] is not None else ""), value)
-    return value
-
-
 @dataclass(frozen=True)
 class Target:
     """A resolved dbt profile target."""
@@ -61,7 +49,7 @@ def read_target(config: ProjectConfig) -> Target:
             where=str(path),
             hint=f"choose one of: {', '.join(outputs)}",
         )
-    settings = {k: _render(v) for k, v in outputs[config.target].items()}
+    settings = {k: render_env(v) for k, v in outputs[config.target].items()}
     return Target(config.target, str(settings["type"]), settings)
 
 

@@ -39,10 +39,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from featurewarehouse.errors import ConfigError
-from featurewarehouse.serving.log_format import (  # noqa: F401  (canonical_keys, encode_value: public here too)
+from featurewarehouse.serving.log_format import (
     as_result,
-    canonical_keys,
-    encode_value,
     log_schema,
     responses_table,
     split_ref,

@@ -145,7 +145,7 @@ def read_logged(
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    from featurewarehouse.serving.logging import log_schema
+    from featurewarehouse.serving.log_format import log_schema
 
     files = sorted(str(p) for p in Path(path).glob("*.parquet")) if Path(path).is_dir() else []
     if not files:
