@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from demo_project import copy_demo_project
 
 from featurewarehouse.config import load_config
 from featurewarehouse.dbt import run_dbt
@@ -23,7 +23,6 @@ from featurewarehouse.offline.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 SPEC = DemoSpec(rows=20_000, seed=5, days=120, end=dt.date(2025, 5, 1))
 USD_RATE = {cur: rate for cur, rate, _ in COUNTRIES.values()}
 WINDOWS = {"1h": pd.Timedelta(hours=1), "24h": pd.Timedelta(hours=24),
@@ -32,18 +31,10 @@ FEATURE_LOG_COLUMNS = ["request_id", "served_at", "row_index", "entity_keys", "f
                        "feature_name", "value", "status", "event_ts"]
 
 
-def _copy_project(dst: Path) -> Path:
-    dst.mkdir(parents=True)
-    shutil.copy(REPO / "dbt_project.yml", dst / "dbt_project.yml")
-    for name in ("models", "macros", "profiles"):
-        shutil.copytree(REPO / name, dst / name, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
-    return dst
-
-
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("demo_e2e")
-    project = _copy_project(root / "project")
+    project = copy_demo_project(root / "project")
     data = root / "data"
     generate(SPEC, data / "raw")
     txns = pq.read_table(data / "raw" / "transactions.parquet").to_pandas()

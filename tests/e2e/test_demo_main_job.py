@@ -3,24 +3,19 @@ registry, validate, sync, read back. A second run is incremental and moves nothi
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from demo_project import copy_demo_project
 
 from featurewarehouse.cli.main import main
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    dst = tmp_path / "project"
-    dst.mkdir()
-    shutil.copy(REPO / "dbt_project.yml", dst / "dbt_project.yml")
-    for name in ("models", "macros", "profiles", "expectations"):
-        shutil.copytree(REPO / name, dst / name)
+    dst = copy_demo_project(tmp_path / "project", expectations=True)
     for var in ("FW_TARGET", "FW_PROJECT_DIR", "FW_PROFILES_DIR", "FW_FEATURE_LOG_PATH", "FW_DATA_DIR",
                 "FW_DUCKDB_PATH", "DBT_TARGET_PATH", "FW_ONLINE_STORE"):
         monkeypatch.delenv(var, raising=False)

@@ -7,11 +7,11 @@ are then read into pandas, shuffled, and sent through
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import pandas.testing as pdt
 import pytest
+from demo_project import copy_demo_project
 
 from featurewarehouse.config import load_config
 from featurewarehouse.dbt import run_dbt
@@ -20,7 +20,6 @@ from featurewarehouse.offline.warehouse import connect
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 FEATURES = [
     "customer_spend_features:*",
     "customer_profile_features:*",
@@ -33,11 +32,7 @@ FEATURES = [
 def test_python_training_set_equals_the_dbt_model(tmp_path, monkeypatch):
     from featurewarehouse.store import FeatureStore
 
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
-    for name in ("models", "macros", "profiles"):
-        shutil.copytree(REPO / name, project / name, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    project = copy_demo_project(tmp_path / "project")
     for var in ("FW_TARGET", "FW_PROJECT_DIR", "FW_PROFILES_DIR", "FW_FEATURE_LOG_PATH"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FW_DATA_DIR", str(tmp_path / "data"))

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from demo_project import copy_demo_project
 
 from featurewarehouse.config import load_config
 from featurewarehouse.dbt import run_dbt
@@ -21,15 +21,10 @@ from featurewarehouse.online.sync import sync_online
 from featurewarehouse.serving.client import OnlineClient
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_demo_syncs_and_serves(tmp_path, monkeypatch, capsys):
-    project = tmp_path / "project"
-    project.mkdir()
-    shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
-    for name in ("models", "macros", "profiles"):
-        shutil.copytree(REPO / name, project / name, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    project = copy_demo_project(tmp_path / "project")
     for var in ("FW_TARGET", "FW_PROJECT_DIR", "FW_PROFILES_DIR", "FW_FEATURE_LOG_PATH", "FW_ONLINE_STORE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FW_DATA_DIR", str(tmp_path / "data"))

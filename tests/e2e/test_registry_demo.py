@@ -4,16 +4,15 @@ lineage and lint, all through `fwctl` (dbt parse runs in-process)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
+from demo_project import copy_demo_project
 
 from featurewarehouse.cli.main import main
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 
 NEW_SQL = """\
 -- How fast a customer spends: time since their previous transaction, and the
@@ -82,11 +81,7 @@ from {{ ref('stg_transactions') }}
 
 @pytest.fixture
 def demo(tmp_path, monkeypatch) -> Path:
-    dst = tmp_path / "project"
-    dst.mkdir()
-    shutil.copy(REPO / "dbt_project.yml", dst / "dbt_project.yml")
-    for name in ("models", "macros", "profiles"):
-        shutil.copytree(REPO / name, dst / name, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
+    dst = copy_demo_project(tmp_path / "project")
     for var in ("FW_TARGET", "FW_PROJECT_DIR", "FW_PROFILES_DIR", "DBT_TARGET_PATH", "FW_ONLINE_STORE"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("FW_DUCKDB_PATH", str(tmp_path / "wh.duckdb"))

@@ -10,15 +10,14 @@ transactions with exactly the logged values.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from demo_project import copy_demo_project
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -29,14 +28,6 @@ class Served:
     event_timestamps: tuple
 
 
-def _copy_project(dst: Path) -> Path:
-    dst.mkdir(parents=True)
-    shutil.copy(REPO / "dbt_project.yml", dst / "dbt_project.yml")
-    for name in ("models", "macros", "profiles"):
-        shutil.copytree(REPO / name, dst / name, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*"))
-    return dst
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     from featurewarehouse.config import load_config
@@ -44,7 +35,7 @@ def built(tmp_path_factory):
     from featurewarehouse.demo.generate import DemoSpec, generate
 
     root = tmp_path_factory.mktemp("served_e2e")
-    project = _copy_project(root / "project")
+    project = copy_demo_project(root / "project")
     with pytest.MonkeyPatch.context() as mp:
         for var in ("FW_TARGET", "FW_PROJECT_DIR", "FW_PROFILES_DIR", "FW_FEATURE_LOG_PATH"):
             mp.delenv(var, raising=False)

@@ -5,30 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from demo_project import copy_demo_project
 
 from featurewarehouse.config import load_config
 from featurewarehouse.demo.generate import DemoSpec, generate
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 SPEC = DemoSpec(rows=5_000, seed=11, days=60, end=dt.date(2025, 5, 1))
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("validation_e2e")
-    project = root / "project"
-    project.mkdir()
-    shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
-    for name in ("models", "macros", "profiles", "expectations"):
-        shutil.copytree(REPO / name, project / name)
+    project = copy_demo_project(root / "project", expectations=True)
     generate(SPEC, root / "data" / "raw")
     return root, project
 
