@@ -152,3 +152,11 @@ def test_registry_lint_reads_label_models_and_unknown_view():
 
     with pytest.raises(ConfigError, match="did you mean 'customer_spend_features'"):
         lint_registry(reg, ["customer_spend_feature"])
+
+
+def test_a_window_after_a_per_entity_group_by_still_flags_the_group_by():
+    # the window's ORDER BY keys once shadowed the entity keys, and lint crashed here
+    sql = ("with agg as (select customer_id, sum(amount) s from t group by customer_id) "
+           "select customer_id, ts, sum(s) over (partition by customer_id order by ts) f from agg")
+    assert [(f.rule, f.line) for f in lint_sql(sql, model="v", timestamp="ts", entity_keys=["customer_id"])] == [
+        ("FW006", 1)]

@@ -118,8 +118,8 @@ def lint_sql(
         if order is _UNKNOWN_ORDER:
             pass
         elif order is not None:
-            keys = [o.this if isinstance(o, exp.Ordered) else o for o in order.expressions]
-            bad = [k for k in keys if not (_columns(k) & time_names)]
+            order_keys = [o.this if isinstance(o, exp.Ordered) else o for o in order.expressions]
+            bad = [k for k in order_keys if not (_columns(k) & time_names)]
             if time_names and bad:
                 add(win, "FW003", WARNING,
                     f"window ordered by {', '.join(_snippet(k, dialect) for k in bad)}, not by the view's "
