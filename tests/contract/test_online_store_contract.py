@@ -195,6 +195,17 @@ def test_the_store_keeps_a_registry_copy_and_readers_notice_changes(url):
     assert bare.get_online_features(["spend:new"], [{"customer_id": 1}]).to_dict()["new"] == [70]
 
 
+def test_a_reader_that_cached_a_view_reads_its_new_shape_after_a_resync(url):
+    # same name, same number of features: only the layout's signature tells them apart
+    write(url, make_view("spend"), [{"customer_id": 1, "ts": h(1), "cnt": 1, "amt": 2.5, "cat": "a"}])
+    bare = client(url, reg=False)
+    assert bare.get_online_features(["spend:*"], [{"customer_id": 1}]).to_dict()["cnt"] == [1]
+    renamed = make_view("spend", features=(("n", "bigint"), ("amt", "double"), ("cat", "varchar")))
+    write(url, renamed, [{"customer_id": 1, "ts": h(2), "n": 5, "amt": 3.5, "cat": "b"}], full=True, version="v2")
+    assert bare.get_online_features(["spend:*"], [{"customer_id": 1}]).to_dict() == {
+        "customer_id": [1], "n": [5], "amt": [3.5], "cat": ["b"]}
+
+
 def test_errors_name_the_problem_and_suggest(url):
     view = make_view("spend")
     write(url, view, [{"customer_id": 1, "ts": h(1), "cnt": 1}])

@@ -84,7 +84,7 @@ class SqliteOnlineStore(OnlineStore):
         self._writer: sqlite3.Connection | None = None
         self._local = threading.local()
         self._building: set[str] = set()
-        self._read_sql: dict[tuple[str, tuple[int, ...], int], str] = {}
+        self._read_sql: dict[tuple[str, str, tuple[int, ...], int], str] = {}
         self._decoders: dict[tuple[str, str, tuple[int, ...]], list[Any]] = {}
 
     @classmethod
@@ -257,7 +257,7 @@ class SqliteOnlineStore(OnlineStore):
 
     # ---- reads ------------------------------------------------------------
     def _select_sql(self, layout: ViewLayout, feature_idx: tuple[int, ...], n: int) -> str:
-        cache_key = (layout.name, feature_idx, n)
+        cache_key = (layout.name, layout.signature, feature_idx, n)
         sql = self._read_sql.get(cache_key)
         if sql is None:
             k = len(layout.key_names)
