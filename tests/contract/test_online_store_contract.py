@@ -260,3 +260,17 @@ def test_redis_passwords_never_appear_in_errors(redis_url):
     with pytest.raises(ServiceUnavailable) as err:
         open_store("rediss://user:hunter2secret@127.0.0.1:1/0")
     assert "hunter2secret" not in str(err.value)
+
+
+def test_a_sync_costs_a_reader_one_reload_of_the_stored_definitions(url, monkeypatch):
+    view = make_view("spend")
+    write(url, view, [{"customer_id": 1, "ts": h(1), "cnt": 1}])
+    reader = client(url, reg=False)
+    reader.get_online_features(["spend:cnt"], [{"customer_id": 1}])
+    write(url, view, [{"customer_id": 1, "ts": h(2), "cnt": 2}])  # incremental: same shape, new epoch
+    calls = []
+    real = reader.store.view_states
+    monkeypatch.setattr(reader.store, "view_states", lambda: calls.append(1) or real())
+    for _ in range(5):
+        assert reader.get_online_features(["spend:cnt"], [{"customer_id": 1}]).to_dict()["cnt"] == [2]
+    assert len(calls) == 1

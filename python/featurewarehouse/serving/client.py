@@ -259,8 +259,10 @@ class OnlineClient:
             keys = list(zip(*key_cols))
             result = self.store.read(lay, keys, vp.feature_idx)
             if result.epoch != plan.epoch:
-                # a sync committed since the plan was made: retry only if this view's shape moved
-                state = self.store.view_states().get(lay.name)
+                # a sync committed since the plan was made: reload the stored definitions once
+                # (later requests plan against the new epoch) and retry only if this view's shape moved
+                self._refresh()
+                state = self._states.get(lay.name)
                 if state is None or state.layout.signature != lay.signature:
                     raise _Retry()
             cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
