@@ -120,10 +120,9 @@ def demo(
              for j in range(len(read.values[0]))],
             title="online read: get_online_features(" + ", ".join(run.read_features) + ")",
         )
-    from featurewarehouse.serving.http import try_it_lines
+    from featurewarehouse.demo.run import try_it_lines
 
-    entities = {k: v for k, v in run.read_entities.items()}
-    for line in try_it_lines(list(run.read_features), entities):
+    for line in try_it_lines(list(run.read_features), run.read_entities):
         info(line)
 
 

@@ -300,32 +300,3 @@ def check_bindable(host: str, port: int) -> None:
                 f"cannot listen on {host}:{port}: {exc.strerror or exc}",
                 hint="another process uses the port: pass --port, or stop the other server",
             ) from None
-
-
-def try_it_lines(
-    features: list[str] | None = None,
-    entities: dict[str, list] | None = None,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 6566,
-) -> list[str]:
-    """How to try the feature server, as lines for ``fwctl demo`` to print.
-
-    >>> try_it_lines(["customer_spend_features:txn_count_7d"], {"customer_id": [1]})[2]
-    '  fwctl serve --log                # Feast-format feature server on http://127.0.0.1:6566 (docs: /docs)'
-    """
-    import json
-
-    body = json.dumps({
-        "features": features or ["customer_spend_features:txn_count_7d", "merchant_risk_features:chargeback_rate_90d"],
-        "entities": entities or {"customer_id": [1, 2], "merchant_id": [1, 2]},
-    })
-    base = f"http://{host}:{port}"
-    return [
-        "Try the feature server:",
-        "  fwctl sync-online                # fill the online store (validated views only)",
-        f"  fwctl serve --log                # Feast-format feature server on {base} (docs: /docs)",
-        f"  curl -s {base}/get-online-features -d '{body}'",
-        "  fwctl skew                       # after some traffic: served values vs point-in-time values",
-        "  dbt build -s feature_log+        # logged vectors -> feature_log -> served_training_set",
-    ]
