@@ -6,14 +6,11 @@
 -- served_fraud_features' ttl (both bounds inclusive, as the macro's TTL is).
 {%- set window_seconds = 300 %}
 {%- if execute %}
-    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == 'served_fraud_features' %}
-        {%- set ttl = (((node.config or {}).get('meta') or {}).get('fw') or {}).get('ttl') | string %}
-        {%- set m = modules.re.match('^ *([0-9]+) *(s|m|h|d|w) *$', ttl) %}
-        {%- if not m %}
-            {{ exceptions.raise_compiler_error("served_training_set: served_fraud_features needs a ttl (the scoring window, e.g. 5m), got '" ~ ttl ~ "'") }}
-        {%- endif %}
-        {%- set window_seconds = (m.group(1) | int) * {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800}[m.group(2)] %}
-    {%- endfor %}
+    {#- a set inside an if (unlike inside a for) is visible after it -#}
+    {%- set window_seconds = featurewarehouse.fw_pit_view_meta('served_fraud_features', 'served_training_set').ttl_seconds %}
+    {%- if not window_seconds %}
+        {{ exceptions.raise_compiler_error("served_training_set: served_fraud_features needs a ttl (the scoring window, e.g. 5m)") }}
+    {%- endif %}
 {%- endif %}
 
 with scored_labels as (

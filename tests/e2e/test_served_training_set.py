@@ -142,3 +142,15 @@ def test_logged_vectors_become_the_served_training_set(built):
                 assert have == pytest.approx(want, rel=1e-12), (i, n)
             else:
                 assert have == want, (i, n)
+
+
+def test_the_scoring_window_follows_the_ttl_in_the_yaml(built):
+    # last in this module: it edits the copied project's YAML
+    from featurewarehouse.dbt import run_dbt
+
+    config, _ = built
+    yml = config.project_dir / "models/feature_logs/served_fraud_features.yml"
+    yml.write_text(yml.read_text().replace("ttl: 5m", "ttl: 10m"))
+    run_dbt(config, ["compile", "-s", "served_training_set"], quiet=True)
+    compiled = next(config.target_path.glob("compiled/**/served_training_set.sql")).read_text()
+    assert "interval '600 seconds'" in compiled and "interval '300 seconds'" not in compiled
