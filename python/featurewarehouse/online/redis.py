@@ -108,9 +108,6 @@ class RedisConfig:
 
 
 class RedisOnlineStore(OnlineStore):
-    SCHEMES = ("redis", "rediss")
-    SUPPORTS_TRANSACTIONS = True
-    ENCODES_IN_BULK = True
 
     def __init__(self, client: Any, url: str, prefix: str = "fw"):
         self.client = client

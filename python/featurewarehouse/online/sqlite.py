@@ -73,9 +73,6 @@ class SqliteConfig:
 
 
 class SqliteOnlineStore(OnlineStore):
-    SCHEMES = ("sqlite",)
-    SUPPORTS_TRANSACTIONS = True
-    ENCODES_IN_BULK = False
     PREFERS_SORTED_KEYS = True
 
     def __init__(self, path: str, url: str | None = None):

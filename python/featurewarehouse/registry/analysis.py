@@ -34,13 +34,11 @@ class Graph:
         if uid in self._anc:
             return self._anc[uid]
         stack, seen = [uid], set()
-        order: list[str] = []
         while stack:  # iterative: deep staging chains must not hit the recursion limit
             cur = stack.pop()
             for p in self.parents.get(cur, []):
                 if p not in seen:
                     seen.add(p)
-                    order.append(p)
                     stack.append(p)
         result = frozenset(seen)
         self._anc[uid] = result

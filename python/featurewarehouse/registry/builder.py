@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from featurewarehouse.dbt import loads_json, read_artifact
 from featurewarehouse.errors import ConfigError, Problem, ProblemsError
 from featurewarehouse.registry.analysis import CACHE_VERSION, Graph, analyze_models, display
 from featurewarehouse.registry.changes import diff_data, diff_registries
@@ -213,11 +214,6 @@ def plain(obj: Any) -> Any:
     return obj
 
 
-def content_version(registry: Registry) -> str:
-    """Hash of every definition (not of when it was built or what changed)."""
-    return _version_of(plain(registry))
-
-
 def _version_of(data: dict[str, Any], *, simple: bool | None = None) -> str:
     # model_sql is left out: a formatting edit is not a definition change (the fingerprint decides)
     volatile = ("version", "built_at", "changes", "model_sql")
@@ -307,21 +303,6 @@ def write_registry(registry: Registry | dict[str, Any], path: Path, *, simple: b
     return atomic_write(path, _dumps_compact(data, simple=simple) + b"\n")
 
 
-def _loads(data: bytes) -> Any:
-    """JSON from bytes: orjson when installed (2-3x faster on a 15 MB manifest), else json.
-
-    orjson rejects what json accepts (NaN, Infinity): those files go through json.
-    """
-    try:
-        import orjson
-    except ImportError:  # an optional speed-up (the serve extra installs it)
-        return json.loads(data)
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
-
-
 def _dumps_private(data: Any) -> str:
     """Compact JSON for files only this module reads back (the analysis cache)."""
     try:
@@ -331,16 +312,6 @@ def _dumps_private(data: Any) -> str:
     return orjson.dumps(data).decode()
 
 
-def read_artifact(path: Path, *, what: str, hint: str) -> dict[str, Any]:
-    """:func:`featurewarehouse.dbt.read_artifact`, the same errors, with the faster parser."""
-    if not path.is_file():
-        raise ConfigError(f"{what} not found: {path}", hint=hint)
-    try:
-        return _loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} is not valid JSON: {exc}", where=str(path), hint=hint) from exc
-
-
 def cache_path(config) -> Path:
     return config.target_path / "fw_registry_cache.json"
 
@@ -348,7 +319,7 @@ def cache_path(config) -> Path:
 def read_cache(path: Path) -> dict[str, Any]:
     """The analysis cache, or {} when absent or unreadable (it is only ever a shortcut)."""
     try:
-        return _loads(path.read_bytes())
+        return loads_json(path.read_bytes())
     except (OSError, ValueError):
         return {}
 
@@ -377,9 +348,9 @@ def _fields(cls) -> frozenset[str]:
 
 def read_previous_data(path: Path) -> Registry | dict[str, Any] | None:
     """The previous registry for the change list: its JSON when it has exactly today's shape, else
-    :func:`read_previous` (a Registry, or None). Skips building 20k records at 1,000 views."""
+    a Registry built from it (or None when absent or unreadable). Skips building 20k records at 1,000 views."""
     try:
-        data = _loads(path.read_bytes()) if path.is_file() else None
+        data = loads_json(path.read_bytes()) if path.is_file() else None
     except (OSError, ValueError):
         return None
     if data is None:
@@ -411,15 +382,6 @@ def _exact_shape(data: Any) -> bool:
         return all(set(m) == model_keys for m in data["models"])
     except (AttributeError, KeyError, TypeError):
         return False
-
-
-def read_previous(path: Path) -> Registry | None:
-    """The registry written last time, or None when absent or unreadable."""
-    try:
-        # Registry.read, with the faster JSON parser
-        return Registry.from_dict(_loads(path.read_bytes())) if path.is_file() else None
-    except (ConfigError, OSError, KeyError, TypeError, ValueError):
-        return None
 
 
 def build_registry(
@@ -457,7 +419,7 @@ def build_registry(
             nonlocal old_manifest, old_loaded
             if not old_loaded:
                 old_loaded = True
-                old_manifest = json.loads(old_bytes) if old_bytes else None
+                old_manifest = loads_json(old_bytes) if old_bytes else None
             return old_manifest
     else:
         previous_manifest = None

@@ -89,8 +89,3 @@ def _diff(old_view_list, new_view_list, old_model_list, new_model_list, previous
         "features": feats,
         "models": models,
     }
-
-
-def is_empty(changes: dict[str, Any]) -> bool:
-    return not any(changes.get(k, {}).get(part) for k in ("views", "features", "models")
-                   for part in ("added", "removed", "changed"))

@@ -64,7 +64,6 @@ class Relations:
     def __init__(self, manifest: dict[str, Any]):
         self.by_uid: dict[str, str] = {}
         self.relation_of: dict[str, str] = {}  # uid -> relation_name
-        self.alias_to_uid: dict[str, str] = {}
         for uid, node in manifest.get("nodes", {}).items():
             if node.get("resource_type") in ("model", "seed", "snapshot"):
                 self._add(uid, node.get("name", ""), node.get("relation_name"))
@@ -73,7 +72,6 @@ class Relations:
 
     def _add(self, uid: str, alias: str, relation: str | None) -> None:
         self.by_uid[uid] = alias
-        self.alias_to_uid[alias] = uid
         if relation:
             self.relation_of[uid] = relation
 

@@ -1,6 +1,6 @@
 """The serving gate: a feature view reaches the online store only when validated.
 
-``fwctl sync-online`` calls :func:`check_views` (through :func:`gate`) before
+``fwctl sync-online`` calls :func:`check_views` (through :func:`make_gate`) before
 it moves any row. A view is refused when
 
 - it has never been validated (no record in ``target/fw_validation/latest.json``),
@@ -124,11 +124,6 @@ def check_views(config: ProjectConfig, views: Iterable[str]) -> None:
         + ", ".join(v.view for v in refused) + "\n" + lines,
         hint="fix the data or the expectations, rebuild and validate; --skip-validation overrides",
     )
-
-
-def gate(config: ProjectConfig) -> Callable[[Iterable[str]], None]:
-    """The callable ``sync-online`` takes: ``gate(config)(view_names)`` raises when refused."""
-    return lambda views: check_views(config, list(views))
 
 
 def make_gate(config: ProjectConfig) -> Callable[[Iterable[Any]], None]:
