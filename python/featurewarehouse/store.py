@@ -14,6 +14,7 @@ from typing import Any, Iterator, Sequence
 
 from featurewarehouse.config import ProjectConfig, load_config
 from featurewarehouse.offline import retrieval
+from featurewarehouse.registry import load_registry
 
 
 class FeatureStore:
@@ -41,7 +42,7 @@ class FeatureStore:
     @property
     def registry(self) -> Any:
         if self._registry is None:
-            self._registry = retrieval.load_project_registry(self.config)
+            self._registry = load_registry(self.config)
         return self._registry
 
     def refresh(self) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Iterator, Sequence
 
 from featurewarehouse.config import ProjectConfig
 from featurewarehouse.errors import ConfigError
+from featurewarehouse.registry import load_registry
 from featurewarehouse.offline.spine import (
     EVENT_TS,
     ROW_ID,
@@ -120,27 +121,6 @@ def feature_column_names(registry: Any, features: Sequence[str], full_feature_na
         f"{f.view}__{f.name}" if full_feature_names else f.name
         for v in views for f in resolved if f.view == v
     ]
-
-
-def load_project_registry(config: ProjectConfig) -> Any:
-    """The registry via the registry package's loader (building it when missing)."""
-    try:
-        from featurewarehouse.registry import load_registry  # type: ignore[attr-defined]
-    except ImportError:
-        from featurewarehouse.registry.model import Registry
-
-        return Registry.read(config.registry_path)
-    return load_registry(config)
-
-
-# ---- step 2: render the macro ------------------------------------------------
-
-# Views per PIT query. The macro's query keeps every view's intermediate rows
-# alive at once (measured: ~100 MiB per view of 170k rows x 20 features, 7.9 GiB
-# for 50 views in one query), so wide requests run as several queries over the
-# same staged spine, each into a temp table keyed by the row id, joined at the end.
-VIEWS_PER_QUERY = 4
-_NEXT_QUERY = "/* __fw_next_query__ */"
 
 
 def query_groups(features: Sequence[str], views_per_query: int | None = None) -> list[list[str]]:
@@ -350,7 +330,7 @@ def _prepare(
     if not features:
         raise ConfigError("no features requested", hint="pass features=['feature_view:feature', ...]")
     spine = classify(entity_df)
-    registry = registry if registry is not None else load_project_registry(config)
+    registry = registry if registry is not None else load_registry(config)
     keys = key_requirements(registry, features)
     groups = query_groups(features)
     group_cols = [feature_column_names(registry, g, full_feature_names) for g in groups]

@@ -29,6 +29,7 @@ from featurewarehouse.errors import ChecksFailed, ConfigError, FwError, ServiceU
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import NO_CREATED, timestamp_micros
 from featurewarehouse.online.latest_sql import change_column, high_water_sql, latest_values_sql
+from featurewarehouse.registry import load_registry
 
 # A gate sees the views about to be synced and returns those allowed (None = all),
 # or raises ChecksFailed to refuse the whole sync. The validation gate plugs in here.
@@ -277,19 +278,6 @@ def select_views(registry: Any, select: Sequence[str] | None) -> list[Any]:
     return chosen
 
 
-def load_project_registry(config: Any) -> Any:
-    """The project registry (built by the registry helper's loader when available)."""
-    try:
-        from featurewarehouse.registry import load_registry  # type: ignore[attr-defined]
-    except ImportError:
-        load_registry = None
-    if load_registry is not None:
-        return load_registry(config)
-    from featurewarehouse.registry.model import Registry
-
-    return Registry.read(config.registry_path)
-
-
 def sync_online(
     config: Any,
     *,
@@ -309,7 +297,7 @@ def sync_online(
     """
     from featurewarehouse.offline.warehouse import connect
 
-    registry = registry or load_project_registry(config)
+    registry = registry or load_registry(config)
     views = select_views(registry, select)
     refused: list[str] = []
     if gate is not None:

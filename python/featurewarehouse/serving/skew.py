@@ -301,7 +301,8 @@ def compute_skew(
     registry: Any = None,
 ) -> SkewReport:
     """The skew report for the logged vectors under ``log_path`` (default: the project's feature-log path)."""
-    from featurewarehouse.offline.retrieval import get_historical_features, load_project_registry
+    from featurewarehouse.offline.retrieval import get_historical_features
+    from featurewarehouse.registry import load_registry
 
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"the skew threshold {threshold} is not between 0 and 1", hint="e.g. --threshold 0.01 for 1%")
@@ -309,7 +310,7 @@ def compute_skew(
     logged = read_logged(path, select=select, since=since, limit=limit)
     if logged.num_rows == 0:
         return SkewReport((), 0, 0, threshold, since)
-    registry = registry if registry is not None else load_project_registry(config)
+    registry = registry if registry is not None else load_registry(config)
     refs = sorted({f"{v}:{n}" for v, n in zip(logged["feature_view"].to_pylist(), logged["feature_name"].to_pylist())})
     for ref in refs:  # unknown views/features: a clear error before the warehouse work
         registry.resolve([ref])
