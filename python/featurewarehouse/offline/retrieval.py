@@ -410,10 +410,7 @@ def get_historical_features(
                   registry=registry, pit_sql=pit_sql) as job:
         wh, sql, columns = job.wh, job.sql, job.columns
         if output is None:
-            import pyarrow as pa
-
-            batches = list(wh.stream(sql))
-            table = pa.Table.from_batches(batches) if batches else _schema_of(wh, sql).empty_table()
+            table = wh.fetch_arrow(sql)  # an empty result keeps its schema
             return HistoricalResult(sql, table.num_rows, columns, None, "arrow",
                                     time.perf_counter() - started, table)
         if is_file_output(output):

@@ -36,12 +36,7 @@ class StagedSpine:
 
 def _schema_of(wh: Any, sql: str) -> Any:
     """The Arrow schema of a query, without fetching rows."""
-    probe = f"select * from ({sql}) as q limit 0"
-    if wh.dialect == "duckdb":
-        return wh.con.execute(probe).fetch_record_batch().schema
-    with wh.con.cursor() as cur:
-        cur.execute(probe)
-        return cur.fetch_arrow_table().schema
+    return wh.fetch_arrow(f"select * from ({sql}) as q limit 0").schema
 
 
 def _with_row_ids(table: Any) -> Any:

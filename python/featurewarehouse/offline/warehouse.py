@@ -67,11 +67,8 @@ class Warehouse:
         raise NotImplementedError
 
     def fetch_arrow(self, sql: str) -> "pa.Table":  # noqa: F821
-        """A small result as one Arrow table (metadata queries, samples)."""
-        # Read through the engine's reader so an empty result keeps its schema.
-        return self._fetch_table(sql)
-
-    def _fetch_table(self, sql: str) -> "pa.Table":  # noqa: F821
+        """A small result as one Arrow table (metadata queries, samples); an empty
+        result keeps its schema."""
         raise NotImplementedError
 
     def upload_arrow(
@@ -128,7 +125,7 @@ class DuckDBWarehouse(Warehouse):
         # connection and would not see this connection's temp tables (uploads).
         yield from self.con.execute(sql).fetch_record_batch(batch_rows)
 
-    def _fetch_table(self, sql: str):
+    def fetch_arrow(self, sql: str):
         return self.con.execute(sql).fetch_arrow_table()
 
     def upload_arrow(self, table_name: str, data, *, temporary: bool = True, schema: str | None = None) -> str:
@@ -184,7 +181,7 @@ class PostgresWarehouse(Warehouse):
         finally:
             cur.close()
 
-    def _fetch_table(self, sql: str):
+    def fetch_arrow(self, sql: str):
         cur = self.con.cursor()
         try:
             cur.execute(sql)
