@@ -14,21 +14,12 @@ from typing import Callable
 from featurewarehouse.config import ProjectConfig
 from featurewarehouse.demo.generate import TABLES, existing_dataset
 from featurewarehouse.errors import ConfigError
+from featurewarehouse.serving.log_format import log_schema
 
 BATCH_ROWS = 65_536
 FEATURE_LOG_TABLE = "feature_log_raw"
-# contract 4, in order: (name, Arrow type name, SQL type)
-FEATURE_LOG_COLUMNS = (
-    ("request_id", "string", "varchar"),
-    ("served_at", "timestamp[us]", "timestamp"),
-    ("row_index", "int32", "integer"),
-    ("entity_keys", "string", "varchar"),
-    ("feature_view", "string", "varchar"),
-    ("feature_name", "string", "varchar"),
-    ("value", "string", "varchar"),
-    ("status", "string", "varchar"),
-    ("event_ts", "timestamp[us]", "timestamp"),
-)
+# SQL types of the feature-log columns (serving.log_format.log_schema, contract 4)
+_SQL_TYPES = {"string": "varchar", "timestamp[us]": "timestamp", "int32": "integer"}
 
 
 @dataclass(frozen=True)
@@ -41,12 +32,6 @@ def raw_data_dir(config: ProjectConfig) -> Path:
     """Where the demo's raw Parquet lives: vars.fw.raw_data_path (env FW_DATA_DIR), project-relative."""
     path = Path(str(config.fw_vars.get("raw_data_path") or "data/raw"))
     return path if path.is_absolute() else config.project_dir / path
-
-
-def _feature_log_schema():
-    import pyarrow as pa
-
-    return pa.schema([(name, pa.type_for_alias(arrow)) for name, arrow, _ in FEATURE_LOG_COLUMNS])
 
 
 def _replace(wh, schema: str, table: str, reader) -> None:
@@ -120,9 +105,9 @@ def _load_feature_logs(wh, schema: str, log_dir: Path) -> int:
     import pyarrow.dataset as ds
 
     files = sorted(Path(log_dir).glob("*.parquet")) if Path(log_dir).is_dir() else []
-    target_schema = _feature_log_schema()
+    target_schema = log_schema()
     if not files:
-        columns = ", ".join(f"{name} {sql}" for name, _, sql in FEATURE_LOG_COLUMNS)
+        columns = ", ".join(f"{field.name} {_SQL_TYPES[str(field.type)]}" for field in target_schema)
         wh.execute(f'create table if not exists "{schema}"."{FEATURE_LOG_TABLE}" ({columns})')
         return 0
     dataset = ds.dataset([str(f) for f in files], format="parquet")
