@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from featurewarehouse.config import ProjectConfig
 from featurewarehouse.errors import ConfigError
+from featurewarehouse.serving.log_format import log_schema, utc_naive
 
 DEFAULT_LIMIT = 100_000
 DEFAULT_TOLERANCE = 1e-9
@@ -118,7 +119,7 @@ def parse_since(text: str | None, *, now: _dt.datetime | None = None) -> _dt.dat
     from featurewarehouse.registry.model import parse_ttl
 
     try:
-        ts = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        ts = utc_naive(text.strip())
     except ValueError:
         try:
             seconds = parse_ttl(text)
@@ -129,8 +130,6 @@ def parse_since(text: str | None, *, now: _dt.datetime | None = None) -> _dt.dat
             ) from None
         now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
         return now - _dt.timedelta(seconds=seconds or 0)
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(_dt.timezone.utc).replace(tzinfo=None)
     return ts
 
 
@@ -145,7 +144,6 @@ def read_logged(
     import pyarrow as pa
     import pyarrow.dataset as ds
 
-    from featurewarehouse.serving.log_format import log_schema
 
     files = sorted(str(p) for p in Path(path).glob("*.parquet")) if Path(path).is_dir() else []
     if not files:
@@ -222,14 +220,9 @@ def values_match(served: Any, pit: Any, tolerance: float = DEFAULT_TOLERANCE) ->
         return math.isclose(float(served), float(pit), rel_tol=tolerance, abs_tol=tolerance)
     if isinstance(pit, _dt.datetime) and isinstance(served, str):
         try:
-            s = _dt.datetime.fromisoformat(served.replace("Z", "+00:00"))
+            return utc_naive(served) == utc_naive(pit)
         except ValueError:
             return False
-        if s.tzinfo is not None:
-            s = s.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        if pit.tzinfo is not None:
-            pit = pit.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        return s == pit
     if isinstance(pit, _dt.date) and isinstance(served, str):
         return served[:10] == pit.isoformat()
     if isinstance(served, bool) or isinstance(pit, bool):
