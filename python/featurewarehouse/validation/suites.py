@@ -18,6 +18,7 @@ from typing import Any, Iterable
 
 from featurewarehouse.errors import ConfigError, MetadataError
 from featurewarehouse.registry.model import parse_ttl
+from featurewarehouse.registry.records import fw_meta
 
 GENERATED = "fw_generated"
 SUITES_DIR = "expectations"
@@ -90,14 +91,6 @@ def family(data_type: str | None) -> str | None:
 # ---------------------------------------------------------------- metadata
 
 
-def _fw_meta(config_meta: dict[str, Any] | None, meta: dict[str, Any] | None) -> dict[str, Any]:
-    for source in (config_meta, meta):
-        fw = (source or {}).get("fw")
-        if isinstance(fw, dict):
-            return fw
-    return {}
-
-
 def _built_from_feature_logs(manifest: dict[str, Any]) -> set[str]:
     """Models of kind feature_log and every model downstream of one.
 
@@ -106,7 +99,7 @@ def _built_from_feature_logs(manifest: dict[str, Any]) -> set[str]:
     (``meta.fw.allow_empty`` overrides either way).
     """
     nodes = manifest.get("nodes") or {}
-    out = {uid for uid, n in nodes.items() if _fw_meta((n.get("config") or {}).get("meta"), n.get("meta")).get("kind") == "feature_log"}
+    out = {uid for uid, n in nodes.items() if (fw_meta(n) or {}).get("kind") == "feature_log"}
     changed = True
     while changed:
         changed = False
@@ -131,10 +124,10 @@ def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> l
         if cfg.get("materialized") == "ephemeral" or cfg.get("enabled") is False:
             continue
         where = f"{node.get('original_file_path') or node.get('patch_path') or uid}: {node['name']}"
-        fw = _fw_meta(cfg.get("meta"), node.get("meta"))
+        fw = fw_meta(node) or {}
         columns = []
         for col in (node.get("columns") or {}).values():
-            cfw = _fw_meta((col.get("config") or {}).get("meta"), col.get("meta"))
+            cfw = fw_meta(col) or {}
             checks = cfw.get("checks") or {}
             if not isinstance(checks, dict):
                 raise MetadataError(
