@@ -219,13 +219,17 @@ def postgres_uri(settings: dict[str, Any]) -> str:
     return f"postgresql://{auth}{host}:{port}/{db}"
 
 
+def duckdb_path(config: ProjectConfig, target: Target) -> Path:
+    """The DuckDB file of a duckdb target; a relative path is relative to the project, as for dbt."""
+    path = Path(str(target.settings.get("path") or "data/warehouse.duckdb"))
+    return path if path.is_absolute() else config.project_dir / path
+
+
 def connect(config: ProjectConfig, *, read_only: bool = False) -> Warehouse:
     """Open the warehouse of the configured dbt target."""
     target = read_target(config)
     if target.type == "duckdb":
-        path = Path(str(target.settings.get("path") or "data/warehouse.duckdb"))
-        if not path.is_absolute():
-            path = config.project_dir / path
+        path = duckdb_path(config, target)
         return DuckDBWarehouse(str(path), read_only=read_only, settings=target.settings.get("settings"))
     if target.type == "postgres":
         return PostgresWarehouse(postgres_uri(target.settings))

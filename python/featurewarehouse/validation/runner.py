@@ -253,13 +253,11 @@ def duckdb_regex(pattern: str) -> str:
 
 def warehouse_connection(config: ProjectConfig) -> tuple[str, dict[str, Any], str]:
     """(SQLAlchemy URL, create_engine kwargs, dialect) for the configured dbt target."""
-    from featurewarehouse.offline.warehouse import postgres_uri, read_target
+    from featurewarehouse.offline.warehouse import duckdb_path, postgres_uri, read_target
 
     target = read_target(config)
     if target.type == "duckdb":
-        path = Path(str(target.settings.get("path") or "data/warehouse.duckdb"))
-        if not path.is_absolute():
-            path = config.project_dir / path
+        path = duckdb_path(config, target)
         if not path.is_file():
             raise ServiceUnavailable(
                 f"the DuckDB warehouse {path} does not exist",
