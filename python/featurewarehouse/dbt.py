@@ -25,29 +25,6 @@ def _cwd(path: Path):
         os.chdir(old)
 
 
-def _release_duckdb_environment() -> None:
-    """Close the DuckDB instance dbt-duckdb keeps open after an invocation.
-
-    dbt-duckdb caches one environment per process and reuses it while the
-    profile's settings compare equal, even when a relative ``path`` now names
-    another file (another project directory): the next invocation would build
-    into the previous project's warehouse. It also holds the file open, so a
-    connection of ours with other settings would be refused.
-    """
-    import sys
-
-    connections = sys.modules.get("dbt.adapters.duckdb.connections")
-    manager = getattr(connections, "DuckDBConnectionManager", None)
-    if manager is None or getattr(manager, "_ENV", None) is None:
-        return
-    with manager._LOCK:
-        env, manager._ENV = manager._ENV, None
-    try:
-        env.close()
-    except Exception:  # closing is best effort: the reference is gone either way
-        pass
-
-
 def dbt_args(config: ProjectConfig, command: Sequence[str]) -> list[str]:
     """The full argument list for a dbt command against this project."""
     return [
@@ -73,10 +50,7 @@ def run_dbt(config: ProjectConfig, command: Sequence[str], *, quiet: bool = Fals
     with _DBT_LOCK, _cwd(config.project_dir):
         # profiles.yml paths (the DuckDB file) are relative to the project, as
         # they are when an analyst runs dbt from the project directory.
-        try:
-            result = dbtRunner().invoke(args)
-        finally:
-            _release_duckdb_environment()
+        result = dbtRunner().invoke(args)
     if result.exception is not None:
         raise ConfigError(
             f"dbt {' '.join(command)} could not run: {result.exception}",
