@@ -250,3 +250,53 @@ def test_missing_relation_is_reported_not_raised(tmp_path):
                      connection=(f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb"))
     (result,) = out.results
     assert not result.success and "cannot be read" in result.error and "nope" in result.error
+
+
+def _statements(connection, schema: str, table: str) -> list[str]:
+    """Every SQL statement GX sends while validating ``table`` with the generated suite."""
+    import sqlalchemy as sa
+
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        out = run_suites(None, [SuiteJob(table, schema, table, table, _suite(), "t.json")],
+                         connection=connection, now=NOW)
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert out.results[0].error is None, out.results[0].error
+    return seen
+
+
+def _assert_key_check_runs_once_when_it_passes(statements: list[str]) -> None:
+    # GX's own unexpected_rows_expectation runs its query twice (rows, then their count);
+    # the verdict pass only counts, and a pass needs nothing more
+    key_queries = [s for s in statements if "having count(*) > 1" in s]
+    assert len(key_queries) == 1, key_queries
+    assert key_queries[0].startswith("SELECT COUNT(*)")
+
+
+def test_key_check_is_one_count_query_on_duckdb(tmp_path):
+    import duckdb
+
+    path = str(tmp_path / "wh.duckdb")
+    con = duckdb.connect(path)
+    con.execute(_create_sql("good", GOOD_ROWS, double="double"))
+    con.close()
+    connection = (f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb")
+    _assert_key_check_runs_once_when_it_passes(_statements(connection, "main", "good"))
+
+
+@pytest.mark.postgres
+def test_key_check_is_one_count_query_on_postgres(postgres_uri, pg_schema):
+    import adbc_driver_postgresql.dbapi as adbc
+
+    con = adbc.connect(postgres_uri, autocommit=True)
+    with con.cursor() as cur:
+        cur.execute(_create_sql(f'"{pg_schema}".good', GOOD_ROWS, double="double precision"))
+    con.close()
+    url = postgres_uri.replace("postgresql://", "postgresql+psycopg2://", 1)
+    _assert_key_check_runs_once_when_it_passes(_statements((url, {}, "postgres"), pg_schema, "good"))

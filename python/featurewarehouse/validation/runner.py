@@ -366,17 +366,25 @@ def _run_one(
         return failed(f"relation {job.relation} cannot be read: {_first_line(exc)}")
     gx_suite = _suite_for_gx(job.suite, job.model, dialect)
     try:
-        suite = context.suites.add(gx.ExpectationSuite(**gx_suite))
+        suite = gx.ExpectationSuite(**gx_suite)  # as written, for results and Data Docs
+        if store:
+            suite = context.suites.add(suite)
+        verdicts = gx.ExpectationSuite(**{**gx_suite, "expectations": _count_only(gx_suite["expectations"])})
     except Exception as exc:
         return failed(f"Great Expectations rejects the suite {job.suite_path}: {_first_line(exc)}")
     params = freshness_parameters(job.suite, now) or None
     try:
         batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
         # Pass 1, verdicts only: GX bundles the aggregate metrics of a table into
-        # few queries and skips the per-expectation "fetch unexpected rows"
-        # queries, each of which scans the table even when nothing is wrong.
-        result = batch.validate(suite, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=params)
+        # one query and skips the per-expectation "fetch unexpected rows"
+        # queries, each of which scans the table even when nothing is wrong;
+        # unexpected-rows checks only count their rows (gx_count).
+        result = batch.validate(verdicts, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=params)
         by_index = {_index(r, i): r for i, r in enumerate(result.results)}
+        as_written = {_index(e.configuration, i): e.configuration for i, e in enumerate(suite.expectations)}
+        for i, r in by_index.items():  # report the count-only form under the suite's own type
+            if r.expectation_config.type != as_written[i].type:
+                r.expectation_config = as_written[i]
         failing = sorted(i for i, r in by_index.items() if not r.success)
         exps = gx_suite["expectations"]
         failing = [i for i in failing if i < len(exps)]
@@ -415,8 +423,20 @@ def _run_one(
     )
 
 
-def _index(result: Any, default: int) -> int:
-    index = (result.expectation_config.meta or {}).get("fw_index")
+def _count_only(expectations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The verdict pass's expectations: unexpected-rows checks count their rows and fetch none."""
+    from featurewarehouse.validation import gx_count
+
+    return [
+        {**e, "type": gx_count.COUNT_TYPE} if e.get("type") == gx_count.ORIGINAL_TYPE else e
+        for e in expectations
+    ]
+
+
+def _index(item: Any, default: int) -> int:
+    """An expectation's position in its suite file, from a result or a configuration."""
+    config = getattr(item, "expectation_config", item)
+    index = (config.meta or {}).get("fw_index")
     return index if isinstance(index, int) else default
 
 
