@@ -91,7 +91,7 @@ def main() -> None:
 
                 def raw_read(ids, con=con, cols=cols):
                     marks = ", ".join("?" * len(ids))
-                    return con.execute(f"select {cols} from fv_bench where customer_id in ({marks})", ids).fetchall()
+                    return con.execute(f"select {cols} from fv_bench__g0 where customer_id in ({marks})", ids).fetchall()
 
             for size in (1, 100):
                 batches = [[rng.randrange(args.entities) for _ in range(size)] for _ in range(args.calls)]

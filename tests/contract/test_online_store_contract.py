@@ -262,15 +262,22 @@ def test_redis_passwords_never_appear_in_errors(redis_url):
     assert "hunter2secret" not in str(err.value)
 
 
-def test_a_sync_costs_a_reader_one_reload_of_the_stored_definitions(url, monkeypatch):
+def test_an_incremental_sync_costs_a_reader_nothing_and_a_full_refresh_one_reload(url, monkeypatch):
     view = make_view("spend")
     write(url, view, [{"customer_id": 1, "ts": h(1), "cnt": 1}])
-    reader = client(url, reg=False)
+    reader = client(url, reg=False)  # its clock: h(24)
     reader.get_online_features(["spend:cnt"], [{"customer_id": 1}])
-    write(url, view, [{"customer_id": 1, "ts": h(2), "cnt": 2}])  # incremental: same shape, new epoch
     calls = []
     real = reader.store.view_states
     monkeypatch.setattr(reader.store, "view_states", lambda: calls.append(1) or real())
+    write(url, view, [{"customer_id": 1, "ts": h(2), "cnt": 2}])  # incremental: same generation
     for _ in range(5):
         assert reader.get_online_features(["spend:cnt"], [{"customer_id": 1}]).to_dict()["cnt"] == [2]
-    assert len(calls) == 1
+    assert calls == []
+    # a changed definition (here the TTL) always comes with a full refresh: the reader's
+    # generation is gone, it reloads once and serves with the new TTL
+    write(url, make_view("spend", ttl_seconds=3600), [{"customer_id": 1, "ts": h(3), "cnt": 3}], full=True)
+    for _ in range(5):
+        got = reader.get_online_features(["spend:cnt"], [{"customer_id": 1}])
+        assert got.statuses[1] == ("OUTSIDE_MAX_AGE",) and got.to_dict()["cnt"] == [None]
+    assert calls == [1]

@@ -15,7 +15,7 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 from urllib.parse import urlsplit
 
 from featurewarehouse.errors import ConfigError, redact
@@ -124,16 +124,14 @@ class WriteResult:
     skipped_older: int
 
 
-@dataclass(frozen=True)
-class ReadResult:
-    """Rows aligned with the requested keys: ``(event_ts_micros, [values...])`` or None when absent."""
-
-    rows: list[tuple[int, list[Any]] | None]
-    epoch: int
+# what ``OnlineStore.read`` returns: one entry per requested key, ``(event_ts_micros, values)``
+# or None when the key is absent
+Rows = list[tuple[int, Sequence[Any]] | None]
 
 
 class StaleLayout(Exception):
-    """The stored data no longer has the shape a reader expects (a re-sync changed it)."""
+    """The reader's copy of a view's state is out of date: a full refresh (or a changed
+    definition) moved the view to another generation since it was loaded."""
 
 
 class OnlineStore(ABC):
@@ -185,8 +183,16 @@ class OnlineStore(ABC):
 
     # ---- reads ----------------------------------------------------------
     @abstractmethod
-    def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
-        """The stored rows for ``keys`` (coerced tuples), selected features only, in one round trip."""
+    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Callable[[Sequence[tuple[Any, ...]]], Rows]:
+        """A function reading the stored rows of the given keys (coerced tuples), the features
+        ``feature_idx`` only, in one round trip and one snapshot. Everything that depends only on
+        the view and the features (statements, decoders, key prefixes) is prepared here, once per
+        request shape. It raises :class:`StaleLayout` when ``state.generation`` is no longer the
+        view's live generation (the caller reloads :meth:`view_states` and retries).
+
+        Only a full refresh changes a view's generation, and a changed definition (keys,
+        features, types, TTL) always forces one, so a reader holding a state whose generation
+        is live reads with the right definition: incremental syncs cost readers nothing."""
 
     @abstractmethod
     def view_states(self) -> dict[str, ViewState]:
@@ -194,7 +200,8 @@ class OnlineStore(ABC):
 
     @abstractmethod
     def epoch(self) -> int:
-        """A counter bumped by every ``commit_view``."""
+        """A counter bumped by every ``commit_view`` (readers ask it only when a view or feature
+        they were asked for is missing from their copy of the states)."""
 
     # ---- housekeeping ----------------------------------------------------
     def drop_all(self) -> None:

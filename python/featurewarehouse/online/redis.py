@@ -14,14 +14,16 @@ the server. The command bytes (RESP) of a whole chunk are built with Arrow
 kernels, not argument by argument in Python, and chunks are pipelined.
 
 A full refresh writes generation ``g+1`` beside the live one, then one
-MULTI/EXEC switches ``view:<name>`` to it; readers resolve the generation in
-the same MULTI/EXEC as their HMGETs, so they see all old or all new values.
+MULTI/EXEC switches ``view:<name>`` to it, and only then are the old
+generation's keys deleted. Readers send their HMGETs and then an HGET of the
+live generation in one round trip: when it still names the generation they
+read, their reads saw it intact, so they see all old or all new values.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from featurewarehouse.errors import ConfigError, ServiceUnavailable, redact
@@ -29,7 +31,8 @@ from featurewarehouse.online.base import (
     CREATED_COL,
     TS_COL,
     OnlineStore,
-    ReadResult,
+    Rows,
+    StaleLayout,
     ViewLayout,
     ViewState,
     WriteResult,
@@ -65,20 +68,6 @@ for i = 1, #KEYS do
   end
 end
 return written
-"""
-
-
-# KEYS: meta hash, then data keys; ARGV: gen field, expected generation, fields to read.
-# Atomic on the server: the generation check and the reads see one state (a full refresh
-# switches generations with MULTI/EXEC), in one round trip and one reply.
-_READ_LUA = """
-local gen = redis.call('HGET', KEYS[1], ARGV[1])
-local out = {redis.call('HGET', KEYS[1], 'epoch') or '0', gen or ''}
-if gen ~= ARGV[2] then return out end
-local fields = {}
-for i = 3, #ARGV do fields[i - 2] = ARGV[i] end
-for i = 2, #KEYS do out[i + 1] = redis.call('HMGET', KEYS[i], unpack(fields)) end
-return out
 """
 
 
@@ -118,8 +107,6 @@ class RedisOnlineStore(OnlineStore):
         self._fresh: dict[str, bool] = {}
         self._old_gen: dict[str, int | None] = {}
         self._sha: str | None = None
-        self._states_cache: dict[str, ViewState] | None = None
-        self._read_script: Any = None
 
     @classmethod
     def from_url(cls, url: str) -> "RedisOnlineStore":
@@ -314,7 +301,6 @@ class RedisOnlineStore(OnlineStore):
             pipe.execute()
 
         self._call(switch)
-        self._states_cache = None
         if old is not None and old != gen:
             # after the switch nobody reads the old generation; a crash here leaves
             # keys the next full refresh of this view removes
@@ -329,50 +315,54 @@ class RedisOnlineStore(OnlineStore):
         self._call(self._delete_matching, f"{self.prefix}:*")
 
     # ---- reads ------------------------------------------------------------
-    def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
-        state = self._cached_states().get(layout.name)
-        if state is None:
-            from featurewarehouse.online.base import StaleLayout
+    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Callable[[Sequence[tuple[Any, ...]]], Rows]:
+        """HMGETs of the keys, then an HGET of the view's live generation, in one round trip.
 
-            raise StaleLayout(layout.name)
-        prefix = self.data_prefix(layout.name, state.generation)
-        fields = ["__v", *(layout.feature_names[i] for i in feature_idx)]
-        if self._read_script is None:
-            self._read_script = self.client.register_script(_READ_LUA)
+        The check comes after the reads: a full refresh switches the generation before it
+        deletes the old one's keys, so when the HGET still answers the reader's generation,
+        every HMGET before it read that generation intact. The commands are packed here
+        (their field list is fixed per request shape) and sent on a pooled connection.
+        """
+        layout = state.layout
+        prefix = self.data_prefix(layout.name, state.generation).encode()
+        fields = [b"__v", *(layout.feature_names[i].encode() for i in feature_idx)]
+        hmget_head = b"*%d\r\n" % (2 + len(fields)) + _bulk(b"HMGET")
+        fields_tail = b"".join(_bulk(f) for f in fields)
+        gen_check = b"*3\r\n" + _bulk(b"HGET") + _bulk(self._meta.encode()) + _bulk(f"gen:{layout.name}".encode())
+        generation = str(state.generation).encode()
         kinds = layout.key_kinds
-        if kinds == ("int",):  # the common single integer key: encode_key's text, without the per-part dispatch
-            data_keys = [f"{prefix}i{key[0]}" for key in keys]
-        else:
-            data_keys = [prefix + encode_key(key, kinds) for key in keys]
-        replies = self._call(
-            self._read_script, keys=[self._meta, *data_keys],
-            args=[f"gen:{layout.name}", state.generation, *fields],
-        )
-        epoch = int(replies[0] or 0)
-        stored = replies[1]
-        if not stored or int(stored) != state.generation:
-            from featurewarehouse.online.base import StaleLayout
+        feature_kinds = [layout.feature_kinds[i] for i in feature_idx]
+        decoders = [_NUMBER.get(kind) or text_decoder(kind) for kind in feature_kinds]
+        pool = self.client.connection_pool
 
-            self._states_cache = None
-            raise StaleLayout(layout.name)
-        entries = replies[2:]
-        found = [r for r in entries if r[0] is not None]
-        if not found:
-            return ReadResult([None] * len(entries), epoch)
-        # decoded a feature column at a time (one map() per column instead of a call per value)
-        cols = list(zip(*found))
-        stamps = [int(v[:19]) - VERSION_SHIFT for v in cols[0]]
-        decoded = [_decode_text_column(layout.feature_kinds[i], col) for i, col in zip(feature_idx, cols[1:])]
-        values = zip(*decoded) if decoded else iter(lambda: (), None)
-        if len(found) == len(entries):
-            return ReadResult(list(zip(stamps, values)), epoch)
-        it = zip(stamps, values)
-        return ReadResult([None if r[0] is None else next(it) for r in entries], epoch)
+        def read(keys: Sequence[tuple[Any, ...]]) -> Rows:
+            if kinds == ("int",):  # the common single integer key: encode_key's text, without the per-part dispatch
+                data_keys = [b"%si%d" % (prefix, key[0]) for key in keys]
+            else:
+                data_keys = [prefix + encode_key(key, kinds).encode() for key in keys]
+            packed = b"".join([*(hmget_head + _bulk(k) + fields_tail for k in data_keys), gen_check])
+            entries = self._call(_round_trip, pool, packed, len(data_keys) + 1)
+            if entries.pop() != generation:
+                raise StaleLayout(layout.name)
+            if len(entries) == 1:  # one key: decoded value by value
+                r = entries[0]
+                if r[0] is None:
+                    return [None]
+                return [(int(r[0][:19]) - VERSION_SHIFT, [None if v is None else d(v) for d, v in zip(decoders, r[1:])])]
+            found = [r for r in entries if r[0] is not None]
+            if not found:
+                return [None] * len(entries)
+            # decoded a feature column at a time (one map() per column instead of a call per value)
+            cols = list(zip(*found))
+            stamps = [int(v[:19]) - VERSION_SHIFT for v in cols[0]]
+            decoded = [_decode_text_column(kind, col) for kind, col in zip(feature_kinds, cols[1:])]
+            values = zip(*decoded) if decoded else iter(lambda: (), None)
+            if len(found) == len(entries):
+                return list(zip(stamps, values))
+            it = zip(stamps, values)
+            return [None if r[0] is None else next(it) for r in entries]
 
-    def _cached_states(self) -> dict[str, ViewState]:
-        if self._states_cache is None:
-            self._states_cache = self.view_states()
-        return self._states_cache
+        return read
 
     def view_states(self) -> dict[str, ViewState]:
         raw = self._call(self.client.hgetall, self._meta)
@@ -381,7 +371,6 @@ class RedisOnlineStore(OnlineStore):
             k = k.decode()
             if k.startswith("view:"):
                 states[k[len("view:"):]] = ViewState.from_json(v)
-        self._states_cache = states
         return states
 
     def epoch(self) -> int:
@@ -409,6 +398,25 @@ def _decode_text_column(kind: str, col: Sequence[Any]) -> list[Any]:
         return [v[1:].decode() for v in col]
     decode = text_decoder(kind)
     return [decode(v) for v in col]
+
+
+def _round_trip(pool: Any, packed: bytes, replies: int) -> list[Any]:
+    """Send packed commands on a pooled connection and read their replies (errors raised)."""
+    import redis
+
+    conn = pool.get_connection()
+    try:
+        conn.send_packed_command([packed], check_health=False)
+        out = [conn.read_response() for _ in range(replies)]
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)
+    for r in out:
+        if isinstance(r, redis.ResponseError):
+            raise r
+    return out
 
 
 def _drain_integer_replies(conn: Any, n: int) -> None:

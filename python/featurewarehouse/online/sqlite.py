@@ -1,21 +1,24 @@
 """SQLite online store: the embedded default, a file under the project.
 
-One table per view (``fv_<view>``) with typed join-key columns as a composite
-primary key (``WITHOUT ROWID``), so keys are unambiguous and typed by
-construction, plus ``__ts``/``__cts`` and one column per feature.
+One table per view generation (``fv_<view>__g<gen>``) with typed join-key
+columns as a composite primary key (``WITHOUT ROWID``), so keys are unambiguous
+and typed by construction, plus ``__ts``/``__cts`` and one column per feature.
 
 A view is synced in ONE write transaction (WAL mode, so readers are never
 blocked): its rows, then its state and watermark, commit together or not at
-all. A full refresh fills ``fv_<view>__building`` in that same transaction and
-swaps it in with DROP + RENAME, which SQLite applies atomically.
+all. A full refresh fills the next generation's table in that same transaction
+and drops the old one as it commits. A reader holding an old generation gets
+"no such table" (:class:`StaleLayout`), reloads the states and retries, so a
+read is a plain SELECT by primary key with no metadata lookup.
 """
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import unquote, urlsplit
 
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
@@ -23,7 +26,7 @@ from featurewarehouse.online.base import (
     CREATED_COL,
     TS_COL,
     OnlineStore,
-    ReadResult,
+    Rows,
     StaleLayout,
     ViewLayout,
     ViewState,
@@ -51,8 +54,8 @@ def _py(col: Any) -> list[Any]:
     return col.to_pylist()
 
 
-def table_name(view: str, *, building: bool = False) -> str:
-    return f"fv_{view}__building" if building else f"fv_{view}"
+def table_name(view: str, generation: int) -> str:
+    return f"fv_{view}__g{generation}"
 
 
 @dataclass(frozen=True)
@@ -80,9 +83,8 @@ class SqliteOnlineStore(OnlineStore):
         self.url = url or f"sqlite:///{path}"
         self._writer: sqlite3.Connection | None = None
         self._local = threading.local()
-        self._building: set[str] = set()
-        self._read_sql: dict[tuple[str, str, tuple[int, ...], int], str] = {}
-        self._decoders: dict[tuple[str, str, tuple[int, ...]], list[Any]] = {}
+        self._gen: dict[str, int] = {}  # view -> the generation being written
+        self._old_gen: dict[str, int | None] = {}  # view -> its live generation when the sync began
 
     @classmethod
     def from_url(cls, url: str) -> "SqliteOnlineStore":
@@ -130,16 +132,20 @@ class SqliteOnlineStore(OnlineStore):
         con = self._write_con()
         try:
             con.execute("begin immediate")
-            exists = con.execute(
-                "select 1 from sqlite_master where type='table' and name=?", (table_name(layout.name),)
+            row = con.execute(f"select v from {_META} where k = ?", (f"view:{layout.name}",)).fetchone()
+            current = ViewState.from_json(row[0]).generation if row else None
+            exists = current is not None and con.execute(
+                "select 1 from sqlite_master where type='table' and name=?", (table_name(layout.name, current),)
             ).fetchone()
+            self._old_gen[layout.name] = current
             if full_refresh or not exists:
-                name = table_name(layout.name, building=True)
+                target = 0 if current is None else current + 1
+                name = table_name(layout.name, target)
                 con.execute(f"drop table if exists {_q(name)}")
                 con.execute(self._create_sql(layout, name))
-                self._building.add(layout.name)
             else:
-                self._building.discard(layout.name)
+                target = current
+            self._gen[layout.name] = target
         except sqlite3.Error as exc:
             self._rollback()
             raise ServiceUnavailable(f"cannot prepare {layout.name!r} in the SQLite online store {self.path}: {exc}") from exc
@@ -196,7 +202,7 @@ class SqliteOnlineStore(OnlineStore):
         n, width, flat = encoded
         if n == 0:
             return WriteResult(0, 0)
-        name = table_name(layout.name, building=layout.name in self._building)
+        name = table_name(layout.name, self._gen[layout.name])
         con = self._write_con()
         per = self._rows_per_statement(width)
         full, rest = divmod(n, per)
@@ -216,11 +222,12 @@ class SqliteOnlineStore(OnlineStore):
     def commit_view(self, state: ViewState) -> None:
         con = self._write_con()
         name = state.layout.name
+        gen = self._gen.pop(name)
+        old = self._old_gen.pop(name, None)
+        state = dataclasses.replace(state, generation=gen)
         try:
-            if name in self._building:
-                con.execute(f"drop table if exists {_q(table_name(name))}")
-                con.execute(f"alter table {_q(table_name(name, building=True))} rename to {_q(table_name(name))}")
-                self._building.discard(name)
+            if old is not None and old != gen:
+                con.execute(f"drop table if exists {_q(table_name(name, old))}")
             con.execute(
                 f"insert into {_META} values (?, ?) on conflict (k) do update set v = excluded.v",
                 (f"view:{name}", state.to_json()),
@@ -232,7 +239,8 @@ class SqliteOnlineStore(OnlineStore):
             raise ServiceUnavailable(f"committing {name!r} to the SQLite online store {self.path} failed: {exc}") from exc
 
     def abort_view(self, layout: ViewLayout) -> None:
-        self._building.discard(layout.name)
+        self._gen.pop(layout.name, None)
+        self._old_gen.pop(layout.name, None)
         self._rollback()
 
     def _rollback(self) -> None:
@@ -253,65 +261,65 @@ class SqliteOnlineStore(OnlineStore):
         con.execute("commit")
 
     # ---- reads ------------------------------------------------------------
-    def _select_sql(self, layout: ViewLayout, feature_idx: tuple[int, ...], n: int) -> str:
-        cache_key = (layout.name, layout.signature, feature_idx, n)
-        sql = self._read_sql.get(cache_key)
-        if sql is None:
-            k = len(layout.key_names)
-            cols = [*layout.key_names, TS_COL, *(layout.feature_names[i] for i in feature_idx)]
-            if k == 1:
-                where = f"{_q(layout.key_names[0])} in ({', '.join('?' * n)})"
-            else:
-                tuple_ph = "(" + ", ".join("?" * k) + ")"
-                where = f"({', '.join(_q(c) for c in layout.key_names)}) in (values {', '.join([tuple_ph] * n)})"
-            # one statement is one snapshot: the epoch rides along as a first row whose keys are
-            # NULL (stored keys never are), so no BEGIN/COMMIT round trips are needed
-            head = ", ".join(["null"] * k + ["cast(v as integer)"] + ["null"] * len(feature_idx))
-            sql = (
-                f"select {head} from {_META} where k = 'epoch' union all "
-                f"select {', '.join(_q(c) for c in cols)} from {_q(table_name(layout.name))} where {where}"
-            )
-            if len(self._read_sql) > 512:
-                self._read_sql.clear()
-            self._read_sql[cache_key] = sql
-        return sql
-
     def _unreadable(self, exc: Exception) -> ServiceUnavailable:
         return ServiceUnavailable(
             f"the SQLite online store {self.path} cannot be read: {exc}",
             hint="move the broken file away and re-create it with `fwctl sync-online --full-refresh`",
         )
 
-    def read(self, layout: ViewLayout, keys: Sequence[tuple[Any, ...]], feature_idx: Sequence[int]) -> ReadResult:
-        con = self._read_con()
+    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Callable[[Sequence[tuple[Any, ...]]], Rows]:
+        layout = state.layout
         k = len(layout.key_names)
-        if any(t in ("timestamp", "date") for t in layout.key_kinds):
-            keys = [tuple(plain_key_part(v, t) for v, t in zip(key, layout.key_kinds)) for key in keys]
-        unique = list(dict.fromkeys(keys))
-        params: list[Any] = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
-        sql = self._select_sql(layout, tuple(feature_idx), len(unique))
-        try:
-            found = con.execute(sql, params).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise StaleLayout(str(exc)) from exc
-        except sqlite3.DatabaseError as exc:  # not a database, or a corrupt one
-            raise self._unreadable(exc) from exc
-        epoch = found[0][k] if found and found[0][0] is None else 0
-        dkey = (layout.name, layout.signature, tuple(feature_idx))
-        decoders = self._decoders.get(dkey)
-        if decoders is None:
-            decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.feature_kinds[i]))]
-            self._decoders[dkey] = decoders
-        by_key = {}
-        for r in found[1:] if found and found[0][0] is None else found:
-            if decoders:
-                values = list(r[k + 1:])
-                for j, d in decoders:
-                    values[j] = d(values[j])
+        kinds = layout.key_kinds
+        plain_keys = any(t in ("timestamp", "date") for t in kinds)
+        decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.feature_kinds[i]))]
+        cols = ", ".join(_q(c) for c in [*layout.key_names, TS_COL, *(layout.feature_names[i] for i in feature_idx)])
+        head = f"select {cols} from {_q(table_name(layout.name, state.generation))} where "
+        key_list = ", ".join(_q(c) for c in layout.key_names)
+        tuple_ph = "(" + ", ".join("?" * k) + ")"
+        one_sql = head + " and ".join(f"{_q(c)} = ?" for c in layout.key_names)
+        many_sql: dict[int, str] = {}
+
+        def sql_for(n: int) -> str:
+            sql = many_sql.get(n)
+            if sql is None:
+                if k == 1:
+                    sql = head + f"{key_list} in ({', '.join('?' * n)})"
+                else:
+                    sql = head + f"({key_list}) in (values {', '.join([tuple_ph] * n)})"
+                if len(many_sql) > 256:
+                    many_sql.clear()
+                many_sql[n] = sql
+            return sql
+
+        def read(keys: Sequence[tuple[Any, ...]]) -> Rows:
+            if plain_keys:
+                keys = [tuple(plain_key_part(v, t) for v, t in zip(key, kinds)) for key in keys]
+            if len(keys) == 1:
+                sql, params = one_sql, keys[0]
             else:
+                unique = list(dict.fromkeys(keys))
+                sql = sql_for(len(unique))
+                params = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
+            try:
+                found = self._read_con().execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:  # "no such table": a full refresh replaced this generation
+                raise StaleLayout(str(exc)) from exc
+            except sqlite3.DatabaseError as exc:  # not a database, or a corrupt one
+                raise self._unreadable(exc) from exc
+            by_key = {}
+            for r in found:
                 values = r[k + 1:]
-            by_key[r[:k]] = (r[k], values)
-        return ReadResult([by_key.get(key) for key in keys], epoch)
+                if decoders:
+                    values = list(values)
+                    for j, d in decoders:
+                        values[j] = d(values[j])
+                if len(keys) == 1:
+                    return [(r[k], values)]
+                by_key[r[:k]] = (r[k], values)
+            return [by_key.get(key) for key in keys]
+
+        return read
 
     def view_states(self) -> dict[str, ViewState]:
         if not Path(self.path).is_file():

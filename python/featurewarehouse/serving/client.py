@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -74,15 +75,20 @@ class OnlineFeatures:
 
 @dataclass(frozen=True)
 class _ViewPlan:
-    layout: ViewLayout
+    state: ViewState  # the stored definition and the generation read
     feature_idx: tuple[int, ...]
     out_names: tuple[str, ...]
+    read: Any  # the store's reader of these features: keys -> rows
 
 
 @dataclass(frozen=True)
 class _Plan:
+    """What a request shape (features, full_feature_names) resolves to; cached per shape."""
+
     views: tuple[_ViewPlan, ...]
-    epoch: int
+    key_names: frozenset[str]  # the join keys the views take
+    refs: tuple[str, ...]  # ``view:feature`` of each feature column, in order (for the logger)
+    out_names: tuple[str, ...]  # the output name of each feature column, in order
 
 
 class OnlineClient:
@@ -97,11 +103,12 @@ class OnlineClient:
         self.registry = registry
         # optional served-vector log sink (serving/logging.FeatureLogSink): every result is handed to it
         self.logger = logger
-        self._clock = clock or (lambda: _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None))
+        # now as UTC epoch micros; an injected clock returns datetimes
+        self._now_micros = (lambda: micros(clock())) if clock is not None else (lambda: time.time_ns() // 1000)
         self._lock = threading.Lock()
         self._states: dict[str, ViewState] = {}
         self._epoch = -1
-        self._plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
+        self._plans: dict[tuple[tuple[Any, ...], bool], _Plan] = {}
 
     @classmethod
     def from_config(cls, config: Any, store_url: str | None = None) -> "OnlineClient":
@@ -122,10 +129,11 @@ class OnlineClient:
 
     # ---- metadata ---------------------------------------------------------
     def _refresh(self) -> None:
+        """Reload the stored view states (after a full refresh, or for a view not seen yet)."""
         with self._lock:
-            epoch = self.store.epoch()
-            states = self.store.view_states()
-            self._states, self._epoch = states, epoch
+            epoch = self.store.epoch()  # read first: a commit in between only causes one more reload
+            self._states = self.store.view_states()
+            self._epoch = epoch
             self._plans = {}
 
     def _layout(self, view: str) -> ViewLayout:
@@ -157,11 +165,26 @@ class OnlineClient:
                 )
         return state.layout
 
-    def _plan(self, features: Sequence[str], full_feature_names: bool) -> _Plan:
+    def _plan(self, features: Sequence[Any], full_feature_names: bool) -> _Plan:
+        """The cached plan of a request shape; a miss (re)loads the stored states when needed."""
         cache_key = (tuple(features), full_feature_names)
         plan = self._plans.get(cache_key)
-        if plan is not None and plan.epoch == self._epoch:
+        if plan is not None:
             return plan
+        if self._epoch < 0:
+            self._refresh()
+        try:
+            plan = self._make_plan(features, full_feature_names)
+        except ConfigError:
+            # the loaded copy may predate a sync that added the view or feature
+            if self.store.epoch() == self._epoch:
+                raise
+            self._refresh()
+            plan = self._make_plan(features, full_feature_names)
+        self._plans[cache_key] = plan
+        return plan
+
+    def _make_plan(self, features: Sequence[Any], full_feature_names: bool) -> _Plan:
         if not features:
             raise ConfigError("no features requested", hint="pass features as feature_view:feature")
         by_view: dict[str, list[int]] = {}
@@ -179,10 +202,10 @@ class OnlineClient:
         views = []
         seen: dict[str, str] = {}
         for view, idx in by_view.items():
-            layout = self._states[view].layout
+            state = self._states[view]
             names = []
             for i in idx:
-                fname = layout.feature_names[i]
+                fname = state.layout.feature_names[i]
                 out = f"{view}__{fname}" if full_feature_names else fname
                 if out in seen:
                     raise ConfigError(
@@ -191,10 +214,10 @@ class OnlineClient:
                     )
                 seen[out] = view
                 names.append(out)
-            views.append(_ViewPlan(layout, tuple(idx), tuple(names)))
-        plan = _Plan(tuple(views), self._epoch)
-        self._plans[cache_key] = plan
-        return plan
+            views.append(_ViewPlan(state, tuple(idx), tuple(names), self.store.reader(state, tuple(idx))))
+        keys = frozenset(k for vp in views for k in vp.state.layout.key_names)
+        refs = tuple(f"{vp.state.layout.name}:{vp.state.layout.feature_names[i]}" for vp in views for i in vp.feature_idx)
+        return _Plan(tuple(views), keys, refs, tuple(name for vp in views for name in vp.out_names))
 
     # ---- reads ------------------------------------------------------------
     def get_online_features(
@@ -205,66 +228,38 @@ class OnlineClient:
     ) -> OnlineFeatures:
         """Values, statuses and event timestamps of ``features`` for each entity row."""
         columns = _entity_columns(entity_rows)
-        if self._epoch < 0:
-            self._refresh()
-        for attempt in range(3):
-            try:
-                plan = self._plan(features, full_feature_names)
-            except ConfigError:
-                # the cached copy may predate a sync that added the view or feature
-                if attempt == 0 and self.store.epoch() != self._epoch:
-                    self._refresh()
-                    continue
-                raise
+        for _ in range(3):
+            plan = self._plan(features, full_feature_names)
             try:
                 result = self._read(plan, columns)
-            except _Retry:
+            except StaleLayout as exc:  # a full refresh moved a view to a new generation
+                stale = exc
                 self._refresh()
-            except StaleLayout:
-                self._refresh()
-            else:
-                if self.logger is not None:
-                    self.logger.log(result, _plan_refs(plan))
-                return result
-        raise ConfigError("the online store kept changing during the read", hint="retry once the sync has finished")
+                continue
+            if self.logger is not None:
+                self.logger.log(result, plan.refs)
+            return result
+        raise ConfigError(
+            f"the data in the online store {redact(self.store.url)} does not match its stored definitions ({stale})",
+            hint="if a sync is running, retry when it has finished; otherwise rebuild with `fwctl sync-online --full-refresh`",
+        )
 
     def _read(self, plan: _Plan, columns: dict[str, list[Any]]) -> OnlineFeatures:
+        if columns.keys() != plan.key_names:
+            _check_join_keys(plan, columns)
         n = len(next(iter(columns.values())))
-        needed: list[str] = []
-        for vp in plan.views:
-            for k in vp.layout.key_names:
-                if k not in columns:
-                    raise ConfigError(
-                        f"entity rows lack join key {k!r} needed by feature view {vp.layout.name!r}."
-                        + did_you_mean(k, columns),
-                        hint=f"give every entity row {', '.join(vp.layout.key_names)}",
-                    )
-                if k not in needed:
-                    needed.append(k)
-        extra = [c for c in columns if c not in needed]
-        if extra:
-            raise ConfigError(
-                f"unknown join key {extra[0]!r} for the requested features." + did_you_mean(extra[0], needed),
-                hint=f"the requested feature views take: {', '.join(needed)}",
-            )
-        now = micros(self._clock())
+        now = self._now_micros()
+        if n == 1:
+            return self._read_one(plan, columns, now)
         out_names: list[str] = list(columns)
-        values: list[tuple[Any, ...]] = [tuple(columns[c]) for c in columns]
-        statuses: list[tuple[str, ...]] = [(PRESENT,) * n for _ in columns]
-        stamps: list[tuple[Any, ...]] = [(None,) * n for _ in columns]
+        values: list[tuple[Any, ...]] = [tuple(col) for col in columns.values()]
+        all_present = (PRESENT,) * n
+        statuses: list[tuple[str, ...]] = [all_present] * len(columns)
+        stamps: list[tuple[Any, ...]] = [(None,) * n] * len(columns)
         for vp in plan.views:
-            lay = vp.layout
-            kinds = lay.key_kinds
-            key_cols = [_coerce_column(columns[name], kind, name) for name, kind in zip(lay.key_names, kinds)]
-            keys = list(zip(*key_cols))
-            result = self.store.read(lay, keys, vp.feature_idx)
-            if result.epoch != plan.epoch:
-                # a sync committed since the plan was made: reload the stored definitions once
-                # (later requests plan against the new epoch) and retry only if this view's shape moved
-                self._refresh()
-                state = self._states.get(lay.name)
-                if state is None or state.layout.signature != lay.signature:
-                    raise _Retry()
+            lay = vp.state.layout
+            key_cols = [_coerce_column(columns[name], kind, name) for name, kind in zip(lay.key_names, lay.key_kinds)]
+            rows = vp.read(list(zip(*key_cols)))
             cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
             m = len(vp.feature_idx)
             # row-major store rows -> column-major output, transposed with zip (C speed)
@@ -272,69 +267,116 @@ class OnlineClient:
             row_ts: list[Any] = [None] * n
             row_state = [0] * n  # 0 found, 1 not found, 2 past the TTL
             value_rows = []
-            for j, row in enumerate(result.rows):
+            clean = True  # every row found, in time, and without NULLs: all statuses PRESENT
+            for j, row in enumerate(rows):
                 if row is None:
                     row_state[j] = 1
                     value_rows.append(none_row)
+                    clean = False
                     continue
                 ts_micros, vals = row
                 row_ts[j] = from_micros(ts_micros)
                 if cutoff is not None and ts_micros < cutoff:
                     row_state[j] = 2
                     value_rows.append(none_row)
+                    clean = False
                 else:
                     value_rows.append(vals)
+                    if clean and None in vals:
+                        clean = False
             cols_v = list(zip(*value_rows)) if n else [() for _ in range(m)]
-            ts_col = tuple(row_ts)
-            all_found = not any(row_state)
-            all_present = (PRESENT,) * n
-            cols_s = []
-            for col in cols_v:
-                if all_found and None not in col:
-                    cols_s.append(all_present)
-                else:
-                    cols_s.append(tuple(
+            if clean:
+                statuses.extend([all_present] * m)
+            else:
+                statuses.extend(
+                    tuple(
                         (PRESENT if v is not None else NULL_VALUE) if st == 0 else (NOT_FOUND if st == 1 else OUTSIDE_MAX_AGE)
                         for v, st in zip(col, row_state)
-                    ))
-            cols_t = [ts_col] * m
+                    )
+                    for col in cols_v
+                )
             out_names.extend(vp.out_names)
             values.extend(cols_v)
-            statuses.extend(cols_s)
-            stamps.extend(cols_t)
+            stamps.extend([tuple(row_ts)] * m)
         return OnlineFeatures(tuple(out_names), tuple(values), tuple(statuses), tuple(stamps))
 
+    def _read_one(self, plan: _Plan, columns: dict[str, list[Any]], now: int) -> OnlineFeatures:
+        """:meth:`_read` for one entity row (the common online request), with a third of its overhead."""
+        values: list[tuple[Any, ...]] = list(map(tuple, columns.values()))
+        statuses: list[tuple[str, ...]] = [_PRESENT_1] * len(columns)
+        stamps: list[tuple[Any, ...]] = [_NONE_1] * len(columns)
+        for vp in plan.views:
+            lay = vp.state.layout
+            key = []
+            for name, kind in zip(lay.key_names, lay.key_kinds):
+                v = columns[name][0]
+                key.append(v if type(v) is _EXACT_TYPES.get(kind) else coerce_key_part(v, kind, name))
+            row = vp.read([tuple(key)])[0]
+            m = len(vp.feature_idx)
+            if row is None:
+                values.extend([_NONE_1] * m)
+                statuses.extend([(NOT_FOUND,)] * m)
+                stamps.extend([_NONE_1] * m)
+                continue
+            ts_micros, vals = row
+            stamps.extend([(from_micros(ts_micros),)] * m)
+            if lay.ttl_seconds is not None and ts_micros < now - lay.ttl_seconds * 1_000_000:
+                values.extend([_NONE_1] * m)
+                statuses.extend([(OUTSIDE_MAX_AGE,)] * m)
+                continue
+            values.extend(zip(vals))  # 1-tuples
+            if None in vals:
+                statuses.extend([(NULL_VALUE,) if v is None else _PRESENT_1 for v in vals])
+            else:
+                statuses.extend([_PRESENT_1] * m)
+        return OnlineFeatures((*columns, *plan.out_names), tuple(values), tuple(statuses), tuple(stamps))
 
     def feature_refs(self, features: Sequence[str], full_feature_names: bool = False) -> list[str]:
         """The resolved ``view:feature`` of each feature column of the result, in order (wildcards expanded)."""
-        if self._epoch < 0:
-            self._refresh()
-        return _plan_refs(self._plan(features, full_feature_names))
+        return list(self._plan(features, full_feature_names).refs)
 
 
-def _plan_refs(plan: _Plan) -> list[str]:
-    return [f"{vp.layout.name}:{vp.layout.feature_names[i]}" for vp in plan.views for i in vp.feature_idx]
+def _check_join_keys(plan: _Plan, columns: Mapping[str, Any]) -> None:
+    """Raise the error for entity columns that are not exactly the join keys the plan's views take."""
+    needed: list[str] = []
+    for vp in plan.views:
+        lay = vp.state.layout
+        for k in lay.key_names:
+            if k not in columns:
+                raise ConfigError(
+                    f"entity rows lack join key {k!r} needed by feature view {lay.name!r}." + did_you_mean(k, columns),
+                    hint=f"give every entity row {', '.join(lay.key_names)}",
+                )
+            if k not in needed:
+                needed.append(k)
+    extra = [c for c in columns if c not in needed]
+    if extra:
+        raise ConfigError(
+            f"unknown join key {extra[0]!r} for the requested features." + did_you_mean(extra[0], needed),
+            hint=f"the requested feature views take: {', '.join(needed)}",
+        )
 
 
 _EXACT_TYPES = {"int": int, "str": str}
+_PRESENT_1 = (PRESENT,)
+_NONE_1 = (None,)
 
 
 def _coerce_column(values: list[Any], kind: str, name: str) -> list[Any]:
     """Check a join-key column's values; a column already of the exact type passes as is."""
     exact = _EXACT_TYPES.get(kind)
-    if exact is not None and all(type(v) is exact for v in values):
+    if exact is not None and (len(values) == 1 and type(values[0]) is exact or set(map(type, values)) == {exact}):
         return values
     return [coerce_key_part(v, kind, name) for v in values]
 
 
-class _Retry(Exception):
-    pass
-
-
 def _entity_columns(entity_rows: Any) -> dict[str, list[Any]]:
     """Normalise row-major ``[{k: v}]`` or column-major ``{k: [v]}`` entity rows to columns."""
-    if isinstance(entity_rows, dict) or isinstance(entity_rows, Mapping):
-        cols = {str(k): list(v) if isinstance(v, (list, tuple)) else [v] for k, v in entity_rows.items()}
+    if type(entity_rows) is dict or isinstance(entity_rows, Mapping):
+        cols = {
+            str(k): v if type(v) is list else list(v) if isinstance(v, (list, tuple)) else [v]
+            for k, v in entity_rows.items()
+        }
     else:
         rows = list(entity_rows)
         if not rows:
