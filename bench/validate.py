@@ -7,10 +7,15 @@ of transactions, then, each in its own process so peak memory is its own:
 - baseline: per model, ONE `select count(*), count(c), min(c), max(c), ...`
   over every column the suite touches;
 - validation: the committed suites through featurewarehouse.validation.runner
-  (Great Expectations' SQL engine on DuckDB), no Data Docs.
+  (Great Expectations' SQL engine on DuckDB), no Data Docs;
+- floor: each suite's key-uniqueness query counted, in plain DuckDB with the
+  runner's memory limit: a hash aggregate over every row, which no validation
+  can skip, while the baseline reads no values at all (DuckDB answers its
+  count/min/max from column statistics).
 
-Prints time and peak RSS of both and their ratio, for each size given, so
-memory growth with table size shows directly. Validation time excludes
+Prints time and peak RSS of the baseline and the validation and their ratio,
+and the floor's time and its ratio to the baseline, for each size given,
+so memory growth with table size shows directly. Validation time excludes
 importing Great Expectations (a fixed cost per process, printed apart);
 the scan is timed warm (run once before).
 
@@ -101,6 +106,24 @@ def phase_baseline(path: str) -> float:
     return elapsed
 
 
+def phase_floor(path: str) -> float:
+    import duckdb
+
+    from featurewarehouse.validation.runner import _duckdb_config
+
+    con = duckdb.connect(path, read_only=True, config=_duckdb_config())
+    queries = [
+        exp["kwargs"]["unexpected_rows_query"].replace("{batch}", view)
+        for view in VIEWS for exp in _suite(view)["expectations"] if exp["type"] == "unexpected_rows_expectation"
+    ]
+    started = time.perf_counter()
+    for query in queries:
+        con.execute(f"select count(*) from ({query}) as q").fetchall()
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed
+
+
 def phase_validate(path: str) -> tuple[float, bool, list, float]:
     started = time.perf_counter()
     import great_expectations  # noqa: F401  (a fixed cost per process, reported apart)
@@ -119,6 +142,8 @@ def phase_validate(path: str) -> tuple[float, bool, list, float]:
 def child(phase: str, path: str) -> None:
     if phase == "baseline":
         result = {"seconds": phase_baseline(path)}
+    elif phase == "floor":
+        result = {"seconds": phase_floor(path)}
     else:
         seconds, ok, failed, import_seconds = phase_validate(path)
         result = {"seconds": seconds, "ok": ok, "failed": failed, "import_seconds": import_seconds}
@@ -135,14 +160,15 @@ def run_child(phase: str, path: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,10000000", help="transactions per run, comma-separated")
-    parser.add_argument("--phase", choices=("baseline", "validate"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("baseline", "floor", "validate"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         child(args.phase, args.db)
         return
     print(f"{'transactions':>12} {'rows (all views)':>16} {'scan s':>8} {'validate s':>10} {'ratio':>7} "
-          f"{'scan MB':>8} {'validate MB':>11} {'GX import s':>11}")
+          f"{'scan MB':>8} {'validate MB':>11} {'GX import s':>11} {'floor s':>8} {'floor/scan':>10} "
+          f"{'validate/floor':>14}")
     with tempfile.TemporaryDirectory(prefix="fw_bench_validate_") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             path = str(Path(tmp) / f"bench_{size}.duckdb")
@@ -152,9 +178,11 @@ def main() -> None:
             val = run_child("validate", path)
             if not val["ok"]:
                 raise SystemExit(f"validation failed on generated data: {val['failed']}")
+            floor = run_child("floor", path)
             print(f"{size:>12,} {sum(rows.values()):>16,} {base['seconds']:>8.2f} {val['seconds']:>10.2f} "
                   f"{val['seconds'] / base['seconds']:>6.1f}x {base['peak_rss_mb']:>8.0f} {val['peak_rss_mb']:>11.0f} "
-                  f"{val['import_seconds']:>11.1f}")
+                  f"{val['import_seconds']:>11.1f} {floor['seconds']:>8.2f} {floor['seconds'] / base['seconds']:>9.1f}x "
+                  f"{val['seconds'] / floor['seconds']:>13.1f}x")
             Path(path).unlink()
 
 
