@@ -127,6 +127,13 @@ class SqliteOnlineStore(OnlineStore):
             self._local.con = con
         return con
 
+    def _read_cursor(self) -> sqlite3.Cursor:
+        """This thread's cursor on its read connection (one cursor object reused per read)."""
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._read_con().cursor()
+        return cur
+
     # ---- writes -----------------------------------------------------------
     def begin_view(self, layout: ViewLayout, *, full_refresh: bool) -> None:
         con = self._write_con()
@@ -302,7 +309,8 @@ class SqliteOnlineStore(OnlineStore):
                 sql = sql_for(len(unique))
                 params = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
             try:
-                found = self._read_con().execute(sql, params).fetchall()
+                # fetchall steps to the end, which resets the statement: no snapshot stays open
+                found = self._read_cursor().execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:  # "no such table": a full refresh replaced this generation
                 raise StaleLayout(str(exc)) from exc
             except sqlite3.DatabaseError as exc:  # not a database, or a corrupt one
@@ -353,4 +361,4 @@ class SqliteOnlineStore(OnlineStore):
         con = getattr(self._local, "con", None)
         if con is not None:
             con.close()
-            self._local.con = None
+            self._local.con = self._local.cur = None
