@@ -89,7 +89,7 @@ class FeatureStore:
 
         started = time.perf_counter()
         features = list(features)
-        pit_sql = self._rendered(features, full_feature_names) if features else None
+        pit_sql = (lambda: self._rendered(features, full_feature_names)) if features else None
         result = retrieval.get_historical_features(
             self.config, entity_df, features, timestamp_column=timestamp_column, output=output,
             full_feature_names=full_feature_names, row_id_column=row_id_column,
@@ -112,6 +112,7 @@ class FeatureStore:
         return retrieval.iter_historical_batches(
             self.config, entity_df, features, timestamp_column=timestamp_column,
             full_feature_names=full_feature_names, row_id_column=row_id_column,
-            registry=self.registry, pit_sql=self._rendered(features, full_feature_names) if features else None,
+            registry=self.registry,
+            pit_sql=(lambda: self._rendered(features, full_feature_names)) if features else None,
             batch_rows=batch_rows,
         )

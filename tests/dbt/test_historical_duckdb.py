@@ -205,6 +205,21 @@ def test_missing_key_column_names_it_and_suggests(store):
     assert err.value.hint == "add or rename a column to 'customer_id' (bigint)"
 
 
+def test_a_bad_dataframe_spine_fails_before_any_dbt_call(store, monkeypatch):
+    from featurewarehouse.offline import retrieval
+    from featurewarehouse.store import FeatureStore
+
+    fresh = FeatureStore(config=store.config)  # empty render cache
+    calls = []
+    monkeypatch.setattr(retrieval, "render_pit_sql", lambda *a, **k: calls.append(1) or [])
+    df = spine_frame().rename(columns={"customer_id": "customer"})
+    with pytest.raises(ConfigError, match="the spine has no column 'customer_id'"):
+        fresh.get_historical_features(df, FEATURES, timestamp_column="event_ts")
+    with pytest.raises(ConfigError, match="the spine has no column 'customer_id'"):
+        list(fresh.iter_historical_features(df, FEATURES, timestamp_column="event_ts"))
+    assert calls == []
+
+
 def test_wrong_key_type_is_refused_with_the_fix(store):
     df = spine_frame()
     df["merchant_id"] = df["merchant_id"].astype("float64")  # what pandas does to ints with NaN

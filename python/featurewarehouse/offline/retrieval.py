@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from featurewarehouse.config import ProjectConfig
 from featurewarehouse.errors import ConfigError
@@ -321,6 +321,10 @@ class _Prepared:
     columns: tuple[str, ...]
 
 
+# the macro's rendering, one SQL per view group: given, deferred (rendered when needed), or None (render here)
+PitSql = Sequence[str] | Callable[[], Sequence[str]] | None
+
+
 @contextlib.contextmanager
 def _prepare(
     config: ProjectConfig,
@@ -331,7 +335,7 @@ def _prepare(
     full_feature_names: bool,
     row_id_column: str | None,
     registry: Any,
-    pit_sql: Sequence[str] | None,
+    pit_sql: PitSql,
 ) -> Iterator[_Prepared]:
     """Check, render, stage: yield an open warehouse and the final SQL."""
     from featurewarehouse.offline.warehouse import connect
@@ -352,6 +356,8 @@ def _prepare(
     if isinstance(spine, ArrowSpine):
         ts_col = check_spine(spine.table.schema, **checks)
         spine = ArrowSpine(_typed_nulls(spine.table, keys, ts_col))
+    if callable(pit_sql):
+        pit_sql = pit_sql()
     parts = list(pit_sql) if pit_sql is not None else render_pit_sql(
         config, features, full_feature_names=full_feature_names)
     if len(parts) != len(groups):
@@ -394,15 +400,16 @@ def get_historical_features(
     full_feature_names: bool = False,
     row_id_column: str | None = None,
     registry: Any = None,
-    pit_sql: Sequence[str] | None = None,
+    pit_sql: PitSql = None,
 ) -> HistoricalResult:
     """Point-in-time join of ``features`` onto the spine ``entity_df``; see the module docstring.
 
     ``output`` None returns the rows as Arrow; a ``*.parquet`` path (or any
     path) writes a Parquet file; anything else names a warehouse table to
     create or replace. ``pit_sql`` is the macro's rendering for these features
-    (from :func:`render_pit_sql`, one SQL per view group); when None it is
-    rendered with one dbt call.
+    (from :func:`render_pit_sql`, one SQL per view group), or a function giving
+    it, called only once the checks that need no warehouse have passed; when
+    None it is rendered with one dbt call.
     """
     started = time.perf_counter()
     with _prepare(config, entity_df, features, timestamp_column=timestamp_column,
@@ -434,7 +441,7 @@ def iter_historical_batches(
     full_feature_names: bool = False,
     row_id_column: str | None = None,
     registry: Any = None,
-    pit_sql: Sequence[str] | None = None,
+    pit_sql: PitSql = None,
     batch_rows: int = 65_536,
 ) -> Iterator[Any]:
     """Like :func:`get_historical_features`, yielding Arrow record batches as the warehouse produces them."""
