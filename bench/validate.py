@@ -139,8 +139,10 @@ def phase_validate(path: str) -> tuple[float, bool, list, float]:
     return elapsed, not failed, failed, import_seconds
 
 
-def child(phase: str, path: str) -> None:
-    if phase == "baseline":
+def child(phase: str, path: str, size: int) -> None:
+    if phase == "build":
+        result = {"rows": build(path, size)}
+    elif phase == "baseline":
         result = {"seconds": phase_baseline(path)}
     elif phase == "floor":
         result = {"seconds": phase_floor(path)}
@@ -151,8 +153,10 @@ def child(phase: str, path: str) -> None:
     print(json.dumps(result))
 
 
-def run_child(phase: str, path: str) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--phase", phase, "--db", path],
+def run_child(phase: str, path: str, size: int = 0) -> dict:
+    # Every phase, the build too, runs in a child: Linux carries a process's peak RSS
+    # over fork and exec, so a child of a big parent would report the parent's peak.
+    done = subprocess.run([sys.executable, __file__, "--phase", phase, "--db", path, "--size", str(size)],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -160,11 +164,12 @@ def run_child(phase: str, path: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,10000000", help="transactions per run, comma-separated")
-    parser.add_argument("--phase", choices=("baseline", "floor", "validate"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("build", "baseline", "floor", "validate"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
-        child(args.phase, args.db)
+        child(args.phase, args.db, args.size)
         return
     print(f"{'transactions':>12} {'rows (all views)':>16} {'scan s':>8} {'validate s':>10} {'ratio':>7} "
           f"{'scan MB':>8} {'validate MB':>11} {'GX import s':>11} {'floor s':>8} {'floor/scan':>10} "
@@ -172,7 +177,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fw_bench_validate_") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             path = str(Path(tmp) / f"bench_{size}.duckdb")
-            rows = build(path, size)
+            rows = run_child("build", path, size)["rows"]
             run_child("baseline", path)  # warm the OS cache for both phases alike
             base = run_child("baseline", path)
             val = run_child("validate", path)
