@@ -178,6 +178,9 @@ def test_generated_expectations_on_duckdb(tmp_path):
     _assert_engine(results)
     assert out.docs_index is not None and out.docs_index.is_file()
     assert "bad" in out.docs_index.read_text()
+    # the passing key check (verdict from the count-only form) is on the good table's page
+    (good_page,) = (tmp_path / "docs" / "validations" / "good").rglob("*.html")
+    assert "The key (customer_id, event_ts) is unique" in good_page.read_text()
 
 
 @pytest.mark.postgres

@@ -353,6 +353,8 @@ def _run_one(
 ) -> ModelValidation:
     import great_expectations as gx
 
+    from featurewarehouse.validation import gx_count
+
     started = time.perf_counter()
 
     def failed(message: str) -> ModelValidation:
@@ -381,10 +383,9 @@ def _run_one(
         # unexpected-rows checks only count their rows (gx_count).
         result = batch.validate(verdicts, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=params)
         by_index = {_index(r, i): r for i, r in enumerate(result.results)}
-        as_written = {_index(e.configuration, i): e.configuration for i, e in enumerate(suite.expectations)}
         for i, r in by_index.items():  # report the count-only form under the suite's own type
-            if r.expectation_config.type != as_written[i].type:
-                r.expectation_config = as_written[i]
+            if r.expectation_config.type == gx_count.COUNT_TYPE:
+                r.expectation_config = suite.expectations[i].configuration
         failing = sorted(i for i, r in by_index.items() if not r.success)
         exps = gx_suite["expectations"]
         failing = [i for i in failing if i < len(exps)]
@@ -399,9 +400,9 @@ def _run_one(
         ):
             if not indexes:
                 continue
-            details = context.suites.add(gx.ExpectationSuite(
+            details = gx.ExpectationSuite(
                 name=f"{job.model}__{part}", meta=gx_suite["meta"], expectations=[exps[i] for i in indexes]
-            ))
+            )
             detailed = batch.validate(details, result_format=result_format, expectation_parameters=params)
             for r in detailed.results:
                 by_index[_index(r, -1)] = r
