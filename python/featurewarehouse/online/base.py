@@ -124,9 +124,17 @@ class WriteResult:
     skipped_older: int
 
 
-# what ``OnlineStore.read`` returns: one entry per requested key, ``(event_ts_micros, values)``
-# or None when the key is absent
-Rows = list[tuple[int, Sequence[Any]] | None]
+# a stored row: ``(event_ts_micros, values)``, or None when the key is absent
+Row = tuple[int, Sequence[Any]] | None
+Rows = list[Row]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What :meth:`OnlineStore.reader` prepares for one view and feature list."""
+
+    many: Callable[[Sequence[tuple[Any, ...]]], Rows]  # one entry per key, in order
+    one: Callable[[tuple[Any, ...]], Row]  # the same for a single key, without the lists
 
 
 class StaleLayout(Exception):
@@ -183,8 +191,8 @@ class OnlineStore(ABC):
 
     # ---- reads ----------------------------------------------------------
     @abstractmethod
-    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Callable[[Sequence[tuple[Any, ...]]], Rows]:
-        """A function reading the stored rows of the given keys (coerced tuples), the features
+    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Reader:
+        """Functions reading the stored rows of the given keys (coerced tuples), the features
         ``feature_idx`` only, in one round trip and one snapshot. Everything that depends only on
         the view and the features (statements, decoders, key prefixes) is prepared here, once per
         request shape. It raises :class:`StaleLayout` when ``state.generation`` is no longer the

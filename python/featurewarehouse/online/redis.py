@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from featurewarehouse.errors import ConfigError, ServiceUnavailable, redact
@@ -31,6 +31,8 @@ from featurewarehouse.online.base import (
     CREATED_COL,
     TS_COL,
     OnlineStore,
+    Reader,
+    Row,
     Rows,
     StaleLayout,
     ViewLayout,
@@ -315,7 +317,7 @@ class RedisOnlineStore(OnlineStore):
         self._call(self._delete_matching, f"{self.prefix}:*")
 
     # ---- reads ------------------------------------------------------------
-    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Callable[[Sequence[tuple[Any, ...]]], Rows]:
+    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Reader:
         """HMGETs of the keys, then an HGET of the view's live generation, in one round trip.
 
         The check comes after the reads: a full refresh switches the generation before it
@@ -335,20 +337,26 @@ class RedisOnlineStore(OnlineStore):
         decoders = [_NUMBER.get(kind) or text_decoder(kind) for kind in feature_kinds]
         pool = self.client.connection_pool
 
-        def read(keys: Sequence[tuple[Any, ...]]) -> Rows:
+        def data_key(key: tuple[Any, ...]) -> bytes:
             if kinds == ("int",):  # the common single integer key: encode_key's text, without the per-part dispatch
-                data_keys = [b"%si%d" % (prefix, key[0]) for key in keys]
-            else:
-                data_keys = [prefix + encode_key(key, kinds).encode() for key in keys]
+                return b"%si%d" % (prefix, key[0])
+            return prefix + encode_key(key, kinds).encode()
+
+        def fetch(data_keys: list[bytes]) -> list[Any]:
             packed = b"".join([*(hmget_head + _bulk(k) + fields_tail for k in data_keys), gen_check])
             entries = self._call(_round_trip, pool, packed, len(data_keys) + 1)
             if entries.pop() != generation:
                 raise StaleLayout(layout.name)
-            if len(entries) == 1:  # one key: decoded value by value
-                r = entries[0]
-                if r[0] is None:
-                    return [None]
-                return [(int(r[0][:19]) - VERSION_SHIFT, [None if v is None else d(v) for d, v in zip(decoders, r[1:])])]
+            return entries
+
+        def one(key: tuple[Any, ...]) -> Row:
+            r = fetch([data_key(key)])[0]
+            if r[0] is None:
+                return None
+            return int(r[0][:19]) - VERSION_SHIFT, [None if v is None else d(v) for d, v in zip(decoders, r[1:])]
+
+        def many(keys: Sequence[tuple[Any, ...]]) -> Rows:
+            entries = fetch([data_key(key) for key in keys])
             found = [r for r in entries if r[0] is not None]
             if not found:
                 return [None] * len(entries)
@@ -362,7 +370,7 @@ class RedisOnlineStore(OnlineStore):
             it = zip(stamps, values)
             return [None if r[0] is None else next(it) for r in entries]
 
-        return read
+        return Reader(many, one)
 
     def view_states(self) -> dict[str, ViewState]:
         raw = self._call(self.client.hgetall, self._meta)

@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 from urllib.parse import unquote, urlsplit
 
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
@@ -26,6 +26,8 @@ from featurewarehouse.online.base import (
     CREATED_COL,
     TS_COL,
     OnlineStore,
+    Reader,
+    Row,
     Rows,
     StaleLayout,
     ViewLayout,
@@ -274,7 +276,7 @@ class SqliteOnlineStore(OnlineStore):
             hint="move the broken file away and re-create it with `fwctl sync-online --full-refresh`",
         )
 
-    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Callable[[Sequence[tuple[Any, ...]]], Rows]:
+    def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Reader:
         layout = state.layout
         k = len(layout.key_names)
         kinds = layout.key_kinds
@@ -299,35 +301,38 @@ class SqliteOnlineStore(OnlineStore):
                 many_sql[n] = sql
             return sql
 
-        def read(keys: Sequence[tuple[Any, ...]]) -> Rows:
-            if plain_keys:
-                keys = [tuple(plain_key_part(v, t) for v, t in zip(key, kinds)) for key in keys]
-            if len(keys) == 1:
-                sql, params = one_sql, keys[0]
-            else:
-                unique = list(dict.fromkeys(keys))
-                sql = sql_for(len(unique))
-                params = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
+        def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
             try:
                 # fetchall steps to the end, which resets the statement: no snapshot stays open
-                found = self._read_cursor().execute(sql, params).fetchall()
+                return self._read_cursor().execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:  # "no such table": a full refresh replaced this generation
                 raise StaleLayout(str(exc)) from exc
             except sqlite3.DatabaseError as exc:  # not a database, or a corrupt one
                 raise self._unreadable(exc) from exc
-            by_key = {}
-            for r in found:
-                values = r[k + 1:]
-                if decoders:
-                    values = list(values)
-                    for j, d in decoders:
-                        values[j] = d(values[j])
-                if len(keys) == 1:
-                    return [(r[k], values)]
-                by_key[r[:k]] = (r[k], values)
+
+        def row_of(r: tuple[Any, ...]) -> tuple[int, Sequence[Any]]:
+            values = r[k + 1:]
+            if decoders:
+                values = list(values)
+                for j, d in decoders:
+                    values[j] = d(values[j])
+            return r[k], values
+
+        def one(key: tuple[Any, ...]) -> Row:
+            if plain_keys:
+                key = tuple(plain_key_part(v, t) for v, t in zip(key, kinds))
+            found = fetch(one_sql, key)
+            return row_of(found[0]) if found else None
+
+        def many(keys: Sequence[tuple[Any, ...]]) -> Rows:
+            if plain_keys:
+                keys = [tuple(plain_key_part(v, t) for v, t in zip(key, kinds)) for key in keys]
+            unique = list(dict.fromkeys(keys))
+            params = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
+            by_key = {r[:k]: row_of(r) for r in fetch(sql_for(len(unique)), params)}
             return [by_key.get(key) for key in keys]
 
-        return read
+        return Reader(many, one)
 
     def view_states(self) -> dict[str, ViewState]:
         if not Path(self.path).is_file():

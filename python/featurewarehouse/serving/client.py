@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from featurewarehouse.errors import ConfigError, redact
-from featurewarehouse.online.base import OnlineStore, StaleLayout, ViewLayout, ViewState, open_store
+from featurewarehouse.online.base import OnlineStore, Reader, StaleLayout, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import coerce_key_part, from_micros, micros
 from featurewarehouse.refs import FeatureRef, did_you_mean
 
@@ -78,7 +78,7 @@ class _ViewPlan:
     state: ViewState  # the stored definition and the generation read
     feature_idx: tuple[int, ...]
     out_names: tuple[str, ...]
-    read: Any  # the store's reader of these features: keys -> rows
+    reader: Reader  # the store's prepared reads of these features
 
 
 @dataclass(frozen=True)
@@ -259,7 +259,7 @@ class OnlineClient:
         for vp in plan.views:
             lay = vp.state.layout
             key_cols = [_coerce_column(columns[name], kind, name) for name, kind in zip(lay.key_names, lay.key_kinds)]
-            rows = vp.read(list(zip(*key_cols)))
+            rows = vp.reader.many(list(zip(*key_cols)))
             cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
             m = len(vp.feature_idx)
             # row-major store rows -> column-major output, transposed with zip (C speed)
@@ -311,7 +311,7 @@ class OnlineClient:
             for name, kind in zip(lay.key_names, lay.key_kinds):
                 v = columns[name][0]
                 key.append(v if type(v) is _EXACT_TYPES.get(kind) else coerce_key_part(v, kind, name))
-            row = vp.read([tuple(key)])[0]
+            row = vp.reader.one(tuple(key))
             m = len(vp.feature_idx)
             if row is None:
                 values.extend([_NONE_1] * m)
