@@ -45,6 +45,7 @@ from featurewarehouse.serving.log_format import (
     responses_table,
     split_ref,
 )
+from featurewarehouse.serving.log_payload import NotPayloadLayout, header_names, payload_header, payloads_table
 
 CONVERTERS = ("thread", "process")
 
@@ -397,37 +398,44 @@ class FeatureLogSink:
     def _write_buffer(self) -> None:
         """Turn the pending responses into one Arrow table and write it as a row group.
 
-        Responses with the same feature list are converted together, column by column:
-        the per-vector columns (request id, time, row, keys) are built once and reused
-        as chunks for every feature, so the Python work per logged cell is one value
-        encoding. This runs on the writer thread, but holds the GIL: it must stay cheap.
+        Responses with the same feature list and columns are converted together: the
+        server's payloads by Arrow string kernels (log_payload), results column by column
+        (log_format.responses_table). This runs on the writer thread, but holds the GIL.
         """
         if not self._pending:
             return
         import pyarrow as pa
 
         items, self._pending, self._pending_rows = self._pending, [], 0
+        # group by (feature list, columns, raw): raw payloads by their header bytes, converted by
+        # log_payload in bulk; results (and payloads without feast_json's layout) by their names
         groups: dict[tuple, list[tuple]] = {}
         for item in items:
+            data = item[2]
             try:
-                if type(item[2]) is bytes or type(item[2]) is tuple:  # a server payload / a forwarded result
-                    item = (item[0], item[1], as_result(item[2]), item[3])
-                key = (item[3], tuple(item[2].feature_names))
+                if type(data) is bytes:
+                    header = payload_header(data)
+                    if header is not None:
+                        groups.setdefault((item[3], header, True), []).append(item)
+                        continue
+                if type(data) is bytes or type(data) is tuple:  # an odd payload / a forwarded result
+                    item = (item[0], item[1], as_result(data), item[3])
+                key = (item[3], tuple(item[2].feature_names), False)
             except Exception as exc:  # noqa: BLE001 - not a result: count it, keep the others
                 self._errors += 1
                 self._last_error = f"{type(exc).__name__}: {exc}"
                 continue
             groups.setdefault(key, []).append(item)
         tables = []
-        for (features, names), group in groups.items():
+        for (features, columns, raw), group in groups.items():
             try:
-                tables.append(responses_table(self._resolve(features), names, group))
+                tables.append(self._table(features, columns, raw, group))
             except Exception as exc:  # noqa: BLE001 - one malformed response must not lose the others
                 if len(group) == 1:
                     raise
                 for item in group:
                     try:
-                        tables.append(responses_table(self._resolve(features), names, [item]))
+                        tables.append(self._table(features, columns, raw, [item]))
                     except Exception as one:  # noqa: BLE001
                         self._errors += 1
                         self._last_error = f"{type(one).__name__}: {one} (first: {exc})"
@@ -444,6 +452,17 @@ class FeatureLogSink:
             self._rows_written += part.num_rows
             if self._file is not None and self._file.stat().st_size >= self.max_file_bytes:
                 self._publish()
+
+    def _table(self, features: tuple, columns: Any, raw: bool, group: list[tuple]) -> "pa.Table":  # noqa: F821
+        """Log rows of one group: ``columns`` is a payload header (``raw``) or the results' column names."""
+        refs = self._resolve(features)
+        if raw:
+            try:
+                return payloads_table(refs, columns, group)
+            except NotPayloadLayout:  # not cut as expected: decode each payload in Python instead
+                group = [(item[0], item[1], as_result(item[2]), item[3]) for item in group]
+                columns = header_names(columns)
+        return responses_table(refs, columns, group)
 
     def _resolve(self, features: tuple) -> list[tuple[str, str]]:
         refs = self._refs.get(features)
