@@ -281,3 +281,21 @@ def test_an_incremental_sync_costs_a_reader_nothing_and_a_full_refresh_one_reloa
         got = reader.get_online_features(["spend:cnt"], [{"customer_id": 1}])
         assert got.statuses[1] == ("OUTSIDE_MAX_AGE",) and got.to_dict()["cnt"] == [None]
     assert calls == [1]
+
+def test_sqlite_store_leaves_no_wal_behind_after_a_sync(tmp_path):
+    """The last connection to close checkpoints and removes the WAL; when the read-only one
+    closed last the WAL stayed, and it grew by every later sync's pages."""
+    import os
+
+    url = f"sqlite:///{tmp_path / 'online.db'}"
+    view = make_view("spend")
+    layout = ViewLayout.from_view(view)
+    for i in range(3):
+        store = open_store(url)
+        store.view_states()  # as the sync does: opens the read connection
+        store.begin_view(layout, full_refresh=False)
+        store.write_batch(layout, batch(view, [{"customer_id": j, "ts": h(i + 1), "cnt": i} for j in range(500)]))
+        store.commit_view(ViewState(layout, "v1", None, "2026-01-01T00:00:00"))
+        store.close()
+        assert not os.path.exists(tmp_path / "online.db-wal")
+    assert client(url, reg=False).get_online_features(["spend:cnt"], [{"customer_id": 7}]).to_dict()["cnt"] == [2]

@@ -359,11 +359,13 @@ class SqliteOnlineStore(OnlineStore):
         return int(row[0]) if row else 0
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._rollback()
-            self._writer.close()
-            self._writer = None
+        # the read-only connection closes first: the last connection to close checkpoints and
+        # removes the WAL, which a read-only one cannot do (the WAL then grew with every sync)
         con = getattr(self._local, "con", None)
         if con is not None:
             con.close()
             self._local.con = self._local.cur = None
+        if self._writer is not None:
+            self._rollback()
+            self._writer.close()
+            self._writer = None
