@@ -1,6 +1,6 @@
 """Online write throughput: full sync vs plain-client baselines, incremental vs full, peak memory.
 
-    .venv/bin/python bench/online_write.py [--size 1000000] [--memory-size 10000000] [--redis redis://127.0.0.1:6379/13]
+    .venv/bin/python bench/online_write.py [--size 1000000] [--rounds 3] [--memory-size 10000000] [--redis redis://127.0.0.1:6379/13]
 
 Measured in the same run, on the same rows (latest value of N entities x 15 features):
 - fwctl's full sync (warehouse query + Arrow streaming + store guard + watermark) into Redis and SQLite;
@@ -8,6 +8,10 @@ Measured in the same run, on the same rows (latest value of N entities x 15 feat
   executemany upsert, both fed rows already in Python (their warehouse read is not timed);
 - an incremental sync after 1% of the entities changed, vs the full sync;
 - peak RSS of a full SQLite sync of ``--memory-size`` entities, in a fresh process.
+
+Each of ``--rounds`` rounds runs every baseline right before its sync, on a fresh copy of the
+data, so load from elsewhere on a shared machine hits both sides of a ratio alike; the medians
+and each round's ratio are printed.
 """
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,6 +148,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--memory-size", type=int, default=10_000_000, help="entities for the peak-memory run (0 skips it)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of baseline + sync pairs; medians are reported")
     ap.add_argument("--redis", default=os.environ.get("FW_BENCH_REDIS", "redis://127.0.0.1:6379/13"))
     ap.add_argument("--memory-child", nargs=2, metavar=("DB", "STORE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -154,45 +161,57 @@ def main() -> None:
     print(f"generating {args.size:,} entities x {len(FEATURES)} features in {db}", flush=True)
     generate(db, args.size)
     v = view()
-    wh = DuckDBWarehouse(db)
-    redis_url = f"{args.redis}?prefix=fwbench_{uuid.uuid4().hex[:6]}"
-    sqlite_url = f"sqlite:///{tmp / 'online.db'}"
-    results = {}
-    try:
-        rows = python_rows(wh, v)
-        assert len(rows) == args.size
-        results["redis_baseline_s"] = redis_baseline(args.redis, rows)
-        results["sqlite_baseline_s"] = sqlite_baseline(str(tmp / "baseline.db"), rows)
-        del rows
-        results["redis_full_s"], r = timed(lambda: sync_once(wh, redis_url, v, full=True))
-        assert r.written == args.size, r
-        results["sqlite_full_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=True))
-        assert r.written == args.size, r
-        # 1% of the entities change (newer values, loaded later)
-        wh.execute("update bench set i0 = i0 + 1, event_ts = event_ts + interval 1 day, "
-                   "loaded_at = timestamp '2026-05-03' where customer_id % 100 = 0")
-        results["redis_incremental_s"], r = timed(lambda: sync_once(wh, redis_url, v, full=False))
-        assert (r.mode, r.written) == ("incremental", args.size // 100), r
-        results["sqlite_incremental_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=False))
-        assert (r.mode, r.written) == ("incremental", args.size // 100), r
-    finally:
-        wh.close()
-        store = open_store(redis_url)
-        store.drop_all()
-        store.close()
-
     n = args.size
-    rate = {k: n / s for k, s in results.items() if not k.endswith("incremental_s")}
-    print(f"\nentities: {n:,} x {len(FEATURES)} features")
-    print(f"redis  baseline (redis-py pipelined HSET loop): {rate['redis_baseline_s']:>10,.0f} rows/s")
-    print(f"redis  full sync (fwctl):                       {rate['redis_full_s']:>10,.0f} rows/s"
-          f"   ratio {rate['redis_full_s'] / rate['redis_baseline_s']:.2f}x")
-    print(f"sqlite baseline (sqlite3 executemany upsert):   {rate['sqlite_baseline_s']:>10,.0f} rows/s")
-    print(f"sqlite full sync (fwctl):                       {rate['sqlite_full_s']:>10,.0f} rows/s"
-          f"   ratio {rate['sqlite_full_s'] / rate['sqlite_baseline_s']:.2f}x")
+    runs: list[dict[str, float]] = []
+    for round_no in range(1, args.rounds + 1):
+        # every round: each baseline right before its sync, then the incremental syncs, on a fresh copy
+        round_db = str(tmp / f"wh_{round_no}.duckdb")
+        shutil.copy(db, round_db)
+        wh = DuckDBWarehouse(round_db)
+        redis_url = f"{args.redis}?prefix=fwbench_{uuid.uuid4().hex[:6]}"
+        sqlite_url = f"sqlite:///{tmp / f'online_{round_no}.db'}"
+        res: dict[str, float] = {}
+        try:
+            rows = python_rows(wh, v)
+            assert len(rows) == n
+            res["redis_baseline_s"] = redis_baseline(args.redis, rows)
+            res["redis_full_s"], r = timed(lambda: sync_once(wh, redis_url, v, full=True))
+            assert r.written == n, r
+            res["sqlite_baseline_s"] = sqlite_baseline(str(tmp / f"baseline_{round_no}.db"), rows)
+            del rows
+            res["sqlite_full_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=True))
+            assert r.written == n, r
+            # 1% of the entities change (newer values, loaded later)
+            wh.execute("update bench set i0 = i0 + 1, event_ts = event_ts + interval 1 day, "
+                       "loaded_at = timestamp '2026-05-03' where customer_id % 100 = 0")
+            res["redis_incremental_s"], r = timed(lambda: sync_once(wh, redis_url, v, full=False))
+            assert (r.mode, r.written) == ("incremental", n // 100), r
+            res["sqlite_incremental_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=False))
+            assert (r.mode, r.written) == ("incremental", n // 100), r
+        finally:
+            wh.close()
+            store = open_store(redis_url)
+            store.drop_all()
+            store.close()
+        runs.append(res)
+        print(f"round {round_no}: " + ", ".join(f"{k[:-2]} {t:.2f}s" for k, t in res.items()), flush=True)
+
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    def ratios(fast: str, slow: str) -> str:
+        return ", ".join(f"{r[slow] / r[fast]:.2f}" for r in runs)
+
+    print(f"\nentities: {n:,} x {len(FEATURES)} features; medians of {len(runs)} round(s), per-round ratios in brackets")
+    for k, label in (("redis", "redis-py pipelined HSET loop"), ("sqlite", "sqlite3 executemany upsert")):
+        base, full = median(f"{k}_baseline_s"), median(f"{k}_full_s")
+        print(f"{k:6} {'baseline (' + label + '):':41} {n / base:>10,.0f} rows/s")
+        print(f"{k:6} {'full sync (fwctl):':41} {n / full:>10,.0f} rows/s   ratio {base / full:.2f}x "
+              f"[{ratios(f'{k}_full_s', f'{k}_baseline_s')}]")
     for k in ("redis", "sqlite"):
-        inc, full = results[f"{k}_incremental_s"], results[f"{k}_full_s"]
-        print(f"{k:6} incremental after 1% changed: {inc:.2f}s vs full {full:.2f}s = {100 * inc / full:.1f}% of full")
+        inc, full = median(f"{k}_incremental_s"), median(f"{k}_full_s")
+        shares = ", ".join(f"{100 * r[f'{k}_incremental_s'] / r[f'{k}_full_s']:.1f}%" for r in runs)
+        print(f"{k:6} incremental after 1% changed: {inc:.2f}s vs full {full:.2f}s = {100 * inc / full:.1f}% of full [{shares}]")
 
     if args.memory_size:
         mem_db = str(tmp / "mem.duckdb")
@@ -203,8 +222,6 @@ def main() -> None:
         m = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"peak RSS, full SQLite sync of {m['rows']:,} entities: {m['peak_rss_bytes'] / 2**20:,.0f} MiB "
               f"({m['seconds']:.1f}s, {m['rows'] / m['seconds']:,.0f} rows/s)")
-    import shutil
-
     shutil.rmtree(tmp, ignore_errors=True)
 
 
