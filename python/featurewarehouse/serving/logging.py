@@ -48,6 +48,12 @@ from featurewarehouse.serving.log_format import (
 from featurewarehouse.serving.log_payload import NotPayloadLayout, header_names, payload_header, payloads_table
 
 CONVERTERS = ("thread", "process")
+_WRITER_MEMORY_ENV = {
+    "MIMALLOC_PURGE_DELAY": "-1",
+    "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
+    "MALLOC_TOP_PAD_": str(64 << 20),
+    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+}
 FORWARD_EVERY = 64  # responses per message to the writer process (~120 kB for 1 entity x 15 features)
 
 
@@ -294,6 +300,11 @@ class FeatureLogSink:
         env = dict(os.environ)
         package_root = str(Path(featurewarehouse.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        # The writer converts a batch about every second. By default Arrow's allocator (mimalloc) and
+        # glibc return freed memory to the OS within milliseconds, so every batch faulted its memory
+        # back in (and zeroed it: huge pages). Keep it (bounded by batch_rows); explicit settings win.
+        for name, value in _WRITER_MEMORY_ENV.items():
+            env.setdefault(name, value)
         code = "import sys; from featurewarehouse.serving.logging import _child_entry; _child_entry()"
         self._child = subprocess.Popen(
             [sys.executable, "-c", code, str(theirs.fileno()), str(self.path), json.dumps(options)],
