@@ -97,7 +97,6 @@ def create_app(
     )
     app.state.client = client
     app.state.log_sink = log_sink
-    log_payload = getattr(log_sink, "converter", None) == "process"
 
     refs_cache: dict[tuple, tuple] = {}
 
@@ -128,10 +127,8 @@ def create_app(
         payload = feast_json(result)
         if log_sink is not None:
             try:
-                # to a writer process: the encoded bytes (one object, cheap to forward, decoded there);
-                # in process: the result itself (converting it costs less than decoding the bytes)
-                log_sink.log(result, log_refs(features, full, result), request_id=request_id,
-                             payload=payload if log_payload else None)
+                # the encoded bytes: one object, cheap to hold and forward, converted in bulk off the request path
+                log_sink.log(result, log_refs(features, full, result), request_id=request_id, payload=payload)
             except FwError:
                 pass  # never fail a served request because of its log entry
         return Response(payload, media_type="application/json", headers={"x-request-id": request_id})
