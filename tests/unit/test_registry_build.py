@@ -153,6 +153,35 @@ def test_join_key_type_mismatch_against_entity():
     assert p.message == "join key 'customer_id' is VARCHAR in the warehouse but entity 'customer' declares bigint"
 
 
+class _CountedColumns(dict):
+    """A catalog entry's ``columns`` that counts how often the build reads them."""
+
+    def __init__(self, *a):
+        super().__init__(*a)
+        self.reads = 0
+
+    def items(self):
+        self.reads += 1
+        return super().items()
+
+
+def test_catalog_columns_are_read_once_per_model():
+    # stg_transactions feeds both views (the analysis asks once per child); the views'
+    # own entries serve their records (produced columns and types): one read each
+    def columns(types):
+        return _CountedColumns({n: {"name": n, "type": t} for n, t in types.items()})
+
+    cols = {
+        STG: columns({"transaction_id": "BIGINT", "customer_id": "BIGINT", "merchant_id": "BIGINT",
+                      "amount": "DOUBLE", "event_ts": "TIMESTAMP"}),
+        SPEND: columns({"customer_id": "BIGINT", "event_ts": "TIMESTAMP", "txn_count_7d": "BIGINT",
+                        "amount_sum_7d": "DOUBLE"}),
+        RISK: columns({"merchant_id": "BIGINT", "chargeback_rate_90d": "DOUBLE"}),
+    }
+    build(manifest(), catalog={"nodes": {uid: {"columns": c} for uid, c in cols.items()}})
+    assert {uid: c.reads for uid, c in cols.items()} == {STG: 1, SPEND: 1, RISK: 1}
+
+
 def test_duplicate_feature_refs_in_a_training_set():
     m = manifest()
     fw(m, TRAINING)["features"] = ["customer_spend_features:*", "customer_spend_features:txn_count_7d"]

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from featurewarehouse.registry.records import catalog_columns
+from featurewarehouse.registry.records import CatalogColumns
 from featurewarehouse.registry.shapes import ShapeCache, digest, schema_shape
 from featurewarehouse.registry.sql import ModelSql, Relations, analyze, choose_sql, parse_tokens, quote, tokenize
 
@@ -66,7 +66,7 @@ def display(uid: str, manifest: dict[str, Any], rel: Relations) -> str | None:
 def analyze_models(
     uids: list[str],
     manifest: dict[str, Any],
-    catalog: dict[str, Any] | None,
+    catalog: CatalogColumns | dict[str, Any] | None,
     rel: Relations,
     graph: Graph,
     dialect: str,
@@ -83,9 +83,10 @@ def analyze_models(
     done: dict[str, ModelSql] = {}
     visiting: set[str] = set()
     shapes = ShapeCache()
+    catalog_columns = CatalogColumns.of(catalog)
 
     def schema_of(uid: str) -> dict[str, str] | None:
-        cols = catalog_columns(catalog, uid)
+        cols = catalog_columns(uid)
         if cols:
             return cols
         if uid in done and done[uid].outputs is not None:

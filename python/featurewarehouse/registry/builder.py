@@ -41,6 +41,7 @@ from featurewarehouse.registry.model import (
 )
 from featurewarehouse.registry.records import (
     _KIND_KEYS,
+    CatalogColumns,
     build_record,
     build_view,
     fw_meta,
@@ -110,6 +111,7 @@ def build_from_manifest(
     cache_in = (cache or {}).get("models", {}) if (cache or {}).get("version") == CACHE_VERSION else {}
     cache_out: dict[str, Any] = {}
     stats = {"analysed": 0, "cached": 0}
+    catalog = CatalogColumns(catalog)  # read once per model, by the analysis and the view records
     sqls = analyze_models(view_uids, manifest, catalog, rel, graph, dialect, previous_manifest,
                            cache_in, cache_out, stats)
 

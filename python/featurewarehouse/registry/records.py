@@ -69,17 +69,39 @@ def parse_entities(raw: dict[str, Any], problems: list[Problem]) -> dict[str, En
     return out
 
 
-def catalog_columns(catalog: dict[str, Any] | None, uid: str) -> dict[str, str] | None:
-    if not catalog:
-        return None
-    entry = (catalog.get("nodes") or {}).get(uid) or (catalog.get("sources") or {}).get(uid)
-    if not entry:
-        return None
-    return {name.lower(): str(col.get("type") or "") for name, col in (entry.get("columns") or {}).items()}
+class CatalogColumns:
+    """The columns (lowercased name -> type) of each node or source in dbt's catalog, read once per uid.
+
+    One per build: the analysis pass (inputs' schemas) and the view records
+    (produced columns, key and feature types) share it. Callers must not mutate
+    the dicts it returns.
+    """
+
+    def __init__(self, catalog: dict[str, Any] | None):
+        self._nodes = (catalog or {}).get("nodes") or {}
+        self._sources = (catalog or {}).get("sources") or {}
+        self._read: dict[str, dict[str, str] | None] = {}
+
+    @classmethod
+    def of(cls, catalog: "CatalogColumns | dict[str, Any] | None") -> "CatalogColumns":
+        return catalog if isinstance(catalog, CatalogColumns) else cls(catalog)
+
+    def __call__(self, uid: str) -> dict[str, str] | None:
+        """None when the catalog has no entry for ``uid``."""
+        if uid in self._read:
+            return self._read[uid]
+        entry = self._nodes.get(uid) or self._sources.get(uid)
+        cols = None
+        if entry:
+            cols = {name.lower(): str(col.get("type") or "") for name, col in (entry.get("columns") or {}).items()}
+        self._read[uid] = cols
+        return cols
 
 
 def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings) -> FeatureView:
+    """``catalog``: a :class:`CatalogColumns` (or the catalog dict, or None)."""
     name = node["name"]
+    cat_cols = CatalogColumns.of(catalog)(uid)
     entity_names = _as_list(meta.get("entity"))
     if not entity_names:
         problems.append(Problem(f"feature view {name!r} names no entity", where(node, key="entity"),
@@ -108,9 +130,8 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
         produced = {c.lower() for c in msql.outputs}
         evidence = "the model's SELECT"
     else:
-        cat = catalog_columns(catalog, uid)
-        if cat:
-            produced, evidence = set(cat), "the warehouse catalog"
+        if cat_cols:
+            produced, evidence = set(cat_cols), "the warehouse catalog"
         elif msql is None or not msql.text:
             warnings.append(f"{name}: no SQL to check (compiled code missing and raw code uses Jinja blocks); "
                             f"run `fwctl registry build --compile`")
@@ -118,7 +139,7 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
             warnings.append(f"{name}: SQL checks skipped: {msql.error}")
         else:
             warnings.append(f"{name}: SQL checks skipped: output columns unknown (select * of an unknown schema)")
-    cat_cols = catalog_columns(catalog, uid) or {}
+    cat_cols = cat_cols or {}
 
     def check_column(col: str, what: str, hint: str, column: str | None = None) -> None:
         if produced is not None and col.lower() not in produced:
