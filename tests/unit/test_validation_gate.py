@@ -49,6 +49,20 @@ def _validate(cfg, *, bad_fails=True, at=T0):
     report.save_run(cfg, results, checksums={"good_view": "s1", "bad_view": "s2"}, validated_at=at)
 
 
+def test_a_failed_record_write_keeps_latest_and_leaves_no_temp_file(config, monkeypatch):
+    _validate(config)
+    folder = report.report_dir(config)
+    before = {p.name: p.read_text() for p in folder.iterdir()}
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        _validate(config, bad_fails=False, at=T0 + dt.timedelta(hours=1))
+    assert {p.name: p.read_text() for p in folder.iterdir()} == before
+
+
 def test_validated_view_is_allowed(config):
     _run_results(config, {"good_view": "2024-06-01T11:00:00.000000Z"})  # built before validation
     _validate(config)

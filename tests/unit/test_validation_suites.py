@@ -157,6 +157,23 @@ def test_malformed_suite_names_the_file_and_writes_nothing(tmp_path):
     assert "cm_features.json: expectations[0]" in str(err.value)
 
 
+def test_a_failed_write_leaves_the_suite_as_it_was(tmp_path, monkeypatch):
+    manifest = _manifest()
+    suites.write_suites(tmp_path, suites.specs_from_manifest(manifest, ENTITIES))
+    folder = tmp_path / "expectations"
+    before = {p.name: p.read_text() for p in folder.iterdir()}
+    manifest["nodes"]["model.featurewarehouse.cm_features"]["columns"]["spend"]["config"]["meta"]["fw"]["checks"] = {
+        "max": 10}
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        suites.write_suites(tmp_path, suites.specs_from_manifest(manifest, ENTITIES))
+    assert {p.name: p.read_text() for p in folder.iterdir()} == before  # no temp file left behind
+
+
 def test_bad_metadata_errors_say_where():
     manifest = _manifest()
     col = manifest["nodes"]["model.featurewarehouse.cm_features"]["columns"]["spend"]

@@ -17,9 +17,7 @@ import gc
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 
 from featurewarehouse.dbt import loads_json, read_artifact
 from featurewarehouse.errors import ConfigError, Problem, ProblemsError
+from featurewarehouse.files import atomic_write
 from featurewarehouse.registry.analysis import CACHE_VERSION, Graph, analyze_models, display
 from featurewarehouse.registry.changes import diff_data, diff_registries
 from featurewarehouse.registry.model import (
@@ -279,22 +278,6 @@ def _dumps_compact(data: Any, *, sort_keys: bool = False, simple: bool | None = 
 
 
 # ---- files and dbt -------------------------------------------------------------
-def atomic_write(path: Path, text: str | bytes) -> Path:
-    """Write atomically: a temp file in the same directory, fsync, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_registry(registry: Registry | dict[str, Any], path: Path, *, simple: bool | None = None) -> Path:
     """Write the registry (or its ``plain`` dict) as compact JSON, atomically.
 

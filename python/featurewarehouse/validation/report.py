@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from featurewarehouse.config import ProjectConfig
+from featurewarehouse.files import atomic_write
 from featurewarehouse.validation.results import ModelValidation
 
 REPORT_DIR = "fw_validation"
@@ -137,6 +138,4 @@ def load_latest(config: ProjectConfig) -> dict[str, Any]:
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(data, indent=2, default=str) + "\n")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from featurewarehouse.errors import ConfigError, MetadataError
+from featurewarehouse.files import atomic_write
 from featurewarehouse.registry.model import parse_ttl
 from featurewarehouse.registry.records import fw_meta
 
@@ -376,24 +377,21 @@ def write_suites(project_dir: Path, specs: Iterable[ModelSpec]) -> list[SuiteCha
     Every file is checked before any is written, so a malformed suite leaves
     all files as they were.
     """
-    planned: list[tuple[ModelSpec, Path, str | None, str]] = []
+    planned: list[tuple[ModelSpec, Path, str | None, dict[str, Any], str]] = []
     for spec in specs:
         path = suite_path(project_dir, spec.name)
         old_text = path.read_text() if path.is_file() else None
         existing = read_suite(path) if old_text is not None else None
         merged = merge_suite(existing, spec.name, generate_expectations(spec))
-        planned.append((spec, path, old_text, dumps_suite(merged)))
+        planned.append((spec, path, old_text, merged, dumps_suite(merged)))
     changes = []
-    for spec, path, old_text, text in planned:
+    for spec, path, old_text, merged, text in planned:
         status = "created" if old_text is None else ("unchanged" if old_text == text else "updated")
         if status != "unchanged":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_text(text)
-            tmp.replace(path)
-        suite = json.loads(text)
-        n_gen = sum(1 for e in suite["expectations"] if (e.get("meta") or {}).get(GENERATED))
-        changes.append(SuiteChange(spec.name, path, status, n_gen, len(suite["expectations"]) - n_gen))
+            atomic_write(path, text)
+        expectations = merged["expectations"]
+        n_gen = sum(1 for e in expectations if (e.get("meta") or {}).get(GENERATED))
+        changes.append(SuiteChange(spec.name, path, status, n_gen, len(expectations) - n_gen))
     return changes
 
 

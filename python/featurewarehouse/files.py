@@ -1,0 +1,27 @@
+"""Atomic file writes: a reader sees the old file or the new one, never a part."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: Path, text: str | bytes) -> Path:
+    """Write atomically: a temp file in the same directory, fsync, then os.replace.
+
+    The temp file has a unique name (concurrent writers do not collide) and is
+    removed when the write fails; the target is then left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
