@@ -24,9 +24,13 @@ OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 _FEAST_ZERO_TS = "1970-01-01T00:00:00Z"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class OnlineFeatures:
-    """Column-major result: column ``i`` is ``feature_names[i]`` (join keys first), row ``j`` the j-th entity."""
+    """Column-major result: column ``i`` is ``feature_names[i]`` (join keys first), row ``j`` the j-th entity.
+
+    Treat it as read-only (its columns are tuples). Not frozen: a frozen dataclass sets each field
+    through ``object.__setattr__``, which made building it a tenth of a one-entity read's overhead.
+    """
 
     feature_names: tuple[str, ...]
     values: tuple[tuple[Any, ...], ...]
@@ -372,7 +376,22 @@ def _coerce_column(values: list[Any], kind: str, name: str) -> list[Any]:
 
 def _entity_columns(entity_rows: Any) -> dict[str, list[Any]]:
     """Normalise row-major ``[{k: v}]`` or column-major ``{k: [v]}`` entity rows to columns."""
-    if type(entity_rows) is dict or isinstance(entity_rows, Mapping):
+    if type(entity_rows) is dict and entity_rows:  # the common shape, without comprehensions
+        cols = {}
+        n = -1
+        for k, v in entity_rows.items():
+            if type(v) is not list:
+                break
+            if n != len(v):
+                if n != -1:
+                    raise ConfigError("entity columns have different lengths", hint="give each join key one value per row")
+                n = len(v)
+            cols[k if type(k) is str else str(k)] = v
+        else:
+            if n == 0:
+                raise ConfigError("no entity rows given", hint='pass e.g. {"customer_id": [42]}')
+            return cols
+    if isinstance(entity_rows, Mapping):
         cols = {
             str(k): v if type(v) is list else list(v) if isinstance(v, (list, tuple)) else [v]
             for k, v in entity_rows.items()
