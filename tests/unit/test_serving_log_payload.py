@@ -84,6 +84,20 @@ def test_bulk_conversion_writes_the_rows_of_the_python_decoder(case):
     ]
 
 
+def test_responses_with_different_row_counts_are_converted_together():
+    one = result({"id": [1]}, {"s": ["a,b"], "x": [1.5]})
+    two = result({"id": [2, 3]}, {"s": ['c","d', None], "x": [2.5, None]})
+    items = [("one", 0, feast_json(one), None), ("two", 0, feast_json(two), None)]
+    header = payload_header(items[0][2])
+    assert payload_header(items[1][2]) == header
+    rows = payloads_table(refs_for(one, 1), header, items).to_pylist()
+    assert [(r["request_id"], r["feature_name"], r["row_index"], r["value"]) for r in rows] == [
+        ("one", "s", 0, '"a,b"'), ("one", "x", 0, "1.5"),
+        ("two", "s", 0, '"c\\",\\"d"'), ("two", "s", 1, None), ("two", "x", 0, "2.5"), ("two", "x", 1, None),
+    ]
+    assert [r["entity_keys"] for r in rows] == ['{"id":1}'] * 2 + ['{"id":2}', '{"id":3}'] * 2
+
+
 def test_values_are_json_text_and_missing_values_are_null():
     res = CASES["strings with separators"]
     payload = feast_json(res)

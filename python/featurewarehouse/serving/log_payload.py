@@ -133,21 +133,23 @@ def _cut(texts: "pa.Array", separator: str) -> tuple["pa.Array", "pa.Array"]:  #
 
 def _split_values(values: "pa.Array", lens: Any) -> "pa.Array":  # noqa: F821
     """Each result's ``v1,v2,...`` text as one text per value. Numbers split at commas in Arrow;
-    a list with a string in it (which may hold a comma) is parsed, in Python."""
+    a list with a string in it (which may hold a comma) is parsed, in Python, when it holds several."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    quoted = pc.match_substring(values, '"').to_numpy(zero_copy_only=False) & (lens > 1)
+    quoted = pc.match_substring(values, '"').to_numpy(zero_copy_only=False)
     if not quoted.any():
         return pc.list_flatten(pc.split_pattern(values, ","))
     import orjson
 
     out: list[str | None] = []
-    for text, q in zip(values.to_pylist(), quoted):
-        if q:
-            out.extend(None if v is None else orjson.dumps(v).decode() for v in orjson.loads("[" + text + "]"))
-        else:
+    for text, q, n in zip(values.to_pylist(), quoted, lens):
+        if not q:
             out.extend(text.split(","))
+        elif n == 1:
+            out.append(text)
+        else:
+            out.extend(None if v is None else orjson.dumps(v).decode() for v in orjson.loads("[" + text + "]"))
     return pa.array(out, pa.string())
 
 
