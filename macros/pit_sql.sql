@@ -105,3 +105,32 @@
     {%- endif -%}
     {{ return(featurewarehouse.fw_pit_ts(as_of | string)) }}
 {% endmacro %}
+
+
+{#-
+  The body of a PIT join's ranked-rows CTE for plan view `v`: its keys, fw_ts,
+  fw_visible_at (`visible_at`: the SQL for the instant a row becomes visible),
+  fw_rank (row_number per key in preference order, best row highest) and the
+  selected features, from rows with no NULL key, ts or available_timestamp.
+  Shared by the portable and DuckDB point_in_time_join bodies.
+-#}
+{% macro fw_pit_ranked_rows(v, visible_at) %}
+    {%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) -%}
+    {%- set sql %}
+    select
+        {{ featurewarehouse.fw_pit_list(v['keys'], 'fw_src.') }},
+        {{ ts }} as fw_ts,
+        {{ visible_at }} as fw_visible_at,
+        row_number() over (
+            partition by {{ featurewarehouse.fw_pit_list(v['keys'], 'fw_src.') }}
+            order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, false) }}
+        ) as fw_rank
+        {%- for f in v.selected %},
+        fw_src.{{ f.name }}
+        {%- endfor %}
+    from {{ v.relation }} as fw_src
+    where {{ featurewarehouse.fw_pit_keys_not_null(v['keys'], 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
+        {%- if v.available %} and fw_src.{{ v.available }} is not null{% endif %}
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}

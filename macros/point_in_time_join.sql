@@ -59,26 +59,13 @@ fw_spine as (
 ),
 
 -- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
-{{ p }}_rows as (
-    select
-        {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }},
-        {{ ts }} as fw_ts,
-        {%- if v.available %}
-        case when {{ ts }} >= {{ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) }} then {{ ts }}
-             else {{ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) }} end as fw_visible_at,
-        {%- else %}
-        {{ ts }} as fw_visible_at,
-        {%- endif %}
-        row_number() over (
-            partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}
-            order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, false) }}
-        ) as fw_rank
-        {%- for f in v.selected %},
-        fw_src.{{ f.name }}
-        {%- endfor %}
-    from {{ v.relation }} as fw_src
-    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
-        {%- if v.available %} and fw_src.{{ v.available }} is not null{% endif %}
+{%- if v.available %}
+{%- set avail = featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) %}
+{%- set visible_at = 'case when ' ~ ts ~ ' >= ' ~ avail ~ ' then ' ~ ts ~ '\n             else ' ~ avail ~ ' end' %}
+{%- else %}
+{%- set visible_at = ts %}
+{%- endif %}
+{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, visible_at) }}
 ),
 
 {{ p }}_timeline as (
@@ -196,21 +183,7 @@ fw_spine as (
 {%- else %}
 
 -- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
-{{ p }}_rows as (
-    select
-        {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }},
-        {{ ts }} as fw_ts,
-        greatest({{ ts }}, {{ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) }}) as fw_visible_at,
-        row_number() over (
-            partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}
-            order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, false) }}
-        ) as fw_rank
-        {%- for f in v.selected %},
-        fw_src.{{ f.name }}
-        {%- endfor %}
-    from {{ v.relation }} as fw_src
-    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
-        and fw_src.{{ v.available }} is not null
+{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, 'greatest(' ~ ts ~ ', ' ~ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) ~ ')') }}
 ),
 
 -- {{ v.name }}: the best rank visible from each instant on (a running max in visibility order)
