@@ -277,15 +277,30 @@ def warehouse_connection(config: ProjectConfig) -> tuple[str, dict[str, Any], st
 # ---------------------------------------------------------------- running
 
 
-def _context(docs_dir: Path | None):
+def _quiet_gx_info() -> None:
+    """Keep GX's housekeeping INFO lines off the terminal; its warnings and errors still show.
+
+    dbt imports snowplow_tracker, whose import calls ``logging.basicConfig()``: the
+    root logger then prints INFO records of any logger whose level allows them.
+    GX's ``data_context.types.base`` sets its own logger to INFO at import (it logs
+    "Created temporary directory ... for ephemeral docs site" per context), which
+    beats a level on the ``great_expectations`` parent; such loggers inherit it again.
+    """
     import logging
 
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
-    # GX logs its housekeeping at INFO; once dbt has configured logging in this
-    # process (fwctl demo) that would reach the terminal.
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):
+        if (name.startswith("great_expectations.") and isinstance(logger, logging.Logger)
+                and logging.NOTSET < logger.level < logging.WARNING):
+            logger.setLevel(logging.NOTSET)
+
+
+def _context(docs_dir: Path | None):
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet_gx_info()
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
