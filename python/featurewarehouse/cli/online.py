@@ -10,16 +10,12 @@ import typer
 from featurewarehouse.cli import options
 
 
-def validation_gate(config: Any) -> Optional[Callable[..., Any]]:
-    """The hook for the validation gate: ``featurewarehouse.validation.gate.make_gate(config)``
-    when that module exists (it returns a :data:`featurewarehouse.online.sync.Gate`), else None.
-    ``--skip-validation`` (added with the gate) makes sync_online run without it."""
-    try:
-        from featurewarehouse.validation import gate as gate_module  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    make = getattr(gate_module, "make_gate", None)
-    return make(config) if make is not None else None
+def validation_gate(config: Any) -> Callable[..., Any]:
+    """The validation gate for ``sync_online``: it refuses the whole sync (exit 1, before any
+    write) when a view may not be served; ``--skip-validation`` runs the sync without it."""
+    from featurewarehouse.validation.gate import make_gate
+
+    return make_gate(config)
 
 
 def register(app: typer.Typer) -> None:
@@ -45,7 +41,7 @@ def register(app: typer.Typer) -> None:
         Store: --store > FW_ONLINE_STORE > vars.fw.online_store.
         """
         from featurewarehouse.cli.output import err_console, print_json, print_table, progress
-        from featurewarehouse.online.sync import RefusedViews, sync_online
+        from featurewarehouse.online.sync import sync_online
 
         config = options.resolve(project_dir, profiles_dir, target, store)
         if skip_validation:
@@ -68,16 +64,12 @@ def register(app: typer.Typer) -> None:
             if event == "done":
                 bar.update(tasks[view], total=rows)
 
-        try:
-            with bar:
-                report = sync_online(
-                    config, select=select, full_refresh=full_refresh, store_url=store, dry_run=dry_run,
-                    gate=None if skip_validation else validation_gate(config), progress=on_progress,
-                )
-        except RefusedViews as exc:
-            _render(exc.report, json_out, print_json, print_table, err_console)
-            raise
-        _render(report, json_out, print_json, print_table, err_console)
+        with bar:
+            report = sync_online(
+                config, select=select, full_refresh=full_refresh, store_url=store, dry_run=dry_run,
+                gate=None if skip_validation else validation_gate(config), progress=on_progress,
+            )
+        _render(report, json_out, print_json, print_table)
 
     @app.command("get-online")
     def get_online_cmd(
@@ -142,7 +134,7 @@ def parse_entities(items: List[str], client: Any) -> dict[str, list[Any]]:
     return cols
 
 
-def _render(report: Any, json_out: bool, print_json: Any, print_table: Any, err_console: Any) -> None:
+def _render(report: Any, json_out: bool, print_json: Any, print_table: Any) -> None:
     if json_out:
         print_json(report.to_dict())
         return
@@ -153,5 +145,3 @@ def _render(report: Any, json_out: bool, print_json: Any, print_table: Any, err_
     ]
     title = f"sync-online{' (dry run)' if report.dry_run else ''} -> {report.store}"
     print_table(("view", "mode", "rows", "written", "skipped (older)", "expired", "time", "rows/s"), rows, title=title)
-    if report.refused:
-        err_console.print(f"refused (validation failed): {', '.join(report.refused)}", style="yellow", markup=False)
