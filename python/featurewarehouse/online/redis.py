@@ -409,22 +409,17 @@ def _decode_text_column(kind: str, col: Sequence[Any]) -> list[Any]:
 
 
 def _round_trip(pool: Any, packed: bytes, replies: int) -> list[Any]:
-    """Send packed commands on a pooled connection and read their replies (errors raised)."""
-    import redis
-
+    """Send packed commands on a pooled connection and read their replies. An error reply is
+    raised by ``read_response``; the connection, with replies left unread, is then dropped."""
     conn = pool.get_connection()
     try:
         conn.send_packed_command([packed], check_health=False)
-        out = [conn.read_response() for _ in range(replies)]
+        return [conn.read_response() for _ in range(replies)]
     except BaseException:
         conn.disconnect()
         raise
     finally:
         pool.release(conn)
-    for r in out:
-        if isinstance(r, redis.ResponseError):
-            raise r
-    return out
 
 
 def _drain_integer_replies(conn: Any, n: int) -> None:

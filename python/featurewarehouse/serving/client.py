@@ -305,7 +305,7 @@ class OnlineClient:
         return OnlineFeatures(tuple(out_names), tuple(values), tuple(statuses), tuple(stamps))
 
     def _read_one(self, plan: _Plan, columns: dict[str, list[Any]], now: int) -> OnlineFeatures:
-        """:meth:`_read` for one entity row (the common online request), with a third of its overhead."""
+        """:meth:`_read` for one entity row (the common online request): no per-row lists, no transposition."""
         values: list[tuple[Any, ...]] = list(map(tuple, columns.values()))
         statuses: list[tuple[str, ...]] = [_PRESENT_1] * len(columns)
         stamps: list[tuple[Any, ...]] = [_NONE_1] * len(columns)
