@@ -88,9 +88,11 @@ def lint_sql(
     from sqlglot import exp
     from sqlglot.optimizer.scope import traverse_scope
 
-    from featurewarehouse.registry.sql import parse
+    from featurewarehouse.registry.sql import parse_tokens, tokenize
 
-    tree, _, error = parse(sql, dialect)
+    # tokenize + parse only: sql.parse would also fingerprint the tokens, ~10% of a lint, unused here
+    tokens, error = tokenize(sql, dialect)
+    tree, error = parse_tokens(tokens, sql, dialect) if tokens is not None else (None, error)
     if tree is None:
         return [Finding(model, None, "FW000", WARNING, "", f"not linted: the SQL does not parse ({error})", file)]
     time_names = {n.lower() for n in (timestamp, *time_columns) if n}
