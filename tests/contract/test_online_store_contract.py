@@ -299,3 +299,28 @@ def test_sqlite_store_leaves_no_wal_behind_after_a_sync(tmp_path):
         store.close()
         assert not os.path.exists(tmp_path / "online.db-wal")
     assert client(url, reg=False).get_online_features(["spend:cnt"], [{"customer_id": 7}]).to_dict()["cnt"] == [2]
+
+
+def test_redis_reads_every_view_of_a_request_in_one_round_trip(redis_url, tmp_path, monkeypatch):
+    from featurewarehouse.online import redis as redis_store
+
+    url = store_url("redis", tmp_path, redis_url)
+    try:
+        spend, pair = make_view("spend"), PAIR
+        write(url, spend, [{"customer_id": 1, "ts": h(1), "cnt": 1}, {"customer_id": 2, "ts": h(1), "cnt": 2}])
+        write(url, pair, [{"customer_id": 1, "merchant_id": 7, "ts": h(1), "score": 0.5}])
+        reader = client(url, spend, pair)
+        trips = []
+        real = redis_store._round_trip
+        monkeypatch.setattr(redis_store, "_round_trip", lambda *a: trips.append(1) or real(*a))
+        one = reader.get_online_features(["spend:cnt", "pair:score"], [{"customer_id": 1, "merchant_id": 7}])
+        assert one.to_dict() == {"customer_id": [1], "merchant_id": [7], "cnt": [1], "score": [0.5]}
+        many = reader.get_online_features(["spend:cnt", "pair:score"], {"customer_id": [2, 1], "merchant_id": [7, 7]})
+        assert many.to_dict() == {"customer_id": [2, 1], "merchant_id": [7, 7], "cnt": [2, 1], "score": [None, 0.5]}
+        assert trips == [1, 1]
+        # a full refresh of one of the views: the shared round trip notices, the reader reloads once
+        write(url, pair, [{"customer_id": 1, "merchant_id": 7, "ts": h(2), "score": 0.9}], full=True)
+        again = reader.get_online_features(["spend:cnt", "pair:score"], [{"customer_id": 1, "merchant_id": 7}])
+        assert again.to_dict()["score"] == [0.9] and len(trips) == 4
+    finally:
+        cleanup(url)

@@ -202,6 +202,11 @@ class OnlineStore(ABC):
         features, types, TTL) always forces one, so a reader holding a state whose generation
         is live reads with the right definition: incremental syncs cost readers nothing."""
 
+    def read_views(self, requests: Sequence[tuple[Reader, Sequence[tuple[Any, ...]]]]) -> list[Rows]:
+        """The rows of several views' keys at once (``(reader, keys)`` pairs of this store's readers).
+        Stores with network round trips override it to make them one."""
+        return [reader.many(keys) for reader, keys in requests]
+
     @abstractmethod
     def view_states(self) -> dict[str, ViewState]:
         """The stored copy of every synced view's definition and state."""

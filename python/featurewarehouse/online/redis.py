@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from featurewarehouse.errors import ConfigError, ServiceUnavailable, redact
@@ -342,21 +342,23 @@ class RedisOnlineStore(OnlineStore):
                 return b"%si%d" % (prefix, key[0])
             return prefix + encode_key(key, kinds).encode()
 
-        def fetch(data_keys: list[bytes]) -> list[Any]:
-            packed = b"".join([*(hmget_head + _bulk(k) + fields_tail for k in data_keys), gen_check])
-            entries = self._call(_round_trip, pool, packed, len(data_keys) + 1)
-            if entries.pop() != generation:
+        def pack(keys: Sequence[tuple[Any, ...]]) -> tuple[bytes, int]:
+            data_keys = [data_key(key) for key in keys]
+            return b"".join([*(hmget_head + _bulk(k) + fields_tail for k in data_keys), gen_check]), len(data_keys) + 1
+
+        def checked(replies: list[Any]) -> list[Any]:
+            if replies.pop() != generation:
                 raise StaleLayout(layout.name)
-            return entries
+            return replies
 
         def one(key: tuple[Any, ...]) -> Row:
-            r = fetch([data_key(key)])[0]
+            r = checked(self._call(_round_trip, pool, *pack([key])))[0]
             if r[0] is None:
                 return None
             return int(r[0][:19]) - VERSION_SHIFT, [None if v is None else d(v) for d, v in zip(decoders, r[1:])]
 
-        def many(keys: Sequence[tuple[Any, ...]]) -> Rows:
-            entries = fetch([data_key(key) for key in keys])
+        def unpack(replies: list[Any]) -> Rows:
+            entries = checked(replies)
             found = [r for r in entries if r[0] is not None]
             if not found:
                 return [None] * len(entries)
@@ -370,7 +372,20 @@ class RedisOnlineStore(OnlineStore):
             it = zip(stamps, values)
             return [None if r[0] is None else next(it) for r in entries]
 
-        return Reader(many, one)
+        def many(keys: Sequence[tuple[Any, ...]]) -> Rows:
+            return unpack(self._call(_round_trip, pool, *pack(keys)))
+
+        return RedisReader(many, one, pack, unpack)
+
+    def read_views(self, requests: Sequence[tuple[Reader, Sequence[tuple[Any, ...]]]]) -> list[Rows]:
+        """Several views' reads packed into one round trip (their readers came from this store)."""
+        packs = [reader.pack(keys) for reader, keys in requests]  # type: ignore[attr-defined]
+        replies = self._call(_round_trip, self.client.connection_pool, b"".join(p for p, _ in packs), sum(n for _, n in packs))
+        out, start = [], 0
+        for (reader, _), (_, n) in zip(requests, packs):
+            out.append(reader.unpack(replies[start:start + n]))  # type: ignore[attr-defined]
+            start += n
+        return out
 
     def view_states(self) -> dict[str, ViewState]:
         raw = self._call(self.client.hgetall, self._meta)
@@ -406,6 +421,14 @@ def _decode_text_column(kind: str, col: Sequence[Any]) -> list[Any]:
         return [v[1:].decode() for v in col]
     decode = text_decoder(kind)
     return [decode(v) for v in col]
+
+
+@dataclass(frozen=True)
+class RedisReader(Reader):
+    """A Reader whose commands can also be packed with other views' into one round trip."""
+
+    pack: Callable[[Sequence[tuple[Any, ...]]], tuple[bytes, int]]  # keys -> (commands, replies)
+    unpack: Callable[[list[Any]], Rows]  # those replies -> rows
 
 
 def _round_trip(pool: Any, packed: bytes, replies: int) -> list[Any]:

@@ -260,10 +260,16 @@ class OnlineClient:
         all_present = (PRESENT,) * n
         statuses: list[tuple[str, ...]] = [all_present] * len(columns)
         stamps: list[tuple[Any, ...]] = [(None,) * n] * len(columns)
-        for vp in plan.views:
+        keys_per_view = [
+            list(zip(*(_coerce_column(columns[name], kind, name) for name, kind in zip(lay.key_names, lay.key_kinds))))
+            for lay in (vp.state.layout for vp in plan.views)
+        ]
+        if len(plan.views) == 1:
+            rows_per_view = [plan.views[0].reader.many(keys_per_view[0])]
+        else:
+            rows_per_view = self.store.read_views([(vp.reader, keys) for vp, keys in zip(plan.views, keys_per_view)])
+        for vp, rows in zip(plan.views, rows_per_view):
             lay = vp.state.layout
-            key_cols = [_coerce_column(columns[name], kind, name) for name, kind in zip(lay.key_names, lay.key_kinds)]
-            rows = vp.reader.many(list(zip(*key_cols)))
             cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
             m = len(vp.feature_idx)
             # row-major store rows -> column-major output, transposed with zip (C speed)
@@ -309,13 +315,19 @@ class OnlineClient:
         values: list[tuple[Any, ...]] = list(map(tuple, columns.values()))
         statuses: list[tuple[str, ...]] = [_PRESENT_1] * len(columns)
         stamps: list[tuple[Any, ...]] = [_NONE_1] * len(columns)
+        keys = []
         for vp in plan.views:
-            lay = vp.state.layout
             key = []
-            for name, kind in zip(lay.key_names, lay.key_kinds):
+            for name, kind in zip(vp.state.layout.key_names, vp.state.layout.key_kinds):
                 v = columns[name][0]
                 key.append(v if type(v) is _EXACT_TYPES.get(kind) else coerce_key_part(v, kind, name))
-            row = vp.reader.one(tuple(key))
+            keys.append(tuple(key))
+        if len(plan.views) == 1:
+            rows = [plan.views[0].reader.one(keys[0])]
+        else:
+            rows = [r[0] for r in self.store.read_views([(vp.reader, [key]) for vp, key in zip(plan.views, keys)])]
+        for vp, row in zip(plan.views, rows):
+            lay = vp.state.layout
             m = len(vp.feature_idx)
             if row is None:
                 values.extend([_NONE_1] * m)
