@@ -25,15 +25,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from featurewarehouse.errors import ChecksFailed, ConfigError, FwError, ServiceUnavailable, redact
+from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import NO_CREATED, timestamp_micros
 from featurewarehouse.online.latest_sql import change_column, high_water_sql, latest_values_sql
 from featurewarehouse.registry import load_registry
 
-# A gate sees the views about to be synced and returns those allowed (None = all),
-# or raises ChecksFailed to refuse the whole sync. The validation gate plugs in here.
-Gate = Callable[[Sequence[Any]], "Sequence[Any] | None"]
+# A gate sees the views about to be synced and raises ChecksFailed to refuse the whole sync
+# before anything is written. The validation gate plugs in here.
+Gate = Callable[[Sequence[Any]], None]
 # progress(view_name, rows_done_in_view, event) with event "start" | "batch" | "done"
 Progress = Callable[[str, int, str], None]
 
@@ -62,7 +62,6 @@ class SyncReport:
     registry_version: str
     as_of: str
     views: tuple[ViewSyncResult, ...]
-    refused: tuple[str, ...] = ()
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -293,19 +292,14 @@ def sync_online(
     """Sync the project's online views into its online store; returns the report.
 
     ``gate`` (see :data:`Gate`) runs before anything is written: the validation
-    gate refuses views whose checks failed.
+    gate refuses the whole sync when a view's checks failed.
     """
     from featurewarehouse.offline.warehouse import connect
 
     registry = registry or load_registry(config)
     views = select_views(registry, select)
-    refused: list[str] = []
     if gate is not None:
-        allowed = gate(views)
-        if allowed is not None:
-            allowed_names = {v.name if hasattr(v, "name") else str(v) for v in allowed}
-            refused = [v.name for v in views if v.name not in allowed_names]
-            views = [v for v in views if v.name in allowed_names]
+        gate(views)
     url = store_url or config.online_store
     now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     store = open_store(url)
@@ -326,25 +320,10 @@ def sync_online(
             wh.close()
     finally:
         store.close()
-    report = SyncReport(redact(url), getattr(registry, "version", "") or "", now.isoformat(), results,
-                        tuple(refused), dry_run)
-    if refused:
-        raise RefusedViews(report)
-    return report
-
-
-class RefusedViews(ChecksFailed):
-    """Some views were refused by the gate (the others were synced): exit 1."""
-
-    def __init__(self, report: SyncReport):
-        self.report = report
-        super().__init__(
-            f"refused to sync {len(report.refused)} feature view(s) that failed validation: {', '.join(report.refused)}",
-            hint="fix the data or the checks, run `fwctl validate`, then sync again",
-        )
+    return SyncReport(redact(url), getattr(registry, "version", "") or "", now.isoformat(), results, dry_run)
 
 
 __all__ = [
     "Gate", "SyncReport", "ViewSyncResult", "latest_values_sql", "sync_online", "sync_views", "select_views",
-    "change_column", "RefusedViews", "ServiceUnavailable",
+    "change_column", "ServiceUnavailable",
 ]
