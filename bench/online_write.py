@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import sqlite3
 import statistics
@@ -140,7 +139,9 @@ def memory_child(db: str, store: str) -> None:
     with duckdb_memory_cap(wh):
         elapsed, res = timed(lambda: sync_once(wh, store, v, full=True))
     wh.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child of a big parent would report the parent's peak
+    with open("/proc/self/status") as fh:
+        peak = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) * 1024
     print(json.dumps({"rows": res.rows_read, "seconds": elapsed, "peak_rss_bytes": peak}))
 
 
