@@ -64,6 +64,7 @@ def test_values_of_every_type_round_trip_with_statuses(url):
     write(url, TYPED, rows)
     got = client(url, TYPED).get_online_features(["typed:*"], [{"customer_id": 1}, {"customer_id": 2}, {"customer_id": 3}])
     assert got.feature_names == ("customer_id", "n", "x", "s", "b", "t", "d")
+    assert got.feature_refs == ("typed:n", "typed:x", "typed:s", "typed:b", "typed:t", "typed:d")  # wildcard expanded
     assert got.to_dict() == {
         "customer_id": [1, 2, 3],
         "n": [-5, None, None], "x": [0.1, 1e300, None], "s": ["", "a|b=c", None], "b": [True, False, None],

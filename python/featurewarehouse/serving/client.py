@@ -36,6 +36,8 @@ class OnlineFeatures:
     values: tuple[tuple[Any, ...], ...]
     statuses: tuple[tuple[str, ...], ...]
     event_timestamps: tuple[tuple[_dt.datetime | None, ...], ...]
+    # ``view:feature`` of each feature column (the columns after the join keys), in order
+    feature_refs: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, list[Any]]:
         """``{name: [value per entity row]}``.
@@ -241,7 +243,7 @@ class OnlineClient:
                 self._refresh()
                 continue
             if self.logger is not None:
-                self.logger.log(result, plan.refs)
+                self.logger.log(result, result.feature_refs)
             return result
         raise ConfigError(
             f"the data in the online store {redact(self.store.url)} does not match its stored definitions ({stale})",
@@ -308,7 +310,7 @@ class OnlineClient:
             out_names.extend(vp.out_names)
             values.extend(cols_v)
             stamps.extend([tuple(row_ts)] * m)
-        return OnlineFeatures(tuple(out_names), tuple(values), tuple(statuses), tuple(stamps))
+        return OnlineFeatures(tuple(out_names), tuple(values), tuple(statuses), tuple(stamps), plan.refs)
 
     def _read_one(self, plan: _Plan, columns: dict[str, list[Any]], now: int) -> OnlineFeatures:
         """:meth:`_read` for one entity row (the common online request): no per-row lists, no transposition."""
@@ -345,11 +347,7 @@ class OnlineClient:
                 statuses.extend([(NULL_VALUE,) if v is None else _PRESENT_1 for v in vals])
             else:
                 statuses.extend([_PRESENT_1] * m)
-        return OnlineFeatures((*columns, *plan.out_names), tuple(values), tuple(statuses), tuple(stamps))
-
-    def feature_refs(self, features: Sequence[str], full_feature_names: bool = False) -> list[str]:
-        """The resolved ``view:feature`` of each feature column of the result, in order (wildcards expanded)."""
-        return list(self._plan(features, full_feature_names).refs)
+        return OnlineFeatures((*columns, *plan.out_names), tuple(values), tuple(statuses), tuple(stamps), plan.refs)
 
 
 def _check_join_keys(plan: _Plan, columns: Mapping[str, Any]) -> None:

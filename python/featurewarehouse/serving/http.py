@@ -98,22 +98,6 @@ def create_app(
     app.state.client = client
     app.state.log_sink = log_sink
 
-    refs_cache: dict[tuple, tuple] = {}
-
-    def log_refs(features: list[str], full: bool, result: Any) -> tuple:
-        """client.feature_refs, remembered per request shape. The refs follow from the requested
-        features and the result's columns (a wildcard's expansion shows in them), so a cached entry
-        is used only while the result has the same column names."""
-        key = (tuple(features), full)
-        names = result.feature_names
-        hit = refs_cache.get(key)
-        if hit is not None and (hit[0] is names or hit[0] == names):
-            return hit[1]
-        refs = tuple(client.feature_refs(features, full))
-        if len(refs_cache) < 1024:
-            refs_cache[key] = (names, refs)
-        return refs
-
     def serve(raw: bytes, request_id: str) -> Response:
         try:
             features, entities, full = parse_request(raw, max_entities=max_entities)
@@ -128,7 +112,7 @@ def create_app(
         if log_sink is not None:
             try:
                 # the encoded bytes: one object, cheap to hold and forward, converted in bulk off the request path
-                log_sink.log(result, log_refs(features, full, result), request_id=request_id, payload=payload)
+                log_sink.log(result, result.feature_refs, request_id=request_id, payload=payload)
             except FwError:
                 pass  # never fail a served request because of its log entry
         return Response(payload, media_type="application/json", headers={"x-request-id": request_id})
