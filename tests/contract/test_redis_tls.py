@@ -102,28 +102,19 @@ def test_rediss_url_with_password_and_ca_syncs_and_serves(tls_redis):
         client.close()
 
 
-def test_wrong_password_over_tls_is_refused_and_redacted(tls_redis):
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("rediss://:wrong-{pw}@{address}/0?ssl_ca_certs={ca}", "refused the credentials in rediss://:***@"),
+        # the system CAs do not trust the test certificate
+        ("rediss://:{pw}@{address}/0", "cannot reach the Redis online store at rediss://:***@"),
+        ("redis://:{pw}@{address}/0?socket_timeout=2", "cannot reach the Redis online store at redis://:***@"),
+    ],
+    ids=["wrong password", "untrusted certificate", "plain redis:// on the TLS port"],
+)
+def test_tls_faults_are_clear_and_redacted(tls_redis, url, message):
     address, ca = tls_redis
     with pytest.raises(ServiceUnavailable) as err:
-        store = open_store(f"rediss://:wrong-{PASSWORD}@{address}/0?ssl_ca_certs={ca}")
-        store.epoch()
-    assert "refused the credentials" in str(err.value)
-    assert PASSWORD not in str(err.value)
-
-
-def test_untrusted_certificate_is_a_clear_error(tls_redis):
-    address, _ = tls_redis
-    with pytest.raises(ServiceUnavailable) as err:
-        store = open_store(f"rediss://:{PASSWORD}@{address}/0")  # the system CAs do not trust it
-        store.epoch()
-    assert "cannot reach the Redis online store at rediss://:***@" in str(err.value)
-    assert PASSWORD not in str(err.value)
-
-
-def test_plain_redis_url_on_a_tls_port_is_a_clear_error(tls_redis):
-    address, _ = tls_redis
-    with pytest.raises(ServiceUnavailable) as err:
-        store = open_store(f"redis://:{PASSWORD}@{address}/0?socket_timeout=2")
-        store.epoch()
-    assert "cannot reach the Redis online store" in str(err.value)
+        open_store(url.format(pw=PASSWORD, address=address, ca=ca)).epoch()
+    assert message in str(err.value)
     assert PASSWORD not in str(err.value)
