@@ -266,10 +266,7 @@ class OnlineClient:
             list(zip(*(_coerce_column(columns[name], kind, name) for name, kind in zip(lay.key_names, lay.key_kinds))))
             for lay in (vp.state.layout for vp in plan.views)
         ]
-        if len(plan.views) == 1:
-            rows_per_view = [plan.views[0].reader.many(keys_per_view[0])]
-        else:
-            rows_per_view = self.store.read_views([(vp.reader, keys) for vp, keys in zip(plan.views, keys_per_view)])
+        rows_per_view = self.store.read_views([(vp.reader, keys) for vp, keys in zip(plan.views, keys_per_view)])
         for vp, rows in zip(plan.views, rows_per_view):
             lay = vp.state.layout
             cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
@@ -379,7 +376,7 @@ _NONE_1 = (None,)
 def _coerce_column(values: list[Any], kind: str, name: str) -> list[Any]:
     """Check a join-key column's values; a column already of the exact type passes as is."""
     exact = _EXACT_TYPES.get(kind)
-    if exact is not None and (len(values) == 1 and type(values[0]) is exact or set(map(type, values)) == {exact}):
+    if exact is not None and set(map(type, values)) == {exact}:
         return values
     return [coerce_key_part(v, kind, name) for v in values]
 
