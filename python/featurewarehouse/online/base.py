@@ -184,7 +184,8 @@ class OnlineStore(ABC):
 
     @abstractmethod
     def commit_view(self, state: ViewState) -> None:
-        """Make the view's writes durable and visible, then record its state (watermark last)."""
+        """Make the view's writes durable and visible, then record its state (watermark last),
+        with the generation :meth:`begin_view` chose in place of ``state.generation``."""
 
     def abort_view(self, layout: ViewLayout) -> None:
         """Undo what can be undone after a failed sync (best effort)."""

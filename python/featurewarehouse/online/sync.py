@@ -198,8 +198,7 @@ def sync_views(
                     watermark=json.dumps(
                         {"column": change_column(view), "value": wm_value.isoformat() if wm_value else None}
                     ),
-                    synced_at=now.isoformat(),
-                    generation=(prior.generation + 1) if (prior and full) else (prior.generation if prior else 0),
+                    synced_at=now.isoformat(),  # the store sets the generation it wrote (commit_view)
                 )
                 store.commit_view(state)
         except BaseException as exc:
