@@ -132,11 +132,10 @@ def make_gate(config: ProjectConfig) -> Callable[[Iterable[Any]], None]:
     It takes the feature views about to be synced (records or names) and
     refuses the whole sync, before any write, when one of them may not be
     served, so the online store never mixes validated and unvalidated views
-    from one run. Returning None means "all allowed".
+    from one run.
     """
 
     def _gate(views: Iterable[Any]) -> None:
         check_views(config, [getattr(v, "name", v) for v in views])
-        return None
 
     return _gate
