@@ -325,3 +325,86 @@ def test_redis_reads_every_view_of_a_request_in_one_round_trip(redis_url, tmp_pa
         assert again.to_dict()["score"] == [0.9] and len(trips) == 4
     finally:
         cleanup(url)
+
+
+@pytest.mark.parametrize("view", [make_view("spend"), PAIR], ids=["one key", "composite key"])
+def test_sqlite_incremental_writes_go_to_a_delta_that_merges_once_it_outgrows_its_share(tmp_path, view):
+    import sqlite3
+
+    from featurewarehouse.online.sqlite import DELTA_MERGE_SHARE, delta_name, table_name
+
+    url = f"sqlite:///{tmp_path / 'online.db'}"
+    feature = view.features[0].name
+
+    def key(k):
+        return {"customer_id": k, "merchant_id": k % 3} if view is PAIR else {"customer_id": k}
+
+    def rows(keys, hour, base):
+        return [{**key(k), "ts": h(hour), feature: base + k} for k in keys]
+
+    def tables():
+        con = sqlite3.connect(tmp_path / "online.db")
+        try:
+            main = dict(con.execute(f'select "customer_id", "{feature}" from "{table_name(view.name, 0)}"').fetchall())
+            delta = dict(con.execute(f'select "customer_id", "{feature}" from "{delta_name(view.name, 0)}"').fetchall())
+            (count,) = con.execute("select v from fw_meta where k = ?", (f"rows:{view.name}",)).fetchone()
+            return main, delta, int(count)
+        finally:
+            con.close()
+
+    def read(keys):
+        c = client(url, view)
+        try:
+            many = c.get_online_features([f"{view.name}:{feature}"], [key(k) for k in keys]).to_dict()[feature]
+            one = [c.get_online_features([f"{view.name}:{feature}"], [key(k)]).to_dict()[feature][0] for k in keys]
+        finally:
+            c.close()
+        assert many == one
+        return many
+
+    write(url, view, rows(range(100), 1, 0), full=True)
+    below = int(DELTA_MERGE_SHARE * 100) - 2  # changed keys that stay under the share, with the new key below
+    # newer values for keys 0..below-1, an older one for key 50 (refused), a key the main table lacks
+    res = write(url, view, rows(range(below), 2, 1000) + rows([50], 0, -1) + rows([500], 2, 0))
+    assert (res.written, res.skipped_older) == (below + 1, 1)
+    main, delta, count = tables()
+    assert (len(main), main[0], main[50], count) == (100, 0, 50, 100)  # the main table is untouched
+    assert delta == {**{k: 1000 + k for k in range(below)}, 500: 500}
+    assert read([0, 50, 500, 999, 0]) == [1000, 50, 500, None, 1000]
+    # a newer value for a key already in the delta replaces it there; an older one is refused by the delta row
+    res = write(url, view, rows([0], 3, 2000) + rows([1], 1.5, -1))
+    assert (res.written, res.skipped_older) == (1, 1)
+    assert read([0, 1]) == [2000, 1001]
+    # two more keys cross the share: the delta is merged into the main table and emptied
+    res = write(url, view, rows([60, 61], 2, 1000))
+    main, delta, count = tables()
+    assert (delta, len(main), count) == ({}, 101, 101)
+    assert (main[0], main[1], main[50], main[60], main[500]) == (2000, 1001, 50, 1060, 500)
+    assert read([0, 1, 50, 60, 500, 999]) == [2000, 1001, 50, 1060, 500, None]
+    # a full refresh starts a new generation with an empty delta and drops both old tables
+    write(url, view, rows(range(3), 5, 0), full=True)
+    con = sqlite3.connect(tmp_path / "online.db")
+    names = {n for (n,) in con.execute("select name from sqlite_master where type = 'table'")}
+    con.close()
+    assert names == {"fw_meta", table_name(view.name, 1), delta_name(view.name, 1)}
+    assert read([0, 60]) == [0, None]
+
+
+def test_a_sqlite_store_synced_before_deltas_existed_gets_one_on_its_next_incremental_sync(tmp_path):
+    import sqlite3
+
+    from featurewarehouse.online.sqlite import delta_name
+
+    url = f"sqlite:///{tmp_path / 'online.db'}"
+    view = make_view("spend")
+    write(url, view, [{"customer_id": 1, "ts": h(1), "cnt": 1}], full=True)
+    con = sqlite3.connect(tmp_path / "online.db")
+    con.execute(f'drop table "{delta_name("spend", 0)}"')
+    con.execute("delete from fw_meta where k = 'rows:spend'")
+    con.commit()
+    con.close()
+    with pytest.raises(ConfigError, match="full-refresh"):
+        client(url, view).get_online_features(["spend:cnt"], [{"customer_id": 1}])
+    write(url, view, [{"customer_id": 2, "ts": h(1), "cnt": 2}])
+    got = client(url, view).get_online_features(["spend:cnt"], {"customer_id": [1, 2]})
+    assert got.to_dict()["cnt"] == [1, 2]

@@ -1,15 +1,27 @@
 """SQLite online store: the embedded default, a file under the project.
 
-One table per view generation (``fv_<view>__g<gen>``) with typed join-key
-columns as a composite primary key (``WITHOUT ROWID``), so keys are unambiguous
-and typed by construction, plus ``__ts``/``__cts`` and one column per feature.
+Two tables per view generation, with typed join-key columns as a composite
+primary key (``WITHOUT ROWID``), so keys are unambiguous and typed by
+construction, plus ``__ts``/``__cts`` and one column per feature:
+
+- ``fv_<view>__g<gen>``, the main table a full refresh fills;
+- ``fv_<view>__g<gen>__delta``, where incremental syncs write. A few changed
+  keys spread over a big main table would touch one page each, all of which
+  the commit writes to the WAL and the checkpoint copies again; in the small
+  delta they share pages. A delta row is written only if it is not older than
+  the main table's row for its key (the never-backwards guard covers both
+  tables), so a key's value is its delta row if there is one, else its main
+  row. When the delta holds more than :data:`DELTA_MERGE_SHARE` of the main
+  table's rows, the sync that crossed the line merges it in key order inside its
+  transaction.
 
 A view is synced in ONE write transaction (WAL mode, so readers are never
 blocked): its rows, then its state and watermark, commit together or not at
-all. A full refresh fills the next generation's table in that same transaction
-and drops the old one as it commits. A reader holding an old generation gets
-"no such table" (:class:`StaleLayout`), reloads the states and retries, so a
-read is a plain SELECT by primary key with no metadata lookup.
+all. A full refresh fills the next generation's tables in that same
+transaction and drops the old ones as it commits. A reader holding an old
+generation gets "no such table" (:class:`StaleLayout`), reloads the states and
+retries, so a read is one SELECT by primary key over both tables with no
+metadata lookup.
 """
 from __future__ import annotations
 
@@ -40,6 +52,13 @@ _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date"
 _META = "fw_meta"
 # rows bound to one multi-row INSERT (capped by the connection's variable limit)
 _ROWS_PER_STATEMENT = 64
+# the delta is merged into the main table once it holds more than this share of the main
+# table's rows. Above a few percent a merge rewrites most of the main table's pages whatever
+# the share, so a larger share merges less often, while each sync's write into the delta grows
+# with it. Measured on 1M keys, 24 syncs of 1% each: 10% took 2.4x less store time than writing
+# into the main table, merges included (5%: 2.1x, 2%: 1.7x)
+DELTA_MERGE_SHARE = 0.10
+_WRITER_MMAP_BYTES = 256 * 2**20
 
 
 def _q(name: str) -> str:
@@ -57,7 +76,18 @@ def _py(col: Any) -> list[Any]:
 
 
 def table_name(view: str, generation: int) -> str:
+    """The main table of a view's generation."""
     return f"fv_{view}__g{generation}"
+
+
+def delta_name(view: str, generation: int) -> str:
+    """The table incremental syncs of a view's generation write to."""
+    return f"{table_name(view, generation)}__delta"
+
+
+def _rows_key(view: str) -> str:
+    """The ``fw_meta`` key of the main table's row count (decides when the delta is merged)."""
+    return f"rows:{view}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +117,8 @@ class SqliteOnlineStore(OnlineStore):
         self._local = threading.local()
         self._gen: dict[str, int] = {}  # view -> the generation being written
         self._old_gen: dict[str, int | None] = {}  # view -> its live generation when the sync began
+        self._into_delta: dict[str, bool] = {}  # view -> this sync writes its delta (incremental)
+        self._main_rows: dict[str, int] = {}  # view -> rows written into a fresh main table
 
     @classmethod
     def from_url(cls, url: str) -> "SqliteOnlineStore":
@@ -104,6 +136,9 @@ class SqliteOnlineStore(OnlineStore):
                 # a 64 MiB page cache for the writer (default 2 MiB): a sync's transaction spills
                 # less (measured ~5% off a full sync of 1M keys x 15 features)
                 con.execute("pragma cache_size=-65536")
+                # reads through a memory map: an incremental sync's guard looks up each changed key
+                # in the main table (measured ~30 ms less per 10k keys spread over 1M)
+                con.execute(f"pragma mmap_size={_WRITER_MMAP_BYTES}")
                 con.execute(f"create table if not exists {_META} (k text primary key, v text not null)")
                 con.execute(f"insert into {_META} values ('epoch', '0') on conflict do nothing")
             except (sqlite3.Error, OSError) as exc:
@@ -147,37 +182,66 @@ class SqliteOnlineStore(OnlineStore):
                 "select 1 from sqlite_master where type='table' and name=?", (table_name(layout.name, current),)
             ).fetchone()
             self._old_gen[layout.name] = current
-            if full_refresh or not exists:
-                target = 0 if current is None else current + 1
-                name = table_name(layout.name, target)
-                con.execute(f"drop table if exists {_q(name)}")
-                con.execute(self._create_sql(layout, name))
-            else:
+            into_delta = not full_refresh and bool(exists)
+            if into_delta:
                 target = current
+                # a store written before deltas existed gets one on its first incremental sync
+                con.execute(self._create_sql(layout, delta_name(layout.name, target), if_not_exists=True))
+            else:
+                target = 0 if current is None else current + 1
+                for name in (table_name(layout.name, target), delta_name(layout.name, target)):
+                    con.execute(f"drop table if exists {_q(name)}")
+                    con.execute(self._create_sql(layout, name))
             self._gen[layout.name] = target
+            self._into_delta[layout.name] = into_delta
+            self._main_rows[layout.name] = 0
         except sqlite3.Error as exc:
             self._rollback()
             raise ServiceUnavailable(f"cannot prepare {layout.name!r} in the SQLite online store {self.path}: {exc}") from exc
 
     @staticmethod
-    def _create_sql(layout: ViewLayout, name: str) -> str:
+    def _create_sql(layout: ViewLayout, name: str, *, if_not_exists: bool = False) -> str:
         cols = [f"{_q(k)} {_AFFINITY[t]} not null" for k, t in zip(layout.key_names, layout.key_kinds)]
         cols += [f"{TS_COL} INTEGER not null", f"{CREATED_COL} INTEGER not null"]
         cols += [f"{_q(f)} {_AFFINITY[t]}" for f, t in zip(layout.feature_names, layout.feature_kinds)]
         pk = ", ".join(_q(k) for k in layout.key_names)
-        return f"create table {_q(name)} ({', '.join(cols)}, primary key ({pk})) without rowid"
+        create = "create table if not exists" if if_not_exists else "create table"
+        return f"{create} {_q(name)} ({', '.join(cols)}, primary key ({pk})) without rowid"
 
-    def _upsert_sql(self, layout: ViewLayout, name: str, rows: int = 1) -> str:
+    @staticmethod
+    def _upsert_sql(layout: ViewLayout, name: str, source: str) -> str:
+        """``INSERT INTO name <source> ON CONFLICT DO UPDATE ... WHERE guard``.
+
+        The guard: a row older than the stored one (ts, then created ts) changes nothing.
+        """
         cols = [*layout.key_names, TS_COL, CREATED_COL, *layout.feature_names]
-        row = "(" + ", ".join("?" * len(cols)) + ")"
         sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols[len(layout.key_names):])
         pk = ", ".join(_q(k) for k in layout.key_names)
-        # the guard: a row older than the stored one (ts, then created ts) changes nothing
         return (
-            f"insert into {_q(name)} ({', '.join(_q(c) for c in cols)}) values {', '.join([row] * rows)} "
+            f"insert into {_q(name)} ({', '.join(_q(c) for c in cols)}) {source} "
             f"on conflict ({pk}) do update set {sets} "
             f"where (excluded.{TS_COL}, excluded.{CREATED_COL}) >= ({_q(name)}.{TS_COL}, {_q(name)}.{CREATED_COL})"
         )
+
+    def _write_sql(self, layout: ViewLayout, rows: int) -> str:
+        """The upsert of ``rows`` bound rows into the table this sync writes."""
+        gen = self._gen[layout.name]
+        width = len(layout.key_names) + 2 + len(layout.feature_names)
+        values = "values " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
+        if not self._into_delta[layout.name]:
+            return self._upsert_sql(layout, table_name(layout.name, gen), values)
+        # into the delta, and only rows not older than the main table's row for their key, so
+        # a delta row always wins over the main row (VALUES names its columns column1, column2, ...)
+        main = _q(table_name(layout.name, gen))
+        k = len(layout.key_names)
+        on = " and ".join(f"m.{_q(c)} = v.column{i + 1}" for i, c in enumerate(layout.key_names))
+        source = (
+            f"select {', '.join(f'v.column{i + 1}' for i in range(width))} from ({values}) as v "
+            f"left join {main} as m on {on} "
+            f"where m.{_q(layout.key_names[0])} is null "
+            f"or (v.column{k + 1}, v.column{k + 2}) >= (m.{TS_COL}, m.{CREATED_COL})"
+        )
+        return self._upsert_sql(layout, delta_name(layout.name, gen), source)
 
     def write_batch(self, layout: ViewLayout, batch: Any) -> WriteResult:
         return self.write_encoded(layout, self.encode_batch(layout, batch))
@@ -211,7 +275,6 @@ class SqliteOnlineStore(OnlineStore):
         n, width, flat = encoded
         if n == 0:
             return WriteResult(0, 0)
-        name = table_name(layout.name, self._gen[layout.name])
         con = self._write_con()
         per = self._rows_per_statement(width)
         full, rest = divmod(n, per)
@@ -219,13 +282,15 @@ class SqliteOnlineStore(OnlineStore):
         try:
             before = con.total_changes
             if full:
-                con.executemany(self._upsert_sql(layout, name, per), (flat[i:i + step] for i in range(0, full * step, step)))
+                con.executemany(self._write_sql(layout, per), (flat[i:i + step] for i in range(0, full * step, step)))
             if rest:
-                con.execute(self._upsert_sql(layout, name, rest), flat[full * step:])
+                con.execute(self._write_sql(layout, rest), flat[full * step:])
             changed = con.total_changes - before
         except sqlite3.Error as exc:
             self._rollback()
             raise ServiceUnavailable(f"writing {layout.name!r} to the SQLite online store {self.path} failed: {exc}") from exc
+        if not self._into_delta[layout.name]:
+            self._main_rows[layout.name] += changed
         return WriteResult(changed, n - changed)
 
     def commit_view(self, state: ViewState) -> None:
@@ -233,10 +298,20 @@ class SqliteOnlineStore(OnlineStore):
         name = state.layout.name
         gen = self._gen.pop(name)
         old = self._old_gen.pop(name, None)
+        into_delta = self._into_delta.pop(name)
+        main_rows = self._main_rows.pop(name)
         state = dataclasses.replace(state, generation=gen)
         try:
             if old is not None and old != gen:
-                con.execute(f"drop table if exists {_q(table_name(name, old))}")
+                for table in (table_name(name, old), delta_name(name, old)):
+                    con.execute(f"drop table if exists {_q(table)}")
+            if into_delta:
+                main_rows = self._merge_if_due(state.layout, gen)
+            if main_rows is not None:
+                con.execute(
+                    f"insert into {_META} values (?, ?) on conflict (k) do update set v = excluded.v",
+                    (_rows_key(name), str(main_rows)),
+                )
             con.execute(
                 f"insert into {_META} values (?, ?) on conflict (k) do update set v = excluded.v",
                 (f"view:{name}", state.to_json()),
@@ -247,9 +322,28 @@ class SqliteOnlineStore(OnlineStore):
             self._rollback()
             raise ServiceUnavailable(f"committing {name!r} to the SQLite online store {self.path} failed: {exc}") from exc
 
+    def _merge_if_due(self, layout: ViewLayout, gen: int) -> int | None:
+        """Merge the delta into the main table if it outgrew its share; the main table's new row count, or None.
+
+        Runs inside the sync's transaction. The delta's rows come in key order, so the merge
+        walks the main table once. The upsert keeps its guard, though no delta row is older than
+        its main row.
+        """
+        con = self._write_con()
+        main, delta = table_name(layout.name, gen), delta_name(layout.name, gen)
+        row = con.execute(f"select v from {_META} where k = ?", (_rows_key(layout.name),)).fetchone()
+        main_rows = int(row[0]) if row else con.execute(f"select count(*) from {_q(main)}").fetchone()[0]
+        delta_rows = con.execute(f"select count(*) from {_q(delta)}").fetchone()[0]
+        if delta_rows <= DELTA_MERGE_SHARE * main_rows:
+            return None if row else main_rows
+        cols = ", ".join(_q(c) for c in (*layout.key_names, TS_COL, CREATED_COL, *layout.feature_names))
+        con.execute(self._upsert_sql(layout, main, f"select {cols} from {_q(delta)} where true"))
+        con.execute(f"delete from {_q(delta)}")
+        return con.execute(f"select count(*) from {_q(main)}").fetchone()[0]
+
     def abort_view(self, layout: ViewLayout) -> None:
-        self._gen.pop(layout.name, None)
-        self._old_gen.pop(layout.name, None)
+        for pending in (self._gen, self._old_gen, self._into_delta, self._main_rows):
+            pending.pop(layout.name, None)
         self._rollback()
 
     def _rollback(self) -> None:
@@ -265,7 +359,7 @@ class SqliteOnlineStore(OnlineStore):
         con.execute("begin immediate")
         for n in names:
             con.execute(f"drop table {_q(n)}")
-        con.execute(f"delete from {_META} where k like 'view:%'")
+        con.execute(f"delete from {_META} where k like 'view:%' or k like 'rows:%'")
         con.execute(f"update {_META} set v = cast(cast(v as integer) + 1 as text) where k = 'epoch'")
         con.execute("commit")
 
@@ -282,24 +376,32 @@ class SqliteOnlineStore(OnlineStore):
         kinds = layout.key_kinds
         plain_keys = any(t in ("timestamp", "date") for t in kinds)
         decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.feature_kinds[i]))]
-        cols = ", ".join(_q(c) for c in [*layout.key_names, TS_COL, *(layout.feature_names[i] for i in feature_idx)])
-        head = f"select {cols} from {_q(table_name(layout.name, state.generation))} where "
-        key_list = ", ".join(_q(c) for c in layout.key_names)
-        tuple_ph = "(" + ", ".join("?" * k) + ")"
-        one_sql = head + " and ".join(f"{_q(c)} = ?" for c in layout.key_names)
-        many_sql: dict[int, str] = {}
+        main = _q(table_name(layout.name, state.generation))
+        delta = _q(delta_name(layout.name, state.generation))
+        columns = [TS_COL, *(layout.feature_names[i] for i in feature_idx)]
+        # one row per requested key, in a VALUES list that numbers them (its columns are named
+        # column1 = the number, column2... = the key): the key's delta row if it has one, else
+        # its main row, looked up only then; NULLs if neither. One statement, one snapshot.
+        first = _q(layout.key_names[0])
+        picked = ", ".join(f"case when d.{first} is null then m.{_q(c)} else d.{_q(c)} end" for c in columns)
+        on_d = " and ".join(f"d.{_q(c)} = r.column{i + 2}" for i, c in enumerate(layout.key_names))
+        on_m = " and ".join(f"m.{_q(c)} = r.column{i + 2}" for i, c in enumerate(layout.key_names))
+        sqls: dict[int, str] = {}
 
         def sql_for(n: int) -> str:
-            sql = many_sql.get(n)
+            sql = sqls.get(n)
             if sql is None:
-                if k == 1:
-                    sql = head + f"{key_list} in ({', '.join('?' * n)})"
-                else:
-                    sql = head + f"({key_list}) in (values {', '.join([tuple_ph] * n)})"
-                if len(many_sql) > 256:
-                    many_sql.clear()
-                many_sql[n] = sql
+                rows = ", ".join(f"({r}, " + ", ".join(f"?{r * k + i + 1}" for i in range(k)) + ")" for r in range(n))
+                sql = (
+                    f"select r.column1, {picked} from (values {rows}) as r "
+                    f"left join {delta} as d on {on_d} left join {main} as m on d.{first} is null and {on_m}"
+                )
+                if len(sqls) > 256:
+                    sqls.clear()
+                sqls[n] = sql
             return sql
+
+        one_sql = sql_for(1)
 
         def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
             try:
@@ -311,26 +413,28 @@ class SqliteOnlineStore(OnlineStore):
                 raise self._unreadable(exc) from exc
 
         def row_of(r: tuple[Any, ...]) -> tuple[int, Sequence[Any]]:
-            values = r[k + 1:]
+            values = r[2:]
             if decoders:
                 values = list(values)
                 for j, d in decoders:
                     values[j] = d(values[j])
-            return r[k], values
+            return r[1], values
 
         def one(key: tuple[Any, ...]) -> Row:
             if plain_keys:
                 key = tuple(plain_key_part(v, t) for v, t in zip(key, kinds))
-            found = fetch(one_sql, key)
-            return row_of(found[0]) if found else None
+            r = fetch(one_sql, key)[0]
+            return None if r[1] is None else row_of(r)  # a stored row's ts is never NULL
 
         def many(keys: Sequence[tuple[Any, ...]]) -> Rows:
             if plain_keys:
                 keys = [tuple(plain_key_part(v, t) for v, t in zip(key, kinds)) for key in keys]
-            unique = list(dict.fromkeys(keys))
-            params = [v for key in unique for v in key] if k > 1 else [key[0] for key in unique]
-            by_key = {r[:k]: row_of(r) for r in fetch(sql_for(len(unique)), params)}
-            return [by_key.get(key) for key in keys]
+            params = [v for key in keys for v in key] if k > 1 else [key[0] for key in keys]
+            out: list[Row] = [None] * len(keys)
+            for r in fetch(sql_for(len(keys)), params):
+                if r[1] is not None:
+                    out[r[0]] = row_of(r)
+            return out
 
         return Reader(many, one)
 
