@@ -5,7 +5,8 @@
 For each store (SQLite, Redis), p50 and p99 over ``--calls`` calls of 1 entity x 15 features and
 100 entities x 15 features, measured in the same run as the raw baseline: a redis-py HMGET
 pipeline, and one sqlite3 ``SELECT ... WHERE key IN (...)`` by primary key. The two are timed
-call by call, interleaved on the same keys.
+call by call, interleaved on the same keys. The store is read as syncs leave it: a full sync,
+then an incremental one after 10% of the entities changed.
 """
 from __future__ import annotations
 
@@ -69,10 +70,18 @@ def main() -> None:
     reg = registry(v)
     prefix = f"fwbenchr_{uuid.uuid4().hex[:6]}"
     urls = {"sqlite": f"sqlite:///{tmp / 'online.db'}", "redis": f"{args.redis}?prefix={prefix}"}
-    wh = DuckDBWarehouse(db, read_only=True)
+    wh = DuckDBWarehouse(db)
     for url in urls.values():
         store = open_store(url)
         sync_views(wh, store, reg, [v], now=NOW)
+        store.close()
+    # then 10% change and an incremental sync, so reads meet what incremental syncs leave at
+    # worst (SQLite: the delta table holds 10% of the keys, the most it holds unmerged, and a
+    # read looks in both tables)
+    wh.execute("update bench set i0 = i0 + 1, loaded_at = timestamp '2026-05-03' where customer_id % 10 = 0")
+    for url in urls.values():
+        store = open_store(url)
+        assert sync_views(wh, store, reg, [v], now=NOW)[0].written == args.entities // 10
         store.close()
     wh.close()
 

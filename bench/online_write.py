@@ -7,6 +7,10 @@ Measured in the same run, on the same rows (latest value of N entities x 15 feat
 - baselines: a plain redis-py pipelined HSET loop (no ordering guard) and a plain sqlite3
   executemany upsert, both fed rows already in Python (their warehouse read is not timed);
 - an incremental sync after 1% of the entities changed, vs the full sync;
+- SQLite only: the steady state of its delta table, which grows with each incremental sync and
+  is merged into the main table once it holds more than ``DELTA_MERGE_SHARE`` of it: one whole
+  cycle of incremental syncs of 1% each in a row (by default the syncs up to and including the
+  one that merges), and their mean share of the full sync, the merge included;
 - peak RSS of a full SQLite sync of ``--memory-size`` entities, in a fresh process.
 
 Each of ``--rounds`` rounds runs every baseline right before its sync, on a fresh copy of the
@@ -34,6 +38,7 @@ sys.path.insert(0, str(ROOT / "python"))
 
 from featurewarehouse.offline.warehouse import DuckDBWarehouse  # noqa: E402
 from featurewarehouse.online.base import open_store  # noqa: E402
+from featurewarehouse.online.sqlite import DELTA_MERGE_SHARE  # noqa: E402
 from featurewarehouse.online.sync import duckdb_memory_cap, latest_values_sql, sync_views  # noqa: E402
 from featurewarehouse.registry.model import Entity, Feature, FeatureView, JoinKey, Registry  # noqa: E402
 
@@ -150,6 +155,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--memory-size", type=int, default=10_000_000, help="entities for the peak-memory run (0 skips it)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of baseline + sync pairs; medians are reported")
+    ap.add_argument("--series", type=int, default=round(DELTA_MERGE_SHARE * 100),
+                    help="SQLite incremental syncs of 1%% each after the first (default: up to the one that "
+                         "merges the delta; 0 skips them)")
     ap.add_argument("--redis", default=os.environ.get("FW_BENCH_REDIS", "redis://127.0.0.1:6379/13"))
     ap.add_argument("--memory-child", nargs=2, metavar=("DB", "STORE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -189,13 +197,23 @@ def main() -> None:
             assert (r.mode, r.written) == ("incremental", n // 100), r
             res["sqlite_incremental_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=False))
             assert (r.mode, r.written) == ("incremental", n // 100), r
+            for s in range(1, args.series + 1):  # another 1% each time, loaded an hour later
+                wh.execute(f"update bench set i0 = i0 + 1, event_ts = event_ts + interval 1 day, "
+                           f"loaded_at = timestamp '2026-05-03' + interval {s} hour where customer_id % 100 = {s}")
+                res[f"sqlite_series_{s}_s"], r = timed(lambda: sync_once(wh, sqlite_url, v, full=False))
+                assert (r.mode, r.written) == ("incremental", n // 100), r
         finally:
             wh.close()
             store = open_store(redis_url)
             store.drop_all()
             store.close()
         runs.append(res)
-        print(f"round {round_no}: " + ", ".join(f"{k[:-2]} {t:.2f}s" for k, t in res.items()), flush=True)
+        print(f"round {round_no}: " + ", ".join(f"{k[:-2]} {t:.2f}s" for k, t in res.items() if "series" not in k),
+              flush=True)
+        if args.series:
+            print(f"  sqlite series, % of full: "
+                  + " ".join(f"{100 * res[f'sqlite_series_{s}_s'] / res['sqlite_full_s']:.1f}" for s in range(1, args.series + 1)),
+                  flush=True)
 
     def median(key: str) -> float:
         return statistics.median(r[key] for r in runs)
@@ -213,6 +231,14 @@ def main() -> None:
         inc, full = median(f"{k}_incremental_s"), median(f"{k}_full_s")
         shares = ", ".join(f"{100 * r[f'{k}_incremental_s'] / r[f'{k}_full_s']:.1f}%" for r in runs)
         print(f"{k:6} incremental after 1% changed: {inc:.2f}s vs full {full:.2f}s = {100 * inc / full:.1f}% of full [{shares}]")
+    if args.series:
+        def series_share(r: dict[str, float]) -> float:
+            syncs = [r["sqlite_incremental_s"], *(r[f"sqlite_series_{s}_s"] for s in range(1, args.series + 1))]
+            return 100 * statistics.mean(syncs) / r["sqlite_full_s"]
+
+        shares = [series_share(r) for r in runs]
+        print(f"sqlite {args.series + 1} incremental syncs of 1% in a row, delta merges included: mean "
+              f"{statistics.median(shares):.1f}% of full [{', '.join(f'{x:.1f}%' for x in shares)}]")
 
     if args.memory_size:
         mem_db = str(tmp / "mem.duckdb")
