@@ -4,8 +4,9 @@
 
 For each store (SQLite, Redis), p50 and p99 over ``--calls`` calls of 1 entity x 15 features and
 100 entities x 15 features, measured in the same run as the raw baseline: a redis-py HMGET
-pipeline, and one sqlite3 ``SELECT ... WHERE key IN (...)`` by primary key. The two are timed
-call by call, interleaved on the same keys. The store is read as syncs leave it: a full sync,
+pipeline, and one sqlite3 ``SELECT ... WHERE key IN (...)`` by primary key, on a default
+connection and on one that memory-maps the file as the store's own connections do. They are
+timed call by call, interleaved on the same keys. The store is read as syncs leave it: a full sync,
 then an incremental one after 10% of the entities changed.
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "python"))
@@ -28,6 +30,7 @@ from online_write import FEATURES, NOW, generate, registry, view  # noqa: E402
 
 from featurewarehouse.offline.warehouse import DuckDBWarehouse  # noqa: E402
 from featurewarehouse.online.base import open_store  # noqa: E402
+from featurewarehouse.online.sqlite import MMAP_BYTES  # noqa: E402
 from featurewarehouse.online.sync import sync_views  # noqa: E402
 from featurewarehouse.serving.client import OnlineClient  # noqa: E402
 
@@ -37,23 +40,20 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return q[49] * 1000, q[98] * 1000
 
 
-def measure(ours, raw, batches) -> tuple[tuple[float, float], tuple[float, float]]:
-    """p50/p99 of both, call by call interleaved (ours, raw, ours, ...) on the same keys, so load
-    from elsewhere on the shared machine falls on both alike."""
+def measure(calls, batches) -> list[tuple[float, float]]:
+    """p50/p99 of each call, timed call by call interleaved (ours, raw, ours, ...) on the same keys,
+    so load from elsewhere on the shared machine falls on all alike."""
     for b in batches[:200]:  # warm-up
-        ours(b)
-        raw(b)
-    a, r = [], []
+        for call in calls:
+            call(b)
+    samples: list[list[float]] = [[] for _ in calls]
     clock = time.perf_counter
     for b in batches:
-        t = clock()
-        ours(b)
-        t1 = clock()
-        raw(b)
-        t2 = clock()
-        a.append(t1 - t)
-        r.append(t2 - t1)
-    return percentiles(a), percentiles(r)
+        for call, times in zip(calls, samples):
+            t = clock()
+            call(b)
+            times.append(clock() - t)
+    return [percentiles(times) for times in samples]
 
 
 def main() -> None:
@@ -104,20 +104,26 @@ def main() -> None:
                         pipe.hmget(f"{key_prefix}i{i}", ["__v", *FEATURES])
                     return pipe.execute()
             else:
-                con = sqlite3.connect(store.path)
                 cols = ", ".join(["customer_id", "__ts", *FEATURES])
 
-                def raw_read(ids, con=con, cols=cols):
-                    marks = ", ".join("?" * len(ids))
-                    return con.execute(f"select {cols} from fv_bench__g0 where customer_id in ({marks})", ids).fetchall()
+                def raw_client(mmap: bool) -> Callable[[list[int]], Any]:
+                    con = sqlite3.connect(store.path)
+                    if mmap:  # as the store's own read connections
+                        con.execute(f"pragma mmap_size={MMAP_BYTES}")
+                    return lambda ids: con.execute(
+                        f"select {cols} from fv_bench__g0 where customer_id in ({', '.join('?' * len(ids))})", ids
+                    ).fetchall()
 
+            raws = {"raw": raw_client(False), "raw mmap": raw_client(True)} if name == "sqlite" else {"raw": raw_read}
             for size in (1, 100):
                 batches = [[rng.randrange(args.entities) for _ in range(size)] for _ in range(args.calls)]
-                ours, base = measure(lambda ids: client.get_online_features(refs, {"customer_id": ids}), raw_read, batches)
+                ours, *bases = measure([lambda ids: client.get_online_features(refs, {"customer_id": ids}), *raws.values()],
+                                       batches)
                 got = client.get_online_features(refs, {"customer_id": batches[0]})
                 assert all(s == "PRESENT" for s in got.statuses[1])
-                print(f"{name:6} {size:3} entities: OnlineClient {ours[0]:6.3f} / {ours[1]:6.3f}   "
-                      f"raw {base[0]:6.3f} / {base[1]:6.3f}   ratio p50 {ours[0] / base[0]:.2f}x, p99 {ours[1] / base[1]:.2f}x")
+                print(f"{name:6} {size:3} entities: OnlineClient {ours[0]:6.3f} / {ours[1]:6.3f}" + "".join(
+                    f"   {label} {b[0]:6.3f} / {b[1]:6.3f} (ratio p50 {ours[0] / b[0]:.2f}x, p99 {ours[1] / b[1]:.2f}x)"
+                    for label, b in zip(raws, bases)))
             client.close()
     finally:
         s = open_store(urls["redis"])
