@@ -139,6 +139,25 @@ def test_composite_and_typed_keys_never_collide(url):
         c.get_online_features(["bystr:v"], {"code": [42]})
 
 
+@pytest.mark.parametrize("view", [make_view("spend"), PAIR], ids=["one key", "composite key"])
+def test_a_request_larger_than_one_statement_reads_every_key_in_order(url, view, monkeypatch):
+    import featurewarehouse.online.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "KEYS_PER_READ", 7)  # SQLite splits the request into statements of 7 keys
+    feature = view.features[0].name
+
+    def key(k):
+        return {"customer_id": k, "merchant_id": k % 3} if view is PAIR else {"customer_id": k}
+
+    write(url, view, [{**key(k), "ts": h(1), feature: k} for k in range(0, 40, 2)], full=True)  # even keys
+    write(url, view, [{**key(k), "ts": h(2), feature: 100 + k} for k in range(0, 40, 8)])  # some newer, in the delta
+    keys = [k for k in range(39, -1, -1)] + [8, 8, 3]  # every key, newest-first, then duplicates and a missing one
+    got = client(url, view).get_online_features([f"{view.name}:{feature}"], [key(k) for k in keys])
+    want = [None if k % 2 else 100 + k if k % 8 == 0 else k for k in keys]
+    assert list(got.to_dict()[feature]) == want
+    assert got.statuses[-1] == tuple("NOT_FOUND" if v is None else "PRESENT" for v in want)
+
+
 def test_key_encoding_is_the_same_in_bulk_and_one_by_one():
     keys = [(1, "a|b"), (-7, ""), (12, "é:|")]
     bulk = encode_keys_arrow([pa.array([k[0] for k in keys]), pa.array([k[1] for k in keys])], ["int", "str"])

@@ -63,6 +63,9 @@ DELTA_MERGE_SHARE = 0.10
 # (measured: 145 read() calls per 100-key read without it); the writer's guard looks up each
 # changed key in the main table. A file larger than the map reads the rest with read() calls.
 MMAP_BYTES = 256 * 2**20
+# a read sends at most this many keys per statement (and never more variables than the
+# connection allows); a larger request reads its statements in one transaction: one snapshot
+KEYS_PER_READ = 4096
 
 
 def _q(name: str) -> str:
@@ -390,6 +393,7 @@ class SqliteOnlineStore(OnlineStore):
         on_d = " and ".join(f"d.{_q(c)} = r.column{i + 2}" for i, c in enumerate(layout.key_names))
         on_m = " and ".join(f"m.{_q(c)} = r.column{i + 2}" for i, c in enumerate(layout.key_names))
         sqls: dict[int, str] = {}
+        per_statement = max(1, min(KEYS_PER_READ, self._read_con().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // k))
 
         def sql_for(n: int) -> str:
             sql = sqls.get(n)
@@ -415,6 +419,19 @@ class SqliteOnlineStore(OnlineStore):
             except sqlite3.DatabaseError as exc:  # not a database, or a corrupt one
                 raise self._unreadable(exc) from exc
 
+        def fetch_in_statements(params: list[Any], n: int) -> list[tuple[Any, ...]]:
+            """The rows of ``n`` keys read ``per_statement`` at a time, positions made absolute."""
+            cur = self._read_cursor()
+            cur.execute("begin")  # one read transaction: every statement sees the same snapshot
+            try:
+                out = []
+                for start in range(0, n, per_statement):
+                    part = params[start * k:(start + per_statement) * k]
+                    out += [(start + r[0], *r[1:]) for r in fetch(sql_for(len(part) // k), part)]
+                return out
+            finally:
+                cur.execute("commit")
+
         def row_of(r: tuple[Any, ...]) -> tuple[int, Sequence[Any]]:
             values = r[2:]
             if decoders:
@@ -433,8 +450,9 @@ class SqliteOnlineStore(OnlineStore):
             if plain_keys:
                 keys = [tuple(plain_key_part(v, t) for v, t in zip(key, kinds)) for key in keys]
             params = [v for key in keys for v in key] if k > 1 else [key[0] for key in keys]
-            out: list[Row] = [None] * len(keys)
-            for r in fetch(sql_for(len(keys)), params):
+            n = len(keys)
+            out: list[Row] = [None] * n
+            for r in fetch(sql_for(n), params) if n <= per_statement else fetch_in_statements(params, n):
                 if r[1] is not None:
                     out[r[0]] = row_of(r)
             return out
