@@ -116,9 +116,16 @@ def _duckdb_config() -> dict[str, str]:
 
 
 def _duckdb_creator(path: str) -> Callable[[], Any]:
-    """A DBAPI connection factory whose cursors each hold their own result set."""
+    """A DBAPI connection factory whose cursors each hold their own result set.
+
+    Its ``close_all()`` closes every connection and cursor it opened: GX leaves some open,
+    and while one is open this process cannot open the file with another configuration
+    (read-write, for the sync that follows validation in `fwctl demo`).
+    """
     import duckdb
     import duckdb_engine
+
+    opened: list[Any] = []
 
     class _OwnResultCursor(duckdb_engine.CursorWrapper):
         def __init__(self, child: Any, wrapper: Any) -> None:
@@ -134,15 +141,17 @@ def _duckdb_creator(path: str) -> Callable[[], Any]:
             self._duck = con
 
         def cursor(self) -> Any:
-            return _OwnResultCursor(self._duck.cursor(), self)
+            child = self._duck.cursor()
+            opened.append(child)
+            return _OwnResultCursor(child, self)
 
     def create() -> Any:
         try:
             try:
                 con = duckdb.connect(path, read_only=True, config=_duckdb_config())
             except duckdb.ConnectionException as exc:
-                # This process already holds the file open read-write (dbt ran in-process,
-                # e.g. `fwctl demo`); DuckDB shares one database per file and config.
+                # This process already holds the file open read-write (another connection
+                # of the same command); DuckDB shares one database per file and config.
                 if "different configuration" not in str(exc):
                     raise
                 con = duckdb.connect(path)
@@ -151,8 +160,15 @@ def _duckdb_creator(path: str) -> Callable[[], Any]:
                 f"cannot open the DuckDB warehouse {path}: {exc}",
                 hint="build it first with `dbt build`, and close other programs writing to it",
             ) from exc
+        opened.append(con)
         return _CursorPerExecuteConnection(con)
 
+    def close_all() -> None:
+        for con in reversed(opened):
+            con.close()
+        opened.clear()
+
+    create.close_all = close_all  # type: ignore[attr-defined]
     return create
 
 
@@ -350,10 +366,16 @@ def run_suites(
         raise ServiceUnavailable(f"cannot connect Great Expectations to the warehouse: {_first_line(exc)}") from exc
 
     results: list[ModelValidation] = []
-    for job in jobs:
-        if on_model:
-            on_model(job.model)
-        results.append(_run_one(context, datasource, job, now, dialect, store=docs_dir is not None))
+    try:
+        for job in jobs:
+            if on_model:
+                on_model(job.model)
+            results.append(_run_one(context, datasource, job, now, dialect, store=docs_dir is not None))
+    finally:
+        datasource.get_execution_engine().engine.dispose()
+        close_all = getattr(engine_kwargs.get("creator"), "close_all", None)
+        if close_all is not None:  # DuckDB: what the pool did not hold
+            close_all()
 
     docs_index = None
     if docs_dir is not None and results:
