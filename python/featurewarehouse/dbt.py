@@ -36,6 +36,21 @@ def dbt_args(config: ProjectConfig, command: Sequence[str]) -> list[str]:
     ]
 
 
+def _release_duckdb() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps in this process after an invocation.
+
+    dbt-duckdb reuses it for the next invocation while the profile's credentials compare equal,
+    and ``path: data/warehouse.duckdb`` compares equal in every project: a second project would
+    write into the first one's file. Kept open, it also holds the file with its own configuration,
+    so opening it here (read-only, say) fails until the process ends.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # a server warehouse's adapter only
+        return
+    DuckDBConnectionManager.close_all_connections()  # drops its instance, which closes the file
+
+
 def run_dbt(config: ProjectConfig, command: Sequence[str], *, quiet: bool = False) -> Any:
     """Run one dbt command in-process and return dbt's result object.
 
@@ -50,7 +65,10 @@ def run_dbt(config: ProjectConfig, command: Sequence[str], *, quiet: bool = Fals
     with _DBT_LOCK, _cwd(config.project_dir):
         # profiles.yml paths (the DuckDB file) are relative to the project, as
         # they are when an analyst runs dbt from the project directory.
-        result = dbtRunner().invoke(args)
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            _release_duckdb()
     if result.exception is not None:
         raise ConfigError(
             f"dbt {' '.join(command)} could not run: {result.exception}",

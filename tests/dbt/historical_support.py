@@ -40,12 +40,7 @@ def copy_project(dst: Path) -> Path:
     """The fixture project plus the repository's macros, in ``dst``."""
     shutil.copytree(FIXTURE, dst, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb*", "macros"))
     shutil.copytree(REPO / "macros", dst / "macros")
-    # An absolute path per copy: dbt-duckdb reuses its in-process DuckDB instance while
-    # the profile text is unchanged, so two copies with the same relative path built in
-    # one test process would share the first copy's file.
-    profiles = dst / "profiles" / "profiles.yml"
-    profiles.write_text(profiles.read_text().replace("path: warehouse.duckdb", f"path: {dst / 'warehouse.duckdb'}"))
-    return dst
+    return dst  # its profile's relative `path: warehouse.duckdb` is this copy's file (run_dbt releases dbt-duckdb's)
 
 
 def spine_frame():
