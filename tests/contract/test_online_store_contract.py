@@ -394,12 +394,15 @@ def test_sqlite_incremental_writes_go_to_a_delta_that_merges_once_it_outgrows_it
     res = write(url, view, rows([0], 3, 2000) + rows([1], 1.5, -1))
     assert (res.written, res.skipped_older) == (1, 1)
     assert read([0, 1]) == [2000, 1001]
+    # a NULL in the delta hides the main table's value (key 20 has 20 there)
+    write(url, view, [{**key(20), "ts": h(3), feature: None}])
+    assert read([20, 21]) == [None, 21]
     # two more keys cross the share: the delta is merged into the main table and emptied
     res = write(url, view, rows([60, 61], 2, 1000))
     main, delta, count = tables()
     assert (delta, len(main), count) == ({}, 101, 101)
-    assert (main[0], main[1], main[50], main[60], main[500]) == (2000, 1001, 50, 1060, 500)
-    assert read([0, 1, 50, 60, 500, 999]) == [2000, 1001, 50, 1060, 500, None]
+    assert (main[0], main[1], main[20], main[50], main[60], main[500]) == (2000, 1001, None, 50, 1060, 500)
+    assert read([0, 1, 20, 50, 60, 500, 999]) == [2000, 1001, None, 50, 1060, 500, None]
     # a full refresh starts a new generation with an empty delta and drops both old tables
     write(url, view, rows(range(3), 5, 0), full=True)
     con = sqlite3.connect(tmp_path / "online.db")
