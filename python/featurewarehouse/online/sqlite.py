@@ -82,6 +82,11 @@ def _py(col: Any) -> list[Any]:
     return col.to_pylist()
 
 
+def _per_statement(con: sqlite3.Connection, cap: int, width: int) -> int:
+    """How many rows of ``width`` bound values one statement takes: ``cap``, within the connection's variable limit."""
+    return max(1, min(cap, con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+
+
 def table_name(view: str, generation: int) -> str:
     """The main table of a view's generation."""
     return f"fv_{view}__g{generation}"
@@ -269,20 +274,12 @@ class SqliteOnlineStore(OnlineStore):
             flat[j::width] = col
         return batch.num_rows, width, flat
 
-    def _rows_per_statement(self, width: int) -> int:
-        con = self._write_con()
-        try:
-            limit = con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        except AttributeError:  # Python < 3.11
-            limit = 999
-        return max(1, min(_ROWS_PER_STATEMENT, limit // width))
-
     def write_encoded(self, layout: ViewLayout, encoded: Any) -> WriteResult:
         n, width, flat = encoded
         if n == 0:
             return WriteResult(0, 0)
         con = self._write_con()
-        per = self._rows_per_statement(width)
+        per = _per_statement(con, _ROWS_PER_STATEMENT, width)
         full, rest = divmod(n, per)
         step = per * width
         try:
@@ -395,7 +392,7 @@ class SqliteOnlineStore(OnlineStore):
         on_d = " and ".join(f"d.{_q(c)} = r.column{i + 2}" for i, c in enumerate(layout.key_names))
         on_m = " and ".join(f"m.{_q(c)} = r.column{i + 2}" for i, c in enumerate(layout.key_names))
         sqls: dict[int, str] = {}
-        per_statement = max(1, min(KEYS_PER_READ, self._read_con().getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // k))
+        per_statement = _per_statement(self._read_con(), KEYS_PER_READ, k)
 
         def sql_for(n: int) -> str:
             sql = sqls.get(n)
