@@ -59,14 +59,13 @@ def generate(root: Path, views: int, n_features: int) -> None:
 
     (root / "models" / "staging").mkdir(parents=True)
     (root / "models" / "features").mkdir(parents=True)
-    (root / "profiles").mkdir()
     (root / "dbt_project.yml").write_text(yaml.safe_dump({
         "name": "bench", "version": "0.1.0", "config-version": 2, "profile": "bench",
         "model-paths": ["models"],
         "vars": {"fw": {"entities": {"customer": {"join_keys": [{"name": "customer_id", "dtype": "bigint"}]}}}},
         "models": {"bench": {"+materialized": "table"}},
     }, sort_keys=False))
-    (root / "profiles" / "profiles.yml").write_text(yaml.safe_dump({"bench": {"target": "dev", "outputs": {
+    (root / "profiles.yml").write_text(yaml.safe_dump({"bench": {"target": "dev", "outputs": {
         "dev": {"type": "duckdb", "path": str(root / "wh.duckdb")}}}}))
     (root / "models" / "staging" / "_sources.yml").write_text(yaml.safe_dump({"version": 2, "sources": [{
         "name": "raw", "schema": "raw", "tables": [{"name": "events", "columns": [

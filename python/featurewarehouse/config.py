@@ -1,5 +1,8 @@
 """Project configuration: CLI flag > env ``FW_*`` > ``dbt_project.yml`` ``vars.fw`` > default.
 
+The project, its profiles and its target are found as dbt finds them (see
+:func:`find_profiles_dir` and :func:`resolve_target`), so ``fwctl`` works in any
+dbt project that installs the package, with the same profile plain ``dbt`` uses.
 One resolved, frozen :class:`ProjectConfig` is passed to every command.
 """
 from __future__ import annotations
@@ -14,7 +17,7 @@ import yaml
 
 from featurewarehouse.errors import ConfigError
 
-DEFAULT_TARGET = "dev"
+DEFAULT_TARGET = "default"  # dbt's name for a profile's target when it declares none
 # {{ env_var('X') }}, {{ env_var('X', 'default') }}, optionally piped through as_number
 _ENV_VAR_CALL = re.compile(
     r"\{\{\s*env_var\(\s*'([^']+)'\s*(?:,\s*'([^']*)'\s*)?\)\s*(?:\|\s*as_number\s*)?\}\}"
@@ -44,17 +47,73 @@ def render_env(value: Any) -> Any:
     return value
 
 
-def read_fw_vars(project_dir: Path) -> dict[str, Any]:
-    """``vars.fw`` from ``dbt_project.yml``, env_var calls rendered."""
+def read_project_file(project_dir: Path) -> dict[str, Any]:
+    """``dbt_project.yml`` as a mapping (its Jinja left as written)."""
     path = project_dir / "dbt_project.yml"
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"cannot parse {path}: {exc}", where=str(path)) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} is not a mapping", where=str(path), hint="see dbt's dbt_project.yml reference")
+    return data
+
+
+def read_fw_vars(project_dir: Path, project: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``vars.fw`` from ``dbt_project.yml``, env_var calls rendered."""
+    data = read_project_file(project_dir) if project is None else project
     fw = (data.get("vars") or {}).get("fw") or {}
     if not isinstance(fw, dict):
-        raise ConfigError("vars.fw must be a mapping", where=f"{path}: vars.fw")
+        raise ConfigError("vars.fw must be a mapping", where=f"{project_dir / 'dbt_project.yml'}: vars.fw")
     return render_env(fw)
+
+
+def find_profiles_dir(flag: Path | str | None, project_dir: Path) -> Path:
+    """Where ``profiles.yml`` is, searched as dbt does.
+
+    ``--profiles-dir``, then ``DBT_PROFILES_DIR``, then the current directory and the
+    project directory (whichever holds a ``profiles.yml``), then ``~/.dbt``.
+    """
+    explicit = flag or os.environ.get("DBT_PROFILES_DIR")
+    if explicit:
+        path = Path(explicit).expanduser()
+        return (path if path.is_absolute() else Path.cwd() / path).resolve()
+    for candidate in (Path.cwd(), project_dir):
+        if (candidate / "profiles.yml").is_file():
+            return candidate.resolve()
+    return Path.home() / ".dbt"
+
+
+def read_profile(profiles_dir: Path, profile_name: str) -> dict[str, Any]:
+    """One profile of ``profiles.yml`` (outputs and target, Jinja not yet rendered)."""
+    from featurewarehouse.refs import did_you_mean
+
+    path = profiles_dir / "profiles.yml"
+    if not path.is_file():
+        raise ConfigError(
+            f"profiles.yml not found in {profiles_dir}",
+            hint="put profiles.yml in the project directory or ~/.dbt/, or pass --profiles-dir "
+            "(or set DBT_PROFILES_DIR), as for dbt",
+        )
+    try:
+        profiles = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot parse {path}: {exc}", where=str(path)) from exc
+    profile = profiles.get(profile_name) if isinstance(profiles, dict) else None
+    if not isinstance(profile, dict):
+        names = [k for k in profiles if k != "config"] if isinstance(profiles, dict) else []
+        raise ConfigError(
+            f"profile {profile_name!r} (named by dbt_project.yml) is not in {path}." + did_you_mean(profile_name, names),
+            where=str(path),
+            hint=f"add a {profile_name!r} profile, or point --profiles-dir at the profiles.yml that has it",
+        )
+    return profile
+
+
+def resolve_target(flag: str | None, profile: dict[str, Any]) -> str:
+    """``--target``, then ``DBT_TARGET``, then the profile's own ``target:`` (env_var rendered)."""
+    chosen = flag or os.environ.get("DBT_TARGET") or render_env(profile.get("target")) or DEFAULT_TARGET
+    return str(chosen)
 
 
 @dataclass(frozen=True)
@@ -64,6 +123,7 @@ class ProjectConfig:
     project_dir: Path
     profiles_dir: Path
     target: str
+    profile_name: str
     target_path: Path
     online_store: str
     feature_log_path: Path
@@ -95,7 +155,8 @@ def load_config(
 ) -> ProjectConfig:
     """Resolve the configuration. Explicit arguments are the CLI flags."""
     root = find_project_dir(project_dir)
-    fw = read_fw_vars(root)
+    project = read_project_file(root)
+    fw = read_fw_vars(root, project)
 
     def pick(flag: Any, env: str, var: str, default: Any) -> Any:
         if flag not in (None, ""):
@@ -106,9 +167,8 @@ def load_config(
             return fw[var]
         return default
 
-    profiles = Path(pick(profiles_dir, "FW_PROFILES_DIR", "profiles_dir", root / "profiles"))
-    if not profiles.is_absolute():
-        profiles = root / profiles
+    profiles = find_profiles_dir(profiles_dir, root)
+    profile_name = str(project.get("profile") or "default")
     target_path = Path(os.environ.get("DBT_TARGET_PATH") or root / "target")
     if not target_path.is_absolute():
         target_path = root / target_path
@@ -120,12 +180,22 @@ def load_config(
     return ProjectConfig(
         project_dir=root,
         profiles_dir=profiles,
-        target=pick(target, "FW_TARGET", "target", DEFAULT_TARGET),
+        target=resolve_target(target, _profile_or_empty(profiles, profile_name)),
+        profile_name=profile_name,
         target_path=target_path,
         online_store=store,
         feature_log_path=log_path,
         fw_vars=fw,
     )
+
+
+def _profile_or_empty(profiles_dir: Path, profile_name: str) -> dict[str, Any]:
+    """The profile, or {} when it cannot be read: commands that never touch the warehouse
+    (the registry, the online store) still run; those that do get read_profile's error."""
+    try:
+        return read_profile(profiles_dir, profile_name)
+    except ConfigError:
+        return {}
 
 
 def _absolutize_sqlite(url: str, root: Path) -> str:

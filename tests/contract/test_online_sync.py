@@ -279,8 +279,7 @@ def test_faults_are_clear_errors(wh, tmp_path):
 
 def _project(tmp_path: Path, views, db: Path) -> Path:
     proj = tmp_path / "proj"
-    (proj / "profiles").mkdir(parents=True)
-    (proj / "target").mkdir()
+    (proj / "target").mkdir(parents=True)
     (proj / "dbt_project.yml").write_text(textwrap.dedent("""\
         name: fwtest
         version: "0.1.0"
@@ -290,7 +289,7 @@ def _project(tmp_path: Path, views, db: Path) -> Path:
           fw:
             online_store: sqlite:///data/online.db
         """))
-    (proj / "profiles" / "profiles.yml").write_text(
+    (proj / "profiles.yml").write_text(
         f"featurewarehouse:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {db}\n")
     (proj / "target" / "fw_registry.json").write_text(json.dumps(registry(*views).to_dict(), default=str))
     return proj

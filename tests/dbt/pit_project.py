@@ -20,11 +20,11 @@ if str(TESTS) not in sys.path:  # for `import pit_cases` (shared cases and refer
 
 
 def make_project(dest: Path) -> Path:
-    """Copy the fixture project with the repository's real macros/ and profiles/ into ``dest``."""
+    """Copy the fixture project with the repository's real macros/ and profiles.yml into ``dest``."""
     project = dest / "project"
     shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
     shutil.copytree(REPO / "macros", project / "macros")
-    shutil.copytree(REPO / "profiles", project / "profiles")
+    shutil.copy(REPO / "profiles" / "profiles.yml", project / "profiles.yml")
     return project
 
 

@@ -12,9 +12,8 @@ from featurewarehouse.offline.warehouse import PostgresWarehouse, connect, postg
 
 
 def _project(tmp_path, monkeypatch):
-    (tmp_path / "dbt_project.yml").write_text("name: featurewarehouse\n")
-    (tmp_path / "profiles").mkdir()
-    (tmp_path / "profiles" / "profiles.yml").write_text(
+    (tmp_path / "dbt_project.yml").write_text("name: featurewarehouse\nprofile: featurewarehouse\n")
+    (tmp_path / "profiles.yml").write_text(
         textwrap.dedent(
             """
             featurewarehouse:

@@ -8,9 +8,13 @@ import typer
 
 from featurewarehouse.config import ProjectConfig, load_config
 
-ProjectDir = typer.Option(None, "--project-dir", help="dbt project directory (default: nearest dbt_project.yml).")
-ProfilesDir = typer.Option(None, "--profiles-dir", help="dbt profiles directory (default: <project>/profiles).")
-Target = typer.Option(None, "--target", "-t", help="dbt target: dev (DuckDB, default) or postgres.")
+ProjectDir = typer.Option(
+    None, "--project-dir", envvar="DBT_PROJECT_DIR",
+    help="dbt project directory (default: the nearest dbt_project.yml at or above the current directory).")
+ProfilesDir = typer.Option(
+    None, "--profiles-dir",
+    help="Directory of profiles.yml (default, as dbt: DBT_PROFILES_DIR, the current or project directory, ~/.dbt).")
+Target = typer.Option(None, "--target", "-t", help="dbt target (default: DBT_TARGET, else the profile's own target).")
 Store = typer.Option(None, "--store", help="Online store URL (sqlite:///path or redis://host:port/db). Env: FW_ONLINE_STORE.")
 Json = typer.Option(False, "--json", help="Print JSON for scripts instead of tables.")
 Select = typer.Option(None, "--select", "-s", help="Only these models (repeatable).")

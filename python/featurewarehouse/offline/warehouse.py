@@ -2,7 +2,7 @@
 
 One small interface over the engines the project runs on: DuckDB (embedded,
 the default) and PostgreSQL (through ADBC, which streams Arrow over COPY).
-The connection settings come from the same ``profiles/profiles.yml`` target
+The connection settings come from the same ``profiles.yml`` target
 dbt uses, so fwctl and dbt always talk to the same warehouse.
 """
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
 
-from featurewarehouse.config import ProjectConfig, render_env
+from featurewarehouse.config import ProjectConfig, read_profile, render_env
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
 
 DEFAULT_BATCH_ROWS = 65_536
@@ -33,21 +32,16 @@ class Target:
 
 
 def read_target(config: ProjectConfig) -> Target:
-    """The dbt target ``config.target`` from the project's profiles.yml."""
-    path = config.profiles_dir / "profiles.yml"
-    try:
-        profiles = yaml.safe_load(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"profiles.yml not found: {path}", hint="pass --profiles-dir") from exc
-    profile = profiles.get("featurewarehouse") or next(iter(profiles.values()))
+    """The dbt target ``config.target`` of the project's profile (found as dbt finds it)."""
+    profile = read_profile(config.profiles_dir, config.profile_name)
     outputs = profile.get("outputs") or {}
     if config.target not in outputs:
         from featurewarehouse.refs import did_you_mean
 
         raise ConfigError(
-            f"unknown dbt target {config.target!r}." + did_you_mean(config.target, outputs),
-            where=str(path),
-            hint=f"choose one of: {', '.join(outputs)}",
+            f"profile {config.profile_name!r} has no target {config.target!r}." + did_you_mean(config.target, outputs),
+            where=str(config.profiles_dir / "profiles.yml"),
+            hint=f"choose one of: {', '.join(outputs)} (--target, or the profile's target:)",
         )
     settings = {k: render_env(v) for k, v in outputs[config.target].items()}
     return Target(config.target, str(settings["type"]), settings)
@@ -152,7 +146,9 @@ class DuckDBWarehouse(Warehouse):
 class PostgresWarehouse(Warehouse):
     dialect = "postgres"
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, schema: str | None = None):
+        """``schema``: the target's, searched first, so unqualified names (a spine
+        query such as ``select * from labels``) mean what they mean to dbt."""
         try:
             import adbc_driver_postgresql.dbapi as adbc
         except ImportError as exc:
@@ -168,6 +164,10 @@ class PostgresWarehouse(Warehouse):
                 f"cannot connect to PostgreSQL at {uri}: {exc}",
                 hint="start PostgreSQL or fix FW_PG_HOST/FW_PG_PORT/FW_PG_USER/FW_PG_DATABASE",
             ) from exc
+        if schema:
+            from featurewarehouse.offline.spine import quote
+
+            self.execute(f"set search_path to {quote(schema)}, public")
 
     def execute(self, sql: str) -> None:
         with self.con.cursor() as cur:
@@ -232,7 +232,7 @@ def connect(config: ProjectConfig, *, read_only: bool = False) -> Warehouse:
         path = duckdb_path(config, target)
         return DuckDBWarehouse(str(path), read_only=read_only, settings=target.settings.get("settings"))
     if target.type == "postgres":
-        return PostgresWarehouse(postgres_uri(target.settings))
+        return PostgresWarehouse(postgres_uri(target.settings), schema=target.schema)
     raise ConfigError(
         f"fwctl does not read {target.type!r} warehouses yet",
         where=f"profiles.yml: {target.name}",
