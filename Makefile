@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO   := examples/fraud
 
 .PHONY: demo test install clean bench
 
@@ -14,11 +15,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo is a dbt project that installs this package as yours would (examples/fraud/packages.yml).
 demo: $(STAMP)
-	$(BIN)/fwctl demo
+	$(BIN)/fwctl demo --project-dir $(DEMO)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf target data logs .pytest_cache .hypothesis
+	rm -rf target data logs .pytest_cache .hypothesis $(DEMO)/target $(DEMO)/data $(DEMO)/logs $(DEMO)/dbt_packages

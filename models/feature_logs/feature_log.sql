@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ featurewarehouse.demo_ensure_feature_log_raw() }}") }}
+{{ config(pre_hook="{{ featurewarehouse.fw_ensure_feature_log_raw() }}") }}
 -- Served feature vectors (contract 4): one row per served entity row x feature.
 -- DuckDB reads the Parquet files under vars.fw.feature_log_path; PostgreSQL reads
 -- <schema>_raw.feature_log_raw (loaded by fwctl, created empty by the pre-hook).
@@ -8,7 +8,7 @@
 {%- if target.type == 'duckdb' %}
     {%- set has_logs = false %}
     {%- if execute %}
-        {%- set pattern = featurewarehouse.demo_fw_path('feature_log_path') ~ '/*.parquet' %}
+        {%- set pattern = featurewarehouse.fw_setting_path("feature_log_path", "data/feature_logs") ~ '/*.parquet' %}
         {%- set found = run_query("select count(*) from glob('" ~ pattern | replace("'", "''") ~ "')") %}
         {%- set has_logs = found.columns[0].values()[0] > 0 %}
     {%- endif %}
@@ -24,7 +24,7 @@ with logged as (
 
     -- no served vectors logged yet
     select
-    {%- for name, type in featurewarehouse.demo_feature_log_columns() %}
+    {%- for name, type in featurewarehouse.fw_feature_log_columns() %}
         cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
     {%- endfor %}
     where 1 = 0
@@ -36,7 +36,7 @@ with logged as (
 final as (
 
     select
-    {%- for name, type in featurewarehouse.demo_feature_log_columns() %}
+    {%- for name, type in featurewarehouse.fw_feature_log_columns() %}
         cast({{ name }} as {{ type }}) as {{ name }}{{ "," if not loop.last }}
     {%- endfor %}
     from logged

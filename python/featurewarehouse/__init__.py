@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+# The dbt package name (dbt_project.yml `name:`): macros are `featurewarehouse.<macro>`.
+DBT_PACKAGE = "featurewarehouse"
 
 
 def __getattr__(name: str):

@@ -51,15 +51,39 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()  # drops its instance, which closes the file
 
 
+def packages_missing(config: ProjectConfig) -> bool:
+    """True when the project declares packages (packages.yml / dependencies.yml) that
+    ``dbt deps`` has not installed, or installed before the declaration last changed."""
+    from featurewarehouse.config import read_project_file
+
+    declared = [p for p in (config.project_dir / "packages.yml", config.project_dir / "dependencies.yml") if p.is_file()]
+    if not declared:
+        return False
+    install = Path(read_project_file(config.project_dir).get("packages-install-path") or "dbt_packages")
+    install = install if install.is_absolute() else config.project_dir / install
+    if not install.is_dir() or not any(install.iterdir()):
+        return True
+    return max(p.stat().st_mtime for p in declared) > install.stat().st_mtime
+
+
 def run_dbt(config: ProjectConfig, command: Sequence[str], *, quiet: bool = False) -> Any:
     """Run one dbt command in-process and return dbt's result object.
 
+    A project whose packages are not installed gets ``dbt deps`` first, as a user would run it.
     Raises :class:`ChecksFailed` when dbt ran but a model or test failed, and
     :class:`ConfigError` when dbt could not run at all.
     """
+    if list(command[:1]) != ["deps"] and packages_missing(config):
+        run_dbt(config, ["deps"], quiet=True)
+    return _invoke(config, command, quiet=quiet)
+
+
+def _invoke(config: ProjectConfig, command: Sequence[str], *, quiet: bool) -> Any:
     from dbt.cli.main import dbtRunner  # heavy import: only when dbt is needed
 
     args = dbt_args(config, command)
+    if list(command[:1]) == ["deps"]:  # deps takes neither --target nor --target-path
+        args = [*command, "--project-dir", str(config.project_dir), "--profiles-dir", str(config.profiles_dir)]
     if quiet:
         args = ["--quiet", *args]
     with _DBT_LOCK, _cwd(config.project_dir):

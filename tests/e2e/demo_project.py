@@ -1,17 +1,24 @@
-"""A copy of the repository's demo project, for end-to-end tests that build it."""
+"""A copy of the demo project (examples/fraud), for end-to-end tests that build it.
+
+The copy installs this repository as a package, exactly as the demo does, only by an
+absolute path (its own ``packages.yml`` says ``../..``, which the copy is not under).
+"""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-_BUILD_OUTPUT = shutil.ignore_patterns("target", "logs", "*.duckdb*")
+DEMO = REPO / "examples" / "fraud"
+_BUILD_OUTPUT = ("target", "logs", "data", "dbt_packages", "package-lock.yml", "*.duckdb*")
 
 
 def copy_demo_project(dst: Path, *, expectations: bool = False) -> Path:
-    """dbt_project.yml, models/, macros/ and profiles/ (and expectations/) copied to ``dst``."""
-    dst.mkdir(parents=True)
-    shutil.copy(REPO / "dbt_project.yml", dst / "dbt_project.yml")
-    for name in ("models", "macros", "profiles") + (("expectations",) if expectations else ()):
-        shutil.copytree(REPO / name, dst / name, ignore=_BUILD_OUTPUT)
+    """The demo project (without its expectations/ unless asked) copied to ``dst``."""
+    skip = _BUILD_OUTPUT if expectations else (*_BUILD_OUTPUT, "expectations")
+    shutil.copytree(DEMO, dst, ignore=shutil.ignore_patterns(*skip))
+    (dst / "packages.yml").write_text(f"packages:\n  - local: {REPO}\n")
+    # installed as `dbt deps` installs a local package (a symlink), without a dbt run per copy
+    (dst / "dbt_packages").mkdir()
+    (dst / "dbt_packages" / "featurewarehouse").symlink_to(REPO, target_is_directory=True)
     return dst

@@ -47,7 +47,7 @@ def _dbt_build(project: Path, target: str) -> None:
     """dbt in its own process too: in this one, dbt-duckdb would keep the file open."""
     done = subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "build", "--quiet", "--project-dir", str(project),
-         "--profiles-dir", str(project / "profiles"), "--target", target],
+         "--profiles-dir", str(project), "--target", target],
         capture_output=True, text=True, timeout=600, cwd=project,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

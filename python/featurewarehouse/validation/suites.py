@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from featurewarehouse import DBT_PACKAGE
 from featurewarehouse.errors import ConfigError, MetadataError
 from featurewarehouse.files import atomic_write
 from featurewarehouse.registry.model import parse_ttl
@@ -112,14 +113,15 @@ def _built_from_feature_logs(manifest: dict[str, Any]) -> set[str]:
 
 
 def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> list[ModelSpec]:
-    """Every materialized model of the root project, with its validation metadata."""
+    """Every materialized model of the root project and of this package (its feature log
+    models, once the project turns them on), with its validation metadata."""
     project = (manifest.get("metadata") or {}).get("project_name")
     from_logs = _built_from_feature_logs(manifest)
     specs: list[ModelSpec] = []
     for uid, node in sorted((manifest.get("nodes") or {}).items()):
         if node.get("resource_type") != "model":
             continue
-        if project and node.get("package_name") != project:
+        if project and node.get("package_name") not in (project, DBT_PACKAGE):
             continue
         cfg = node.get("config") or {}
         if cfg.get("materialized") == "ephemeral" or cfg.get("enabled") is False:

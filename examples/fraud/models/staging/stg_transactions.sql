@@ -27,7 +27,7 @@ final as (
         cast(merchant_id as bigint) as merchant_id,
         cast(amount as double precision) as amount,
         cast(currency as varchar(3)) as currency,
-        cast(amount as double precision) / {{ featurewarehouse.demo_units_per_usd('currency') }} as amount_usd,
+        cast(amount as double precision) / {{ demo_units_per_usd('currency') }} as amount_usd,
         cast(country as varchar(2)) as country,
         cast(channel as varchar(16)) as channel,
         cast(event_ts as timestamp) as event_ts,

@@ -1,0 +1,46 @@
+{#-
+  The served-vector log sink the package's feature_log model reads (contract 4).
+  Settings come from the installing project's vars.fw; FW_<KEY> environment
+  variables override them, as in fwctl's configuration.
+-#}
+
+{#- A path setting from vars.fw (FW_<KEY> overrides it), or `default` when the project sets none.
+    dbt leaves an env_var call inside vars unrendered; the one the templates use is resolved here. -#}
+{% macro fw_setting_path(key, default) -%}
+    {%- set override = env_var('FW_' ~ key | upper, '') -%}
+    {%- if override -%}{{ return(override) }}{%- endif -%}
+    {%- set value = (var('fw', {}) or {}).get(key) or default -%}
+    {{- return(value | replace("{{ env_var('FW_DATA_DIR', 'data') }}", env_var('FW_DATA_DIR', 'data'))) -}}
+{%- endmacro %}
+
+
+{#- The feature-log contract (contract 4): name -> SQL type, in order. -#}
+{% macro fw_feature_log_columns() -%}
+    {{ return([
+        ('request_id', 'varchar'),
+        ('served_at', 'timestamp'),
+        ('row_index', 'integer'),
+        ('entity_keys', 'varchar'),
+        ('feature_view', 'varchar'),
+        ('feature_name', 'varchar'),
+        ('value', 'varchar'),
+        ('status', 'varchar'),
+        ('event_ts', 'timestamp'),
+    ]) }}
+{%- endmacro %}
+
+
+{#- On warehouses that cannot read Parquet (PostgreSQL), served vectors are loaded into
+    <schema>_raw.feature_log_raw; create it empty so feature_log builds before anything
+    was served. DuckDB reads the Parquet files directly: nothing to do. -#}
+{% macro fw_ensure_feature_log_raw() -%}
+    {%- if target.type != 'duckdb' -%}
+        {%- set relation = source('fw_logs', 'feature_log_raw') -%}
+        create schema if not exists {{ adapter.quote(relation.schema) }};
+        create table if not exists {{ relation }} (
+        {%- for name, type in featurewarehouse.fw_feature_log_columns() %}
+            {{ name }} {{ type }}{{ "," if not loop.last }}
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
