@@ -120,9 +120,10 @@ def demo(
              for j in range(len(read.values[0]))],
             title="online read: get_online_features(" + ", ".join(run.read_features) + ")",
         )
+    from featurewarehouse.cli.hints import shell_setup
     from featurewarehouse.demo.run import try_it_lines
 
-    for line in try_it_lines(list(run.read_features), run.read_entities):
+    for line in try_it_lines(list(run.read_features), run.read_entities, setup=shell_setup(config)):
         info(line)
 
 

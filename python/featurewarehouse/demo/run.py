@@ -229,15 +229,18 @@ def try_it_lines(
     features: list[str] | None = None,
     entities: dict[str, list] | None = None,
     *,
+    setup: list[str] | None = None,
     host: str = "127.0.0.1",
     port: int = 6566,
 ) -> list[str]:
-    """How to try the feature server, as lines for ``fwctl demo`` to print.
+    """What to try next, as lines for ``fwctl demo`` to print; ``setup`` are the shell lines
+    (activate, cd) that make the plain commands after them work as printed.
 
-    >>> try_it_lines(["customer_spend_features:txn_count_7d"], {"customer_id": [1]})[2]
-    '  fwctl serve --log                # Feast-format feature server on http://127.0.0.1:6566 (docs: /docs)'
+    >>> try_it_lines(["customer_spend_features:txn_count_7d"], {"customer_id": [1]})[3]
+    '  fwctl serve --log &                 # Feast-format feature server on http://127.0.0.1:6566 (docs: /docs)'
     """
     import json
+    import shlex
 
     body = json.dumps({
         "features": features or ["customer_spend_features:txn_count_7d", "merchant_risk_features:chargeback_rate_90d"],
@@ -245,10 +248,12 @@ def try_it_lines(
     })
     base = f"http://{host}:{port}"
     return [
-        "Try the feature server:",
-        "  fwctl sync-online                # fill the online store (validated views only)",
-        f"  fwctl serve --log                # Feast-format feature server on {base} (docs: /docs)",
-        f"  curl -s {base}/get-online-features -d '{body}'",
-        "  fwctl skew                       # after some traffic: served values vs point-in-time values",
-        "  dbt build -s feature_log+        # logged vectors -> feature_log -> served_training_set",
+        "Next, in your shell:",
+        *(f"  {line}" for line in setup or ()),
+        "  fwctl features list                 # the registry: feature views, features, owners",
+        f"  fwctl serve --log &                 # Feast-format feature server on {base} (docs: /docs)",
+        f"  curl -s --retry 20 --retry-connrefused --retry-delay 1 {base}/get-online-features -d {shlex.quote(body)}",
+        "  kill %1; wait %1                    # stop the server: it writes the log of what it served",
+        "  fwctl skew                          # served values vs their point-in-time values",
+        "  dbt build -s feature_log+           # logged vectors -> feature_log -> served_training_set",
     ]
