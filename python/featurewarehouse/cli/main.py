@@ -25,6 +25,7 @@ app = typer.Typer(
 
 # Each module exposes register(app). Keep the heavy imports inside the commands.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "init",
     "registry",
     "features",
     "lineage",
