@@ -42,3 +42,30 @@ def test_demo_ends_with_a_sync_and_an_online_read(project, capsys):
     again = json.loads(capsys.readouterr().out)
     assert again["generated"] is None  # data reused
     assert all(v["mode"] == "incremental" and v["written"] == 0 for v in again["sync"]["views"])
+
+
+def test_the_printed_next_steps_work_as_printed(tmp_path):
+    """As after `make demo`: fwctl run by its path from outside the project, then each printed
+    line typed into a fresh shell that has neither fwctl nor dbt on its PATH."""
+    import os
+    import subprocess
+    import sys
+
+    project = copy_demo_project(tmp_path / "project", expectations=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FW_", "DBT_", "VIRTUAL_ENV"))}
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if p and p != bin_dir)
+    fwctl = str(Path(sys.executable).parent / "fwctl")
+    done = subprocess.run([fwctl, "demo", "--rows", "20000", "--project-dir", "project"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = done.stdout + done.stderr
+    steps = printed.split("Next, in your shell:", 1)[1].strip().splitlines()
+    script = "\n".join(line.split("  #")[0].strip() for line in steps)
+    assert script.startswith("source ") and "cd project" in script
+    ran = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert ran.returncode == 0, script + "\n" + ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert '"statuses":["PRESENT"' in ran.stdout  # the curl line got features
+    assert "served_training_set" in ran.stdout and "Completed successfully" in ran.stdout
+    assert list((project / "data" / "feature_logs").glob("*.parquet"))  # the server logged what it served

@@ -253,7 +253,7 @@ def try_it_lines(
         "  fwctl features list                 # the registry: feature views, features, owners",
         f"  fwctl serve --log &                 # Feast-format feature server on {base} (docs: /docs)",
         f"  curl -s --retry 20 --retry-connrefused --retry-delay 1 {base}/get-online-features -d {shlex.quote(body)}",
-        "  kill %1; wait %1                    # stop the server: it writes the log of what it served",
+        "  kill %1; wait                       # stop the server: it writes the log of what it served",
         "  fwctl skew                          # served values vs their point-in-time values",
         "  dbt build -s feature_log+           # logged vectors -> feature_log -> served_training_set",
     ]
