@@ -29,10 +29,16 @@ def find_project_dir(start: Path | str | None = None) -> Path:
     here = Path(start or os.environ.get("FW_PROJECT_DIR") or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
         if (candidate / "dbt_project.yml").is_file():
+            if (candidate / "python" / "featurewarehouse" / "__init__.py").is_file():
+                raise ConfigError(
+                    f"{candidate} is the Feature Warehouse package itself, not a dbt project that uses it",
+                    hint="cd examples/fraud (the demo; `make demo` builds it) or into your own dbt project "
+                    "(`fwctl init` adds the package there), or pass --project-dir",
+                )
             return candidate
     raise ConfigError(
         f"no dbt_project.yml found at or above {here}",
-        hint="run fwctl inside a Feature Warehouse project, or pass --project-dir",
+        hint="run fwctl inside your dbt project (`fwctl init` adds Feature Warehouse to it), or pass --project-dir",
     )
 
 

@@ -19,7 +19,7 @@ def test_configuration_errors_exit_2_with_what_where_hint(tmp_path, capsys, monk
     assert main(["features", "list"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no dbt_project.yml found")
-    assert "hint: run fwctl inside a Feature Warehouse project" in err
+    assert "hint: run fwctl inside your dbt project" in err
 
 
 def test_help_is_fast_and_lists_every_command():
@@ -27,7 +27,7 @@ def test_help_is_fast_and_lists_every_command():
         [sys.executable, "-c", "import sys; from featurewarehouse.cli.main import main; sys.exit(main(['--help']))"],
         capture_output=True, text=True, check=True,
     ).stdout
-    for command in ("demo", "registry", "features", "lint", "lineage", "validate", "expectations",
+    for command in ("init", "demo", "registry", "features", "lint", "lineage", "validate", "expectations",
                     "sync-online", "get-online", "serve", "skew", "historical"):
         assert command in out
     heavy = subprocess.run(

@@ -103,3 +103,13 @@ def test_printed_commands_get_the_setup_they_need(project, monkeypatch):
     assert lines[-1] == "cd shop" and (lines[0].startswith("source ") or lines[0].startswith("export PATH="))
     monkeypatch.setattr(hints, "on_path", lambda program: True)
     assert hints.shell_setup(cfg, cwd=project) == []  # in the project, programs on PATH: plain commands work
+
+
+def test_the_package_repository_itself_is_not_taken_for_a_project(monkeypatch):
+    repo = Path(__file__).resolve().parents[2]
+    monkeypatch.delenv("FW_PROJECT_DIR", raising=False)
+    monkeypatch.chdir(repo / "python")
+    with pytest.raises(ConfigError, match="is the Feature Warehouse package itself") as info:
+        load_config()
+    assert "cd examples/fraud" in info.value.hint
+    assert load_config(repo / "examples" / "fraud").project_dir == (repo / "examples" / "fraud").resolve()
