@@ -59,3 +59,65 @@ def test_cell_text_is_printed_literally_not_read_as_markup(capsys):
     out = capsys.readouterr().out
     assert "expect_column_to_exist(id) [hand-written]" in out
     assert "[bold]x[/bold]" in out
+
+
+def _outcome(type_: str, column: str, success: bool, **kw) -> ExpectationOutcome:
+    return ExpectationOutcome(type=type_, kwargs={"column": column}, success=success, generated=True,
+                              column=column, **kw)
+
+
+def _run(tmp_path: Path) -> ValidationRun:
+    passing = ModelValidation("stg_merchants", "main.stg_merchants", "expectations/stg_merchants.json", (
+        _outcome("expect_column_to_exist", "merchant_id", True),
+        _outcome("expect_column_values_to_not_be_null", "merchant_id", True),
+    ), seconds=0.5)
+    failing = ModelValidation("customer_spend_features", "main.customer_spend_features",
+                              "expectations/customer_spend_features.json", (
+        _outcome("expect_column_to_exist", "amount_sum_24h", True),
+        _outcome("expect_column_values_to_be_between", "amount_sum_24h", False,
+                 unexpected_count=20, sample_values=(-1.0, -1.0)),
+    ), seconds=1.25)
+    missing = ModelValidation("fraud_labels", "main.fraud_labels", "expectations/fraud_labels.json",
+                              error=f"{MISSING}: expectations/fraud_labels.json does not exist")
+    return ValidationRun((passing, failing, missing), tmp_path / "run.json", None, "abc", "2026-12-04T00:00:00+00:00")
+
+
+def test_validate_prints_only_failures_and_a_summary_by_default(tmp_path, capsys):
+    from featurewarehouse.cli.validate import render
+
+    render(_run(tmp_path))
+    out = capsys.readouterr().out
+    assert "expect_column_values_to_be_between(amount_sum_24h)" in out and "20" in out
+    assert "expect_column_to_exist" not in out  # passing expectations are not listed
+    assert "expect_column_values_to_not_be_null(merchant_id)" not in out
+    assert "fraud_labels: FAILED: no expectation suite" in out
+    summary_rows = {line.split()[1]: line for line in out.splitlines() if line.startswith("│")
+                    and line.split()[1] in {"stg_merchants", "customer_spend_features", "fraud_labels"}}
+    assert "passed" in summary_rows["stg_merchants"] and "2/2" in summary_rows["stg_merchants"]
+    assert "FAILED" in summary_rows["customer_spend_features"] and "1/2" in summary_rows["customer_spend_features"]
+    assert "1/3 models passed; 3/4 expectations passed; 1 missing suite(s)" in out
+
+
+def test_validate_verbose_prints_every_expectation(tmp_path, capsys):
+    from featurewarehouse.cli.validate import render
+
+    render(_run(tmp_path), verbose=True)
+    out = capsys.readouterr().out
+    for label in ("expect_column_to_exist(merchant_id)", "expect_column_values_to_not_be_null(merchant_id)",
+                  "expect_column_to_exist(amount_sum_24h)", "expect_column_values_to_be_between(amount_sum_24h)"):
+        assert label in out
+    assert "1/3 models passed" in out
+
+
+def test_validate_command_takes_verbose_and_exits_1_on_failure(tmp_path, capsys, monkeypatch):
+    import featurewarehouse.cli.options as options
+    import featurewarehouse.validation.run as run_module
+
+    # the warehouse side is tested in tests/dbt and tests/e2e; here: flag wiring and exit code
+    monkeypatch.setattr(options, "resolve", lambda *a, **k: object())
+    monkeypatch.setattr(run_module, "validate", lambda *a, **k: _run(tmp_path))
+    assert main(["validate", "--verbose"]) == 1
+    captured = capsys.readouterr()
+    assert "expect_column_values_to_not_be_null(merchant_id)" in captured.out
+    err = " ".join(captured.err.split())  # stderr wraps at 80 columns when piped
+    assert "error: validation failed for 2 model(s): customer_spend_features, fraud_labels (1 without a suite)" in err
