@@ -78,7 +78,8 @@ def _run(tmp_path: Path) -> ValidationRun:
                  unexpected_count=20, sample_values=(-1.0, -1.0)),
     ), seconds=1.25)
     missing = ModelValidation("fraud_labels", "main.fraud_labels", "expectations/fraud_labels.json",
-                              error=f"{MISSING}: expectations/fraud_labels.json does not exist")
+                              error=f"{MISSING}: expectations/fraud_labels.json does not exist "
+                                    "(run `fwctl expectations generate --select fraud_labels`)")
     return ValidationRun((passing, failing, missing), tmp_path / "run.json", None, "abc", "2026-12-04T00:00:00+00:00")
 
 
@@ -90,7 +91,9 @@ def test_validate_prints_only_failures_and_a_summary_by_default(tmp_path, capsys
     assert "expect_column_values_to_be_between(amount_sum_24h)" in out and "20" in out
     assert "expect_column_to_exist" not in out  # passing expectations are not listed
     assert "expect_column_values_to_not_be_null(merchant_id)" not in out
-    assert "fraud_labels: FAILED: no expectation suite" in out
+    # the fix command stays on one line, even printed to a pipe
+    assert ("fraud_labels: FAILED: no expectation suite: expectations/fraud_labels.json does not exist "
+            "(run `fwctl expectations generate --select fraud_labels`)") in out.splitlines()
     summary_rows = {line.split()[1]: line for line in out.splitlines() if line.startswith("│")
                     and line.split()[1] in {"stg_merchants", "customer_spend_features", "fraud_labels"}}
     assert "passed" in summary_rows["stg_merchants"] and "2/2" in summary_rows["stg_merchants"]

@@ -49,7 +49,8 @@ def render(run: "ValidationRun", *, verbose: bool = False) -> None:
 
     for r in run.results:
         if r.error:
-            console.print(f"{r.model}: FAILED: {r.error}", style="red", highlight=False, markup=False)
+            # soft_wrap: the error ends with the command that fixes it; keep it on one line in a pipe
+            console.print(f"{r.model}: FAILED: {r.error}", style="red", highlight=False, markup=False, soft_wrap=True)
             continue
         if not (verbose or r.failed):
             continue
@@ -65,7 +66,7 @@ def render(run: "ValidationRun", *, verbose: bool = False) -> None:
         f"{s['models'] - s['models_failed']}/{s['models']} models passed; "
         f"{s['expectations'] - s['expectations_failed']}/{s['expectations']} expectations passed; "
         f"{s['missing_suites']} missing suite(s)",
-        highlight=False, markup=False,
+        highlight=False, markup=False, soft_wrap=True,
     )
     if not verbose and run.success:
         info("every expectation passed (--verbose lists them)")
