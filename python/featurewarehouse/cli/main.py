@@ -43,6 +43,23 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(f"featurewarehouse.cli.{_name}").register(app)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from featurewarehouse import __version__
+
+        typer.echo(f"fwctl (featurewarehouse) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the package version and exit."
+    ),
+) -> None:
+    pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app and map every outcome to an exit code."""
     from featurewarehouse.cli.output import err_console

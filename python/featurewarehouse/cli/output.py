@@ -10,10 +10,15 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
+
+# Wide enough for any table a command prints; a piped table is measured within it.
+_UNBOUNDED = 1_000_000
 
 
 def _default(value: Any) -> Any:
@@ -59,12 +64,26 @@ def print_json(data: Any) -> None:
 def print_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None
 ) -> None:
-    table = Table(title=title, show_lines=False, header_style="bold")
+    """A table on stdout. Cells are plain text: ``[x]`` in a value is printed, not read as markup.
+
+    On a terminal, long cells fold to fit the window. Printed to a pipe or a file,
+    each row stays on one line at the table's natural width, so ``grep``, ``awk``
+    and copy-paste see whole feature refs; the title goes on its own line above.
+    """
+    piped = not console.is_terminal
+    table = Table(title=None if piped else title, show_lines=False, header_style="bold")
     for col in columns:
-        table.add_column(col, overflow="fold")
+        table.add_column(col, overflow="fold", no_wrap=piped)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console.print(table)
+        table.add_row(*(Text("" if v is None else str(v)) for v in row))
+    if not piped:
+        console.print(table)
+        return
+    if title:
+        console.print(title, highlight=False, markup=False, soft_wrap=True)
+    width = Measurement.get(console, console.options.update(max_width=_UNBOUNDED), table).maximum
+    # Console.print caps width= at the console's own width (80 on a pipe): print through one as wide as the table.
+    Console(file=console.file, width=max(width, console.width)).print(table)
 
 
 def info(message: str) -> None:
