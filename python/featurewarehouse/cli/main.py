@@ -95,11 +95,12 @@ def _is_click_error(exc: Exception) -> bool:
 
 
 def _print_error(console, exc: FwError) -> None:
+    """``error:`` / ``at:`` / ``hint:`` lines, never wrapped: a printed command stays one line to copy."""
     text = str(exc)
     first, _, rest = text.partition("\n")
-    console.print(f"error: {first}", style="bold red", highlight=False, markup=False)
+    console.print(f"error: {first}", style="bold red", highlight=False, markup=False, soft_wrap=True)
     if rest:
-        console.print(rest, highlight=False, markup=False)
+        console.print(rest, highlight=False, markup=False, soft_wrap=True)
 
 
 if __name__ == "__main__":
