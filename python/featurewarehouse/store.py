@@ -5,12 +5,15 @@
 >>> train = store.get_historical_features(                # doctest: +SKIP
 ...     labels_df, features=["customer_spend_features:*"], timestamp_column="event_ts",
 ... ).to_pandas()
+>>> store.get_online_features(                            # doctest: +SKIP
+...     features=["customer_spend_features:txn_count_7d"], entity_rows=[{"customer_id": 42}],
+... ).to_dict()
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from featurewarehouse.config import ProjectConfig, load_config
 from featurewarehouse.offline import retrieval
@@ -38,6 +41,7 @@ class FeatureStore:
         )
         self._registry: Any = None
         self._pit_sql: dict[tuple[tuple[str, ...], bool], list[str]] = {}
+        self._online: Any = None
 
     @property
     def registry(self) -> Any:
@@ -49,6 +53,29 @@ class FeatureStore:
         """Forget the cached registry and rendered SQL (after a project change)."""
         self._registry = None
         self._pit_sql.clear()
+        self.close()
+
+    def close(self) -> None:
+        """Close the online store connection, if one was opened."""
+        if self._online is not None:
+            self._online.close()
+            self._online = None
+
+    def get_online_features(
+        self,
+        features: Sequence[str],
+        entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        *,
+        full_feature_names: bool = False,
+    ) -> Any:
+        """The latest values of ``features`` for each entity row, from the project's online store
+        (``FW_ONLINE_STORE`` or ``vars.fw.online_store``), as Feast's SDK returns them:
+        ``.to_dict()``, ``.to_df()``; each value comes with a status and an event timestamp."""
+        if self._online is None:
+            from featurewarehouse.serving.client import OnlineClient
+
+            self._online = OnlineClient.from_config(self.config)
+        return self._online.get_online_features(list(features), entity_rows, full_feature_names=full_feature_names)
 
     def _rendered(self, features: Sequence[str], full_feature_names: bool) -> list[str]:
         key = (tuple(features), bool(full_feature_names))

@@ -52,6 +52,18 @@ def test_demo_syncs_and_serves(tmp_path, monkeypatch, capsys):
     assert got.event_timestamps[1][0] == row["event_ts"]
     assert got.values[1][0] == row["txn_count_7d"]
 
+    # a Feast user's habit: FeatureStore(".").get_online_features(...).to_dict() / .to_df()
+    from featurewarehouse import FeatureStore
+
+    store = FeatureStore(project, target="dev")
+    online = store.get_online_features(features=["customer_spend_features:txn_count_7d"],
+                                       entity_rows=[{"customer_id": row["customer_id"]}, {"customer_id": -1}])
+    assert online.to_dict() == {"customer_id": [row["customer_id"], -1], "txn_count_7d": [row["txn_count_7d"], None]}
+    frame = online.to_df()
+    assert list(frame.columns) == ["customer_id", "txn_count_7d"] and len(frame) == 2
+    assert online.statuses[1] == ("PRESENT", "NOT_FOUND")
+    store.close()
+
     again = sync_online(config)
     assert all(v.mode == "incremental" and v.rows_read == 0 for v in again.views)
 

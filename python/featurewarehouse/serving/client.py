@@ -47,6 +47,12 @@ class OnlineFeatures:
         """
         return {name: list(col) for name, col in zip(self.feature_names, self.values)}
 
+    def to_df(self) -> "pandas.DataFrame":  # noqa: F821
+        """One row per entity row, one column per name (as Feast's ``OnlineResponse.to_df``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict(), columns=list(self.feature_names))
+
     def to_feast_response(self) -> dict[str, Any]:
         """Feast's feature-server JSON (``/get-online-features``)."""
 
