@@ -28,8 +28,8 @@ from featurewarehouse.errors import ConfigError, Problem, ProblemsError
 from featurewarehouse.files import atomic_write
 from featurewarehouse.registry.analysis import CACHE_VERSION, Graph, analyze_models, display
 from featurewarehouse.registry.changes import diff_data, diff_registries
+from featurewarehouse.contract.meta import KIND_KEYS, KINDS, fw_meta, where
 from featurewarehouse.registry.model import (
-    KINDS,
     REGISTRY_SCHEMA_VERSION,
     Entity,
     Feature,
@@ -38,15 +38,7 @@ from featurewarehouse.registry.model import (
     ModelRecord,
     Registry,
 )
-from featurewarehouse.registry.records import (
-    _KIND_KEYS,
-    CatalogColumns,
-    build_record,
-    build_view,
-    fw_meta,
-    parse_entities,
-    where,
-)
+from featurewarehouse.registry.records import CatalogColumns, build_record, build_view, parse_entities
 from featurewarehouse.registry.sql import Relations
 
 @dataclass
@@ -97,7 +89,7 @@ def build_from_manifest(
         meta = fw_meta(node)
         if meta is None:
             continue
-        if "__invalid__" not in meta and meta.get("kind") is None and not (_KIND_KEYS & set(meta)):
+        if "__invalid__" not in meta and meta.get("kind") is None and not (KIND_KEYS & set(meta)):
             continue  # fw metadata without a kind (owner, tags on a staging model): not a registry model
         if "__invalid__" in meta or meta.get("kind") not in KINDS:
             problems.append(Problem(

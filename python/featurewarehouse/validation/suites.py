@@ -18,34 +18,25 @@ from typing import Any, Iterable
 
 from featurewarehouse.errors import ConfigError, MetadataError
 from featurewarehouse.files import atomic_write
-from featurewarehouse.registry.model import parse_ttl
-from featurewarehouse.registry.records import fw_meta
+from featurewarehouse.contract.meta import fw_meta
+from featurewarehouse.contract.ttl import parse_ttl
+from featurewarehouse.contract.types import type_family
 
 GENERATED = "fw_generated"
 SUITES_DIR = "expectations"
 
-# Logical type families: a declared data_type accepts any physical type of its
-# family. On DuckDB GX compares SQLAlchemy classes by these names; on
-# PostgreSQL it compares the catalog's type strings, case-insensitively.
-_TYPE_FAMILIES: dict[str, tuple[str, ...]] = {
+# The physical type names GX sees for each contract family (contract/types.py):
+# a declared data_type accepts any type of its family. On DuckDB GX compares
+# SQLAlchemy classes by these names; on PostgreSQL the catalog's type strings.
+_GX_TYPE_NAMES: dict[str, tuple[str, ...]] = {
     "integer": ("SMALLINT", "INTEGER", "BIGINT", "HUGEINT"),
     "float": ("DOUBLE_PRECISION", "DOUBLE PRECISION", "DOUBLE", "REAL", "FLOAT"),
     "decimal": ("NUMERIC", "DECIMAL"),
-    "string": ("VARCHAR", "TEXT", "CHAR", "CHARACTER VARYING", "STRING"),
+    "text": ("VARCHAR", "TEXT", "CHAR", "CHARACTER VARYING", "STRING"),
     "timestamp": ("TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE"),
     "timestamptz": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"),
     "date": ("DATE",),
     "boolean": ("BOOLEAN",),
-}
-_TYPE_ALIASES = {
-    "tinyint": "integer", "smallint": "integer", "int": "integer", "int2": "integer", "int4": "integer",
-    "int8": "integer", "integer": "integer", "bigint": "integer", "hugeint": "integer", "long": "integer",
-    "double": "float", "double precision": "float", "float": "float", "float4": "float", "float8": "float",
-    "real": "float", "numeric": "decimal", "decimal": "decimal",
-    "varchar": "string", "text": "string", "string": "string", "char": "string", "character varying": "string",
-    "timestamp": "timestamp", "timestamp without time zone": "timestamp", "datetime": "timestamp",
-    "timestamptz": "timestamptz", "timestamp with time zone": "timestamptz",
-    "date": "date", "boolean": "boolean", "bool": "boolean",
 }
 KNOWN_CHECKS = ("not_null", "min", "max", "accepted_values", "regex", "unique", "mean", "quantiles")
 
@@ -75,18 +66,17 @@ class ModelSpec:
     original_file_path: str = ""
     unique_id: str = ""
     checksum: str = ""
+    dialect: str = "duckdb"  # the project's adapter: how its data_type names are read
 
 
-def family(data_type: str | None) -> str | None:
-    """The type family of a declared ``data_type``, or None when unknown.
+def family(data_type: str | None, dialect: str | None = "duckdb") -> str | None:
+    """The contract's type family of a declared ``data_type`` when GX can check it, else None.
 
-    >>> family("BIGINT"), family("numeric(18,2)"), family("geometry")
-    ('integer', 'decimal', None)
+    >>> family("BIGINT"), family("int64", "bigquery"), family("numeric(18,2)"), family("geometry")
+    ('integer', 'integer', 'decimal', None)
     """
-    if not data_type:
-        return None
-    base = data_type.strip().lower().split("(")[0].strip()
-    return _TYPE_ALIASES.get(base)
+    fam = type_family(data_type, dialect)
+    return fam if fam in _GX_TYPE_NAMES else None
 
 
 # ---------------------------------------------------------------- metadata
@@ -173,6 +163,7 @@ def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> l
                 original_file_path=node.get("original_file_path") or "",
                 unique_id=uid,
                 checksum=(node.get("checksum") or {}).get("checksum", ""),
+                dialect=(manifest.get("metadata") or {}).get("adapter_type") or "duckdb",
             )
         )
     return specs
@@ -267,9 +258,9 @@ def generate_expectations(spec: ModelSpec) -> list[dict[str, Any]]:
     for col in spec.columns:
         where = f"{spec.original_file_path}: {spec.name}.columns.{col.name}.config.meta.fw.checks"
         out.append(_exp("expect_column_to_exist", column=col.name))
-        fam = family(col.data_type)
+        fam = family(col.data_type, spec.dialect)
         if fam:
-            out.append(_exp("expect_column_values_to_be_in_type_list", column=col.name, type_list=list(_TYPE_FAMILIES[fam])))
+            out.append(_exp("expect_column_values_to_be_in_type_list", column=col.name, type_list=list(_GX_TYPE_NAMES[fam])))
         c = col.checks
         if c.get("not_null"):
             out.append(_exp("expect_column_values_to_not_be_null", column=col.name))
