@@ -415,11 +415,17 @@ def _build_files(config, manifest_file, catalog_path, previous_manifest, write, 
         manifest = read_artifact(manifest_file, what="dbt manifest",
                                  hint="run `fwctl registry build` (it runs dbt parse) or `dbt parse`")
         cat_file = Path(catalog_path) if catalog_path else config.catalog_path
-        catalog = None
+        catalog, types_note = None, ""
         if cat_file.is_file():
             catalog = read_artifact(cat_file, what="dbt catalog", hint="rerun `dbt docs generate`, or delete it")
         elif catalog_path:
             raise ConfigError(f"dbt catalog not found: {cat_file}", hint="run `dbt docs generate` to write it")
+        else:  # the documented flow never writes catalog.json: ask the warehouse for the views' types
+            from featurewarehouse.registry.warehouse_types import warehouse_catalog
+
+            view_uids = [uid for uid, node in (manifest.get("nodes") or {}).items()
+                         if (fw_meta(node) or {}).get("kind") == "feature_view"]
+            catalog, types_note = warehouse_catalog(config, manifest, view_uids)
         previous = read_previous_data(config.registry_path)
         cache = read_cache(cache_path(config)) if use_cache else None
         # the loaded JSON is acyclic: out of the GC's sight until build_registry unfreezes
@@ -429,6 +435,9 @@ def _build_files(config, manifest_file, catalog_path, previous_manifest, write, 
         manifest, config.entities, catalog=catalog, previous=previous, previous_manifest=previous_manifest,
         cache=cache,
     )
+    if catalog is None and types_note and result.registry.feature_views:
+        result.warnings.append(f"column types not read from the warehouse ({types_note}): key and timestamp "
+                               "types are checked against the YAML data_type only")
     if write:
         with gc_paused():
             result.written = write_registry(result.data or result.registry, config.registry_path,
