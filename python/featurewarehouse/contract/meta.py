@@ -34,6 +34,11 @@ BOOLEAN_MODEL_KEYS = ("online", "allow_empty")
 BOOLEAN_COLUMN_KEYS = ("feature",)
 # keys that make a meta.fw block a registry model even without `kind` (then: a missing kind is an error)
 KIND_KEYS = frozenset({"entity", "timestamp", "features", "ttl", "online", "created_timestamp", "available_timestamp"})
+# Plausible event times: a timestamp before `min` or more than `max_ahead` after the
+# validation run is a unit or clock bug (rows stamped 2999 are invisible online and
+# in training). vars.fw.timestamp_range sets it for the project, meta.fw.timestamp_range
+# per model; `timestamp_range: false` turns the check off.
+DEFAULT_TIMESTAMP_RANGE = {"min": "1970-01-01", "max_ahead": "1d"}
 MOVED_TO_DBT = {
     "owner": "config.meta.owner (dbt's own meta key; or put the model in a dbt group)",
     "tags": "config.tags (dbt's own tags, so `dbt ls -s tag:<tag>` finds the model)",
@@ -135,3 +140,46 @@ def reserved_feature_problems(node: dict[str, Any], meta: dict[str, Any], key_na
                 where(node, column=col_name, key="config.meta.fw.feature"),
                 "remove config.meta.fw.feature from this column, or select the value under another name"))
     return problems
+
+
+def timestamp_range(project: Any, model: Any, at: str) -> tuple[int, int] | None:
+    """``(min as epoch seconds, max_ahead seconds)`` of the plausible-timestamp check, or None when off.
+
+    ``model`` (``meta.fw.timestamp_range``) overrides ``project`` (``vars.fw.timestamp_range``) key by key.
+
+    >>> timestamp_range(None, {"min": "2000-01-01"}, "x")
+    (946684800, 86400)
+    >>> timestamp_range({"max_ahead": "2h"}, False, "x") is None
+    True
+    """
+    import datetime as _dt
+
+    from featurewarehouse.contract.ttl import parse_ttl
+    from featurewarehouse.errors import MetadataError
+
+    merged = dict(DEFAULT_TIMESTAMP_RANGE)
+    for layer, where_ in ((project, "dbt_project.yml: vars.fw.timestamp_range"), (model, at)):
+        if layer is None:
+            continue
+        if layer is False:
+            return None
+        if not isinstance(layer, dict) or set(layer) - {"min", "max_ahead"}:
+            raise MetadataError(f"timestamp_range must be a mapping with min and/or max_ahead, got {layer!r}",
+                                where=where_, hint="write timestamp_range: {min: 2000-01-01, max_ahead: 1d}, or false")
+        merged.update(layer)
+    low = merged["min"]
+    try:
+        if isinstance(low, _dt.datetime):
+            when = low
+        elif isinstance(low, _dt.date):  # YAML reads 2000-01-01 as a date
+            when = _dt.datetime(low.year, low.month, low.day)
+        else:
+            when = _dt.datetime.fromisoformat(str(low))
+    except ValueError:
+        raise MetadataError(f"timestamp_range.min {low!r} is not a date", where=at,
+                            hint="write an ISO date such as 2000-01-01") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    epoch = int((when - _dt.datetime(1970, 1, 1)).total_seconds())
+    ahead = parse_ttl(merged["max_ahead"], where=f"{at}.max_ahead")
+    return epoch, ahead or 0
