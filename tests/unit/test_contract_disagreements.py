@@ -5,7 +5,7 @@ Every test here failed before the contract had one home (python/featurewarehouse
 from __future__ import annotations
 
 import pytest
-from registry_support import ENTITIES, TRAINING, fw, manifest
+from registry_support import ENTITIES, manifest
 
 from featurewarehouse.contract.types import type_family
 from featurewarehouse.errors import MetadataError
@@ -48,8 +48,7 @@ def test_ttls_the_macro_rejects_are_rejected(ttl):
 
 
 def test_an_explicit_feature_then_its_view_star_is_accepted_by_the_registry_build():
-    m = manifest()
-    fw(m, TRAINING)["features"] = ["customer_spend_features:txn_count_7d", "customer_spend_features:*"]
-    reg = build_from_manifest(m, ENTITIES).registry
+    services = {"fraud_model": {"features": ["customer_spend_features:txn_count_7d", "customer_spend_features:*"]}}
+    reg = build_from_manifest(manifest(), ENTITIES, feature_services=services).registry
     assert [f.ref for f in reg.resolve(reg.model("fraud_training_set").features)] == [
         "customer_spend_features:txn_count_7d", "customer_spend_features:amount_sum_7d"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from registry_support import ENTITIES, SPEND, fw, manifest, project
+from registry_support import ENTITIES, SERVICES, SPEND, fw, manifest, project
 
 from featurewarehouse.config import load_config
 from featurewarehouse.errors import ProblemsError
@@ -58,7 +58,7 @@ def test_misread_metadata_is_refused(change, message, where, hint):
     m = manifest()
     change(m)
     with pytest.raises(ProblemsError) as exc:
-        build_from_manifest(m, ENTITIES)
+        build_from_manifest(m, ENTITIES, feature_services=SERVICES)
     [p] = exc.value.problems
     assert p.message.startswith(message), p.message
     assert p.where.startswith(f"{YML}: {where}"), p.where
@@ -68,7 +68,7 @@ def test_misread_metadata_is_refused(change, message, where, hint):
 def test_the_catalog_type_wins_over_the_yaml():
     cat = {"nodes": {SPEND: {"columns": {"customer_id": {"type": "VARCHAR"}}}}}
     with pytest.raises(ProblemsError) as exc:
-        build_from_manifest(manifest(), ENTITIES, catalog=cat)
+        build_from_manifest(manifest(), ENTITIES, feature_services=SERVICES, catalog=cat)
     [p] = exc.value.problems
     assert "is VARCHAR (in the warehouse)" in p.message
 
@@ -76,7 +76,7 @@ def test_the_catalog_type_wins_over_the_yaml():
 def test_online_false_keeps_the_view_offline():
     m = manifest()
     fw(m, SPEND)["online"] = False
-    assert not build_from_manifest(m, ENTITIES).registry.view("customer_spend_features").online
+    assert not build_from_manifest(m, ENTITIES, feature_services=SERVICES).registry.view("customer_spend_features").online
 
 
 def _project_with_warehouse(tmp_path: Path, key_type: str) -> Path:

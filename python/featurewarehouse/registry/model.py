@@ -94,7 +94,8 @@ class ModelRecord:
     relation: str
     entities: tuple[str, ...] = ()
     timestamp: str | None = None
-    features: tuple[str, ...] = ()  # feature refs a training set uses
+    features: tuple[str, ...] = ()  # feature refs a training set uses (its feature service's)
+    feature_service: str | None = None  # a training set: the service its YAML and SQL name
     owner: str | None = None
     tags: tuple[str, ...] = ()
     description: str = ""
@@ -103,6 +104,18 @@ class ModelRecord:
     upstream: tuple[str, ...] = ()
     downstream: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class FeatureService:
+    """A named, owned list of feature refs (``vars.fw.feature_services``), and who uses it."""
+
+    name: str
+    features: tuple[str, ...]  # refs as declared, checked against the views
+    description: str = ""
+    owner: str | None = None
+    logging: dict[str, Any] = field(default_factory=dict, hash=False)
+    used_by: tuple[str, ...] = ()  # training sets whose YAML names it
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,7 @@ class Registry:
     # the analysed SQL of each feature view: {"sql": ..., "origin": compiled|rendered|previous-compiled}
     model_sql: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     dialect: str = "duckdb"
+    feature_services: tuple[FeatureService, ...] = ()
 
     @classmethod
     def load(cls, project_dir: Path | str | None = None) -> "Registry":
@@ -171,6 +185,16 @@ class Registry:
             hint="run `fwctl features list` to see the feature views",
         )
 
+    def service(self, name: str) -> FeatureService:
+        for s in self.feature_services:
+            if s.name == name:
+                return s
+        raise ConfigError(
+            f"unknown feature service {name!r}." + did_you_mean(name, [s.name for s in self.feature_services]),
+            hint="feature services are declared in dbt_project.yml under vars.fw.feature_services "
+                 "(`fwctl features services` lists them)",
+        )
+
     def model(self, name: str) -> ModelRecord:
         for m in self.models:
             if m.name == name:
@@ -186,8 +210,13 @@ class Registry:
     def online_views(self) -> tuple[FeatureView, ...]:
         return tuple(v for v in self.feature_views if v.online)
 
-    def resolve(self, refs: Iterable[str | FeatureRef]) -> list[Feature]:
-        """Expand ``view:feature`` / ``view:*`` refs to features by the ref rules (``refs.expand_refs``)."""
+    def resolve(self, refs: Iterable[str | FeatureRef] | str) -> list[Feature]:
+        """Expand ``view:feature`` / ``view:*`` refs to features by the ref rules (``refs.expand_refs``).
+
+        ``refs`` may instead be the name of a feature service: its features.
+        """
+        if isinstance(refs, str):
+            refs = self.service(refs).features
         features_of = {v.name: [f.name for f in v.features] for v in self.feature_views}
         return [self.view(r.view).feature(r.feature) for r in expand_refs(refs, features_of)]
 
@@ -241,6 +270,10 @@ class Registry:
             column_lineage=data.get("column_lineage", {}),
             model_sql=data.get("model_sql", {}),
             dialect=data.get("dialect", "duckdb"),
+            feature_services=tuple(
+                FeatureService(**{**s, "features": tuple(s["features"]), "used_by": tuple(s.get("used_by", ()))})
+                for s in data.get("feature_services", [])
+            ),
         )
 
     @classmethod

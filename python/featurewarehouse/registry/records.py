@@ -214,24 +214,45 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
     )
 
 
-def build_record(uid, node, meta, ents, views, problems) -> ModelRecord:
+def build_record(uid, node, meta, ents, views, problems, services=None) -> ModelRecord:
+    """``services``: feature service name -> its checked refs (:func:`build_services`)."""
     name, kind = node["name"], meta["kind"]
+    services = services or {}
     entity_names = _as_list(meta.get("entity"))
     for e in entity_names:
         if e not in ents:
             problems.append(Problem(f"{kind} model {name!r} names unknown entity {e!r}." + did_you_mean(e, ents),
                                     where(node, key="entity"), "declare it under vars.fw.entities, or fix the name"))
     refs: list[str] = []
+    service = meta.get("feature_service")
     if kind == "training_set":
-        features_of = {v.name: [f.name for f in v.features] for v in views.values()}
-        refs = check_refs(_as_list(meta.get("features")), features_of, f"training set {name!r}",
-                          where(node, key="features"), problems)
+        how = (f"declare the list once as a feature service (dbt_project.yml: vars.fw.feature_services.<name>."
+               f"features), set config.meta.fw.feature_service: <name> in {name}'s YAML and call "
+               "point_in_time_join(..., feature_service='<name>') in its SQL")
+        if "features" in meta:
+            problems.append(Problem(
+                f"training set {name!r} lists its features in its YAML (config.meta.fw.features): a second copy "
+                "of the list in its SQL that can drift", where(node, key="features"), how))
+        if service is None:
+            problems.append(Problem(f"training set {name!r} names no feature service, so the registry cannot "
+                                    "know its features", where(node, key="feature_service"), how))
+        elif service not in services:
+            problems.append(Problem(
+                f"training set {name!r} names unknown feature service {service!r}." + did_you_mean(str(service), services),
+                where(node, key="feature_service"),
+                "declare it in dbt_project.yml under vars.fw.feature_services, or fix the name"))
+        else:
+            refs = list(services[service])
+    elif service is not None:
+        problems.append(Problem(f"{kind} model {name!r} names a feature service; only training sets use one",
+                                where(node, key="feature_service"), "remove config.meta.fw.feature_service"))
     return ModelRecord(
         name=name, kind=kind, relation=node.get("relation_name") or name, entities=tuple(entity_names),
         timestamp=meta.get("timestamp"), features=tuple(refs), owner=owner_of(node), tags=tags_of(node),
+        feature_service=service if kind == "training_set" else None,
         description=str(node.get("description") or ""), unique_id=uid,
         original_file_path=node.get("original_file_path", ""),
-        meta={k: v for k, v in sorted(meta.items()) if k not in ("kind", "features")},
+        meta={k: v for k, v in sorted(meta.items()) if k not in ("kind", "features", "feature_service")},
     )
 
 
@@ -247,3 +268,17 @@ def check_refs(raw: list[Any], features_of: dict[str, list[str]], who: str, at: 
             continue
         good.append(str(text).strip())
     return good
+
+
+def build_services(raw: Any, views: dict[str, FeatureView], problems: list[Problem]) -> dict[str, tuple]:
+    """``vars.fw.feature_services`` checked against the views: name -> (spec, refs that expand)."""
+    from featurewarehouse.contract.services import parse_services
+
+    features_of = {v.name: [f.name for f in v.features] for v in views.values()}
+    out = {}
+    for name, spec in parse_services(raw, problems).items():
+        refs = check_refs([str(r) if isinstance(r, str) else r for r in spec.features], features_of,
+                          f"feature service {name!r}", f"dbt_project.yml: vars.fw.feature_services.{name}.features",
+                          problems)
+        out[name] = (spec, refs)
+    return out
