@@ -24,10 +24,14 @@
 {%- endmacro %}
 
 
-{#- A declared data_type as a cast target both DuckDB and PostgreSQL accept. -#}
+{#- A declared data_type as a cast target DuckDB and PostgreSQL both accept, by its contract family
+    (fw_type_family): ubigint, int64, string ... cast as their family's portable type; a decimal keeps
+    its precision; a name of no family is used as written. -#}
 {% macro fw_cast_type(data_type) -%}
-    {%- set t = (data_type or 'varchar') | lower | trim -%}
-    {{- {'double': 'double precision', 'float8': 'double precision', 'string': 'varchar', 'text': 'varchar'}.get(t, t) -}}
+    {%- set family = featurewarehouse.fw_type_family(data_type or 'varchar') -%}
+    {%- set portable = {'integer': 'bigint', 'float': 'double precision', 'text': 'varchar', 'boolean': 'boolean',
+                        'date': 'date', 'timestamp': 'timestamp', 'timestamptz': 'timestamp with time zone'} -%}
+    {{- portable.get(family, (data_type or 'varchar') | lower | trim) -}}
 {%- endmacro %}
 
 

@@ -51,18 +51,15 @@
 {% endmacro %}
 
 
-{#- TTL text to seconds: 45s, 90m, 12h, 30d, 2w (or a positive integer of seconds); none when unset. -#}
+{#- TTL to seconds (none: no TTL) by the contract's rule (fw_ttl_parse); a malformed one fails. -#}
 {% macro fw_pit_ttl_seconds(ttl, view_name, macro_name) %}
-    {%- if ttl is none or ttl == '' -%}{{ return(none) }}{%- endif -%}
-    {%- if ttl is number and ttl is not boolean and ttl > 0 and ttl == ttl | int -%}{{ return(ttl | int) }}{%- endif -%}
-    {%- set m = modules.re.match('^ *([0-9]+) *(s|m|h|d|w) *$', ttl | string) -%}
-    {%- if not m or (m.group(1) | int) == 0 -%}
+    {%- set parsed = featurewarehouse.fw_ttl_parse(ttl) -%}
+    {%- if not parsed.ok -%}
         {{ featurewarehouse.fw_pit_fail(macro_name,
             "feature view '" ~ view_name ~ "' has a malformed ttl '" ~ ttl ~ "' in config.meta.fw.ttl",
-            "write a positive number and a unit (45s, 90m, 12h, 30d or 2w) in the view's YAML, or remove ttl for no limit") }}
+            "write a positive number and a unit with no spaces (45s, 90m, 12h, 30d or 2w), or an integer of seconds, in the view's YAML, or remove ttl for no limit") }}
     {%- endif -%}
-    {%- set units = {'s': 1, 'm': 60, 'h': 3600, 'd': 86400, 'w': 604800} -%}
-    {{ return((m.group(1) | int) * units[m.group(2)]) }}
+    {{ return(parsed.seconds) }}
 {% endmacro %}
 
 
@@ -186,7 +183,7 @@
 {% endmacro %}
 
 
-{#- Parse 'view:feature' / 'view:*' texts into [(view, feature)], in order. -#}
+{#- Parse 'view:feature' / 'view:*' texts into [(view, feature)], in order (fw_parse_ref: the contract's rule). -#}
 {% macro fw_pit_parse_refs(features, macro_name) %}
     {%- if features is string or features is none or features is mapping or features | length == 0 -%}
         {{ featurewarehouse.fw_pit_fail(macro_name,
@@ -195,8 +192,8 @@
     {%- endif -%}
     {%- set refs = [] -%}
     {%- for text in features -%}
-        {%- set parts = (text | string).strip().split(':') -%}
-        {%- if text is not string or parts | length != 2 or not parts[0] or not parts[1] -%}
+        {%- set parts = featurewarehouse.fw_parse_ref(text) -%}
+        {%- if parts is none -%}
             {{ featurewarehouse.fw_pit_fail(macro_name,
                 "malformed feature reference '" ~ text ~ "'",
                 "write it as feature_view:feature, or feature_view:* for all of a view's features") }}
@@ -238,39 +235,31 @@
         {%- do by_name.update({v: meta}) -%}
     {%- endfor -%}
 
-    {#- Expand refs as Registry.resolve does: an explicit feature twice is an error, a wildcard skips repeats. -#}
-    {%- set seen = [] -%}
-    {%- for r in refs -%}
-        {%- set meta = by_name[r[0]] -%}
-        {%- set names = meta.features | map(attribute='name') | list -%}
-        {%- if r[1] == '*' -%}
-            {%- if names | length == 0 -%}
-                {{ featurewarehouse.fw_pit_fail(macro_name,
-                    "feature view '" ~ r[0] ~ "' (" ~ meta.original_file_path ~ ") declares no features",
-                    "mark its feature columns with config: {meta: {fw: {feature: true}}} in its YAML") }}
-            {%- endif -%}
-            {%- set wanted = names -%}
-        {%- else -%}
-            {%- if r[1] not in names -%}
-                {{ featurewarehouse.fw_pit_fail(macro_name,
-                    "unknown feature '" ~ r[0] ~ ":" ~ r[1] ~ "': feature view '" ~ r[0] ~ "' has no feature '" ~ r[1] ~ "'."
-                        ~ featurewarehouse.fw_pit_did_you_mean(r[1], names),
-                    "use one of its features (" ~ names | join(', ') ~ "), or mark the column with config.meta.fw.feature: true in "
-                        ~ meta.original_file_path) }}
-            {%- endif -%}
-            {%- if (r[0] ~ ':' ~ r[1]) in seen -%}
-                {{ featurewarehouse.fw_pit_fail(macro_name,
-                    "feature '" ~ r[0] ~ ":" ~ r[1] ~ "' is listed twice",
-                    "list each feature once in features=[...]") }}
-            {%- endif -%}
-            {%- set wanted = [r[1]] -%}
-        {%- endif -%}
-        {%- for f in wanted -%}
-            {%- if (r[0] ~ ':' ~ f) not in seen -%}
-                {%- do seen.append(r[0] ~ ':' ~ f) -%}
-                {%- do meta.selected.append({'name': f, 'output': (r[0] ~ '__' ~ f) if full_feature_names else f}) -%}
-            {%- endif -%}
-        {%- endfor -%}
+    {#- Expand by the contract's ref rules (fw_expand_refs, the same as refs.expand_refs). -#}
+    {%- set features_of = {} -%}
+    {%- for meta in views -%}{%- do features_of.update({meta.name: meta.features | map(attribute='name') | list}) -%}{%- endfor -%}
+    {%- set expanded = featurewarehouse.fw_expand_refs(features | list, features_of) -%}
+    {%- if expanded.error == 'no_features' -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "feature view '" ~ expanded.view ~ "' (" ~ by_name[expanded.view].original_file_path ~ ") declares no features",
+            "mark its feature columns with config: {meta: {fw: {feature: true}}} in its YAML") }}
+    {%- elif expanded.error == 'unknown_feature' -%}
+        {%- set names = features_of[expanded.view] -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "unknown feature '" ~ expanded.view ~ ":" ~ expanded.feature ~ "': feature view '" ~ expanded.view ~ "' has no feature '" ~ expanded.feature ~ "'."
+                ~ featurewarehouse.fw_pit_did_you_mean(expanded.feature, names),
+            "use one of its features (" ~ names | join(', ') ~ "), or mark the column with config.meta.fw.feature: true in "
+                ~ by_name[expanded.view].original_file_path) }}
+    {%- elif expanded.error == 'twice' -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "feature '" ~ expanded.view ~ ":" ~ expanded.feature ~ "' is listed twice",
+            "list each feature once in features=[...]") }}
+    {%- elif expanded.error -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name, "cannot expand feature reference '" ~ expanded.ref ~ "' (" ~ expanded.error ~ ")",
+            "write it as feature_view:feature, or feature_view:* for all of a view's features") }}
+    {%- endif -%}
+    {%- for r in expanded.selected -%}
+        {%- do by_name[r[0]].selected.append({'name': r[1], 'output': (r[0] ~ '__' ~ r[1]) if full_feature_names else r[1]}) -%}
     {%- endfor -%}
 
     {#- Output names must be unique. -#}

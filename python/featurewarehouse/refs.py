@@ -1,11 +1,32 @@
-"""Feature references: ``view:feature`` and ``view:*``, with "did you mean"."""
+"""Feature references: ``view:feature`` and ``view:*``, their expansion, and "did you mean".
+
+The ref rules (shared with ``fw_parse_refs`` / ``fw_expand_refs`` in
+``macros/fw_contract.sql``, proven equal by ``tests/contract_cases/refs.json``):
+
+- a ref is text ``view:feature`` or ``view:*``; surrounding whitespace is
+  ignored, each side is a non-empty name with no whitespace and no ``:``;
+- refs expand in the order given; ``view:*`` is every feature of the view in
+  declared order, skipping features already selected;
+- naming one feature explicitly when it is already selected (listed twice, or
+  after a ``view:*`` that covered it) is an error; so is ``view:*`` of a view
+  with no features, an unknown view and an unknown feature.
+"""
 from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
 
 from featurewarehouse.errors import ConfigError
+
+
+class RefError(ConfigError):
+    """A feature-ref list that cannot be expanded; ``code`` says which rule it breaks
+    (malformed, unknown_view, unknown_feature, twice, no_features)."""
+
+    def __init__(self, code: str, message: str, *, where: str | None = None, hint: str | None = None):
+        super().__init__(message, where=where, hint=hint)
+        self.code = code
 
 
 @dataclass(frozen=True, order=True)
@@ -30,13 +51,64 @@ class FeatureRef:
 
     @classmethod
     def parse(cls, text: str) -> "FeatureRef":
-        view, sep, feature = text.strip().partition(":")
-        if not sep or not view or not feature or ":" in feature:
-            raise ConfigError(
+        view, sep, feature = text.strip().partition(":") if isinstance(text, str) else ("", "", "")
+        if not sep or not view or not feature or ":" in feature or _has_space(view) or _has_space(feature):
+            raise RefError(
+                "malformed",
                 f"malformed feature reference {text!r}",
                 hint="write it as feature_view:feature, or feature_view:* for all of a view's features",
             )
         return cls(view, feature)
+
+
+def _has_space(text: str) -> bool:
+    return any(c.isspace() for c in text)
+
+
+def expand_refs(
+    refs: Iterable[str | FeatureRef], features_of: Mapping[str, Sequence[str]]
+) -> list[FeatureRef]:
+    """Expand refs to single features by the ref rules (module doc), in order.
+
+    ``features_of`` maps each feature view to its features in declared order.
+    Raises :class:`RefError` (its ``code`` names the broken rule).
+
+    >>> [str(r) for r in expand_refs(["v:b", "v:*"], {"v": ["a", "b", "c"]})]
+    ['v:b', 'v:a', 'v:c']
+    """
+    out: list[FeatureRef] = []
+    seen: set[FeatureRef] = set()
+    for raw in refs:
+        ref = raw if isinstance(raw, FeatureRef) else FeatureRef.parse(raw)
+        names = features_of.get(ref.view)
+        if names is None:
+            raise RefError(
+                "unknown_view",
+                f"unknown feature view {ref.view!r}." + did_you_mean(ref.view, list(features_of)),
+                hint="run `fwctl features list` to see the feature views",
+            )
+        if ref.is_wildcard:
+            if not names:
+                raise RefError(
+                    "no_features", f"feature view {ref.view!r} declares no features",
+                    hint="mark its feature columns with config: {meta: {fw: {feature: true}}} in its YAML",
+                )
+            wanted = [FeatureRef(ref.view, n) for n in names]
+        else:
+            if ref.feature not in names:
+                raise RefError(
+                    "unknown_feature",
+                    f"feature view {ref.view!r} has no feature {ref.feature!r}." + did_you_mean(ref.feature, names),
+                    hint=f"run `fwctl features show {ref.view}` to list its features",
+                )
+            if ref in seen:
+                raise RefError("twice", f"feature {str(ref)!r} is requested twice", hint="list each feature once")
+            wanted = [ref]
+        for r in wanted:
+            if r not in seen:
+                seen.add(r)
+                out.append(r)
+    return out
 
 
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:

@@ -30,7 +30,7 @@ EXPECTED = {
         "fix: add `timestamp: <column>`"],
     "err_bad_ttl": [
         "feature view 'err_view_bad_ttl' has a malformed ttl '30 days' in config.meta.fw.ttl",
-        "fix: write a positive number and a unit (45s, 90m, 12h, 30d or 2w)"],
+        "fix: write a positive number and a unit with no spaces (45s, 90m, 12h, 30d or 2w)"],
     "err_feature_twice": ["feature 'v_plain:f_int' is listed twice", "fix: list each feature once"],
     "err_name_clash": [
         "feature name 'f_int' clashes: both 'v_plain' and 'v_ttl' provide it", "fix: pass full_feature_names=true"],

@@ -48,15 +48,15 @@ models:
   - name: customer_velocity_features
     description: Spending velocity of a customer, as of each of their transactions.
     config:
+      tags: [payments, velocity]
       meta:
+        owner: growth-analytics
         fw:
           kind: feature_view
           entity: customer
           timestamp: event_ts
           ttl: 7d
           online: true
-          owner: growth-analytics
-          tags: [payments, velocity]
     columns:
       - name: seconds_since_prev_txn
         description: Seconds since the customer's previous transaction (null for the first).

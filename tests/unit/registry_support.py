@@ -17,6 +17,11 @@ ENTITIES = {
     "customer": {"description": "A card holder.", "join_keys": [{"name": "customer_id", "dtype": "bigint"}]},
     "merchant": {"description": "A merchant.", "join_keys": [{"name": "merchant_id", "dtype": "bigint"}]},
 }
+# vars.fw.feature_services: the training set's features, declared once
+SERVICES = {
+    "fraud_model": {"description": "The fraud classifier's features.", "owner": "risk-ml",
+                    "features": ["customer_spend_features:*", "merchant_risk_features:chargeback_rate_90d"]},
+}
 SPEND = "model.mini.customer_spend_features"
 RISK = "model.mini.merchant_risk_features"
 TRAINING = "model.mini.fraud_training_set"
@@ -52,7 +57,7 @@ def project(tmp_path: Path, m: dict[str, Any] | None = None) -> Path:
     (root / "target").mkdir(parents=True, exist_ok=True)
     (root / "dbt_project.yml").write_text(yaml.safe_dump({
         "name": "mini", "version": "0.1.0", "config-version": 2, "profile": "mini",
-        "vars": {"fw": {"entities": ENTITIES}},
+        "vars": {"fw": {"entities": ENTITIES, "feature_services": SERVICES}},
     }))
     (root / "target" / "manifest.json").write_text(json.dumps(m if m is not None else manifest()))
     return root

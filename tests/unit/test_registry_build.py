@@ -5,7 +5,7 @@ import json
 import os
 
 import pytest
-from registry_support import ENTITIES, LABELS, RISK, SPEND, STG, TRAINING, add_column, fw, manifest, project
+from registry_support import ENTITIES, SERVICES, LABELS, RISK, SPEND, STG, add_column, fw, manifest, project
 
 from featurewarehouse.config import load_config
 from featurewarehouse.errors import ProblemsError
@@ -15,8 +15,14 @@ from featurewarehouse.registry.builder import build_from_manifest, build_registr
 SPEND_YML = "models/features/customer_spend_features.yml"
 
 
-def build(m, **kw):
-    return build_from_manifest(m, ENTITIES, built_at="2026-01-01T00:00:00+00:00", **kw)
+def build(m, feature_services=SERVICES, **kw):
+    return build_from_manifest(m, ENTITIES, feature_services=feature_services, built_at="2026-01-01T00:00:00+00:00",
+                               **kw)
+
+
+def svc(features: list) -> dict:
+    """vars.fw.feature_services with the training set's service listing ``features``."""
+    return {"fraud_model": {"features": features}}
 
 
 def problems_of(m, **kw) -> list:
@@ -150,7 +156,7 @@ def test_join_key_type_mismatch_against_entity():
     cat = _catalog({"customer_id": "VARCHAR", "event_ts": "TIMESTAMP", "txn_count_7d": "BIGINT",
                     "amount_sum_7d": "DOUBLE"})
     [p] = problems_of(manifest(), catalog=cat)
-    assert p.message == "join key 'customer_id' is VARCHAR in the warehouse but entity 'customer' declares bigint"
+    assert p.message == "join key 'customer_id' of 'customer_spend_features' is VARCHAR (in the warehouse) but entity 'customer' declares bigint"
 
 
 class _CountedColumns(dict):
@@ -183,11 +189,12 @@ def test_catalog_columns_are_read_once_per_model():
 
 
 def test_duplicate_feature_refs_in_a_training_set():
-    m = manifest()
-    fw(m, TRAINING)["features"] = ["customer_spend_features:*", "customer_spend_features:txn_count_7d"]
-    [p] = problems_of(m)
-    assert p.message == ("training set 'fraud_training_set' lists feature 'customer_spend_features:txn_count_7d' "
-                         "twice ('customer_spend_features:*' and 'customer_spend_features:txn_count_7d')")
+    [p] = problems_of(manifest(), feature_services=svc(
+        ["customer_spend_features:*", "customer_spend_features:txn_count_7d"]))
+    # the ref rules (refs.expand_refs): an explicit feature already covered by view:* is listed twice
+    assert p.message == ("feature service 'fraud_model': feature 'customer_spend_features:txn_count_7d' "
+                         "is requested twice")
+    assert p.where == "dbt_project.yml: vars.fw.feature_services.fraud_model.features"
 
 
 def test_malformed_ttl():
@@ -200,12 +207,11 @@ def test_malformed_ttl():
 
 
 def test_training_set_unknown_feature_did_you_mean():
-    m = manifest()
-    fw(m, TRAINING)["features"] = ["customer_spend_features:txn_count_7", "merchant_risk_feature:chargeback_rate_90d"]
-    p1, p2 = problems_of(m)
-    assert p1.message == ("training set 'fraud_training_set' uses unknown feature 'customer_spend_features:txn_count_7'."
-                          " did you mean 'customer_spend_features:txn_count_7d'?")
-    assert p2.message == ("training set 'fraud_training_set' uses unknown feature view 'merchant_risk_feature'."
+    p1, p2 = problems_of(manifest(), feature_services=svc(
+        ["customer_spend_features:txn_count_7", "merchant_risk_feature:chargeback_rate_90d"]))
+    assert p1.message == ("feature service 'fraud_model': feature view 'customer_spend_features' has no feature"
+                          " 'txn_count_7'. did you mean 'txn_count_7d'?")
+    assert p2.message == ("feature service 'fraud_model': unknown feature view 'merchant_risk_feature'."
                           " did you mean 'merchant_risk_features'?")
 
 
@@ -221,8 +227,7 @@ def test_every_problem_is_reported_at_once():
     fw(m, SPEND)["ttl"] = "soon"
     fw(m, RISK)["entity"] = "merch"
     add_column(m, SPEND, "ghost")
-    fw(m, TRAINING)["features"] = ["customer_spend_features:nope"]
-    problems = problems_of(m)
+    problems = problems_of(m, feature_services=svc(["customer_spend_features:nope"]))
     assert len(problems) == 4
     text = str(ProblemsError(problems, summary="the registry was not written; problems found"))
     assert text.startswith("the registry was not written; problems found: 4\n- malformed ttl 'soon'")
@@ -330,10 +335,10 @@ def test_change_list_against_the_previous_registry():
         "range between interval 1 day preceding and current row) as txn_count_1d\nfrom txns")
     m["nodes"][RISK]["raw_code"] = m["nodes"][RISK]["raw_code"].replace("interval 90 days", "interval 60 days")
     m["nodes"][RISK]["columns"]["chargeback_rate_90d"]["data_type"] = "float"
-    fw(m, TRAINING)["features"] = ["customer_spend_features:*"]
-    after = build(m, previous=before).registry
+    only_spend = svc(["customer_spend_features:*"])
+    after = build(m, previous=before, feature_services=only_spend).registry
     # the previous registry as its file's JSON (what build_registry passes) gives the same change list
-    assert build(m, previous=as_file_json(before)).registry.changes == after.changes
+    assert build(m, previous=as_file_json(before), feature_services=only_spend).registry.changes == after.changes
     assert after.changes == {
         "previous_version": before.version,
         "views": {"added": [], "removed": [], "changed": [
@@ -350,14 +355,14 @@ def test_change_list_added_and_removed_views():
     before = build(manifest()).registry
     m = manifest()
     del m["nodes"][RISK]
-    fw(m, TRAINING)["features"] = ["customer_spend_features:*"]
+    only_spend = svc(["customer_spend_features:*"])
     for k in ("parent_map", "child_map"):
         m[k].pop(RISK, None)
         for v in m[k].values():
             if RISK in v:
                 v.remove(RISK)
-    after = build(m, previous=before).registry
-    assert build(m, previous=as_file_json(before)).registry.changes == after.changes
+    after = build(m, previous=before, feature_services=only_spend).registry
+    assert build(m, previous=as_file_json(before), feature_services=only_spend).registry.changes == after.changes
     assert after.changes["views"] == {"added": [], "removed": ["merchant_risk_features"], "changed": []}
     assert after.changes["features"]["removed"] == ["merchant_risk_features:chargeback_rate_90d"]
     back = build(manifest(), previous=after).registry

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from registry_support import ENTITIES, SPEND, STG, manifest
+from registry_support import ENTITIES, SERVICES, SPEND, STG, manifest
 
 from featurewarehouse.registry.builder import build_from_manifest
 from featurewarehouse.registry.fingerprint import fingerprint_sql
@@ -61,7 +61,7 @@ def test_operator_spelling_is_not_logic():
 
 
 def _fp(m):
-    return build_from_manifest(m, ENTITIES).registry.view("customer_spend_features").fingerprint
+    return build_from_manifest(m, ENTITIES, feature_services=SERVICES).registry.view("customer_spend_features").fingerprint
 
 
 def test_build_fingerprint_ignores_where_the_warehouse_lives():

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from registry_support import ENTITIES, RISK, manifest
+from registry_support import ENTITIES, SERVICES, RISK, manifest
 
 from featurewarehouse.errors import ConfigError
 from featurewarehouse.registry.builder import build_from_manifest
@@ -11,7 +11,7 @@ from featurewarehouse.registry.lineage import column_lineage, source_columns
 
 @pytest.fixture(scope="module")
 def reg():
-    return build_from_manifest(manifest(), ENTITIES).registry
+    return build_from_manifest(manifest(), ENTITIES, feature_services=SERVICES).registry
 
 
 def test_through_a_cte_and_a_renaming_staging_model(reg):
@@ -41,7 +41,7 @@ def test_join_picks_the_right_side():
         "select t.merchant_id, t.event_ts, c.reported_at as chargeback_rate_90d\n"
         "from {{ ref('stg_transactions') }} t\n"
         "join {{ ref('stg_chargebacks') }} c on c.transaction_id = t.transaction_id")
-    reg = build_from_manifest(m, ENTITIES).registry
+    reg = build_from_manifest(m, ENTITIES, feature_services=SERVICES).registry
     assert reg.column_lineage["merchant_risk_features"] == {
         "chargeback_rate_90d": ["stg_chargebacks.reported_at"],
         "event_ts": ["stg_transactions.event_ts"],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from registry_support import ENTITIES, SPEND, manifest
+from registry_support import ENTITIES, SERVICES, SPEND, manifest
 
 from featurewarehouse.registry.builder import build_from_manifest
 from featurewarehouse.registry.lint import lint_registry, lint_sql
@@ -125,12 +125,12 @@ def test_finding_names_model_construct_and_message():
 
 
 def test_registry_lint_on_fixture_views():
-    reg = build_from_manifest(manifest(), ENTITIES).registry
+    reg = build_from_manifest(manifest(), ENTITIES, feature_services=SERVICES).registry
     assert lint_registry(reg) == ([], [])
     m = manifest()
     m["nodes"][SPEND]["raw_code"] = m["nodes"][SPEND]["raw_code"].replace(
         "range between interval 7 days preceding and current row", "rows between unbounded preceding and 1 following")
-    findings, skipped = lint_registry(build_from_manifest(m, ENTITIES).registry)
+    findings, skipped = lint_registry(build_from_manifest(m, ENTITIES, feature_services=SERVICES).registry)
     assert skipped == []
     # both windows leak; lines are the model file's lines (config block and comment lines count)
     assert [(f.model, f.rule, f.line) for f in findings] == [
@@ -145,7 +145,7 @@ def test_registry_lint_reads_label_models_and_unknown_view():
         "    select s.* from {{ ref('stg_transactions') }} s\n"
         "    join {{ ref('fraud_labels') }} l on l.transaction_id = s.transaction_id")
     m["nodes"][SPEND]["depends_on"]["nodes"].append("model.mini.fraud_labels")
-    reg = build_from_manifest(m, ENTITIES).registry
+    reg = build_from_manifest(m, ENTITIES, feature_services=SERVICES).registry
     findings, _ = lint_registry(reg, ["customer_spend_features"])
     assert [(f.rule, f.line, f.construct) for f in findings] == [("FW004", 5, '"fraud_labels" AS l')]
     from featurewarehouse.errors import ConfigError

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from registry_support import ENTITIES, manifest
+from registry_support import ENTITIES, SERVICES, manifest
 
 from featurewarehouse.registry.builder import build_from_manifest
 from featurewarehouse.registry.search import search
@@ -10,7 +10,7 @@ from featurewarehouse.registry.search import search
 
 @pytest.fixture(scope="module")
 def reg():
-    return build_from_manifest(manifest(), ENTITIES).registry
+    return build_from_manifest(manifest(), ENTITIES, feature_services=SERVICES).registry
 
 
 def refs(reg, q, **kw):

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from featurewarehouse.contract.types import arrow_family, families_compatible
+from featurewarehouse.contract.types import type_family as dtype_family  # noqa: F401  (staging.py imports it here)
 from featurewarehouse.errors import ConfigError
 from featurewarehouse.refs import did_you_mean
 
@@ -24,72 +26,18 @@ ROW_ID = "__fw_row_id"
 EVENT_TS = "__fw_event_ts"
 RESERVED = (ROW_ID, EVENT_TS)
 
-# Entity key dtypes (as declared in vars.fw.entities) grouped into families that
-# compare correctly in SQL; a spine column of another family is a type error.
-_DTYPE_FAMILIES: dict[str, str] = {
-    **dict.fromkeys(
-        ("bigint", "int", "integer", "int8", "int4", "int2", "int64", "int32", "int16", "smallint",
-         "tinyint", "hugeint", "ubigint", "uinteger", "usmallint", "utinyint", "long"),
-        "integer",
-    ),
-    **dict.fromkeys(("varchar", "text", "string", "char", "character varying", "str"), "string"),
-    **dict.fromkeys(("double", "float", "real", "float8", "float4", "double precision"), "float"),
-    **dict.fromkeys(("decimal", "numeric"), "decimal"),
-    **dict.fromkeys(("boolean", "bool"), "boolean"),
-    "date": "date",
-    **dict.fromkeys(("timestamp", "datetime"), "timestamp"),
-    "uuid": "string",
-}
-
-
-def dtype_family(dtype: str) -> str | None:
-    """The comparison family of a declared key dtype, or None when unknown.
-
-    >>> dtype_family("BIGINT"), dtype_family("varchar(20)"), dtype_family("geometry")
-    ('integer', 'string', None)
-    """
-    base = re.sub(r"\(.*\)$", "", dtype.strip().lower()).strip()
-    return _DTYPE_FAMILIES.get(base)
-
-
-def arrow_family(arrow_type: Any) -> str:
-    """The comparison family of an Arrow type (the spine's column types arrive as Arrow)."""
-    import pyarrow as pa
-    import pyarrow.types as t
-
-    if t.is_dictionary(arrow_type):
-        return arrow_family(arrow_type.value_type)
-    if t.is_integer(arrow_type):
-        return "integer"
-    if t.is_floating(arrow_type):
-        return "float"
-    if t.is_decimal(arrow_type):
-        return "decimal"
-    if t.is_string(arrow_type) or t.is_large_string(arrow_type) or getattr(t, "is_string_view", lambda _: False)(arrow_type):
-        return "string"
-    if t.is_boolean(arrow_type):
-        return "boolean"
-    if t.is_timestamp(arrow_type):
-        return "timestamptz" if arrow_type.tz else "timestamp"
-    if t.is_date(arrow_type):
-        return "date"
-    if arrow_type == pa.null():
-        return "null"
-    return "other"
-
-
+# Families (contract/types.py) as words for error messages
 _FAMILY_WORDS = {
-    "integer": "an integer", "string": "a string", "float": "a floating-point number",
-    "decimal": "a decimal", "boolean": "a boolean", "date": "a date", "timestamp": "a timestamp",
-    "timestamptz": "a timestamp with time zone", "null": "all-NULL (no type)", "other": "an unsupported type",
+    "integer": "an integer", "text": "a string", "float": "a floating-point number",
+    "decimal": "a decimal", "boolean": "a boolean", "date": "a date", "time": "a time of day",
+    "timestamp": "a timestamp", "timestamptz": "a timestamp with time zone", "binary": "binary",
+    "null": "all-NULL (no type)", "other": "an unsupported type",
 }
 
 
 def _compatible(column_family: str, key_family: str) -> bool:
-    if column_family == key_family or column_family == "null":
-        return True
-    # A DECIMAL(18,0) from a warehouse compares fine with BIGINT.
-    return {column_family, key_family} == {"integer", "decimal"}
+    # an all-NULL spine column has no type to disagree with; a DECIMAL(18,0) compares fine with BIGINT
+    return column_family == "null" or families_compatible(column_family, key_family)
 
 
 # ---- inputs ------------------------------------------------------------------

@@ -21,6 +21,7 @@ import datetime as _dt
 import re
 from typing import Any, Sequence
 
+from featurewarehouse.contract.types import type_family
 from featurewarehouse.errors import ConfigError
 
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -31,30 +32,22 @@ _EPOCH_DATE = _dt.date(1970, 1, 1)
 VERSION_SHIFT = 10**18
 NO_CREATED = -(10**17)  # a missing created timestamp sorts before every real one
 
-_INT = re.compile(r"^(tiny|small|big|hugeu?|u)?int(eger)?\d*$|^(int[248]|long|short|serial|bigserial)$")
+# contract family (contract/types.py) -> how a key or value is typed and encoded online
+_KIND_OF_FAMILY = {
+    "integer": "int", "float": "float", "decimal": "float", "text": "str", "boolean": "bool",
+    "timestamp": "timestamp", "timestamptz": "timestamp", "date": "date",
+}
 
 
 def kind_of(dtype: str) -> str:
-    """A warehouse data type to one of: int, float, str, bool, timestamp, date.
+    """A warehouse data type to one of: int, float, str, bool, timestamp, date (by its contract family).
 
-    >>> kind_of("BIGINT"), kind_of("double precision"), kind_of("varchar(20)"), kind_of("timestamp with time zone")
-    ('int', 'float', 'str', 'timestamp')
+    >>> kind_of("BIGINT"), kind_of("UBIGINT"), kind_of("double precision"), kind_of("varchar(20)")
+    ('int', 'int', 'float', 'str')
+    >>> kind_of("timestamp with time zone"), kind_of("geometry")
+    ('timestamp', 'str')
     """
-    t = (dtype or "").strip().lower()
-    base = t.split("(")[0].strip()
-    if _INT.match(base.replace(" ", "")):
-        return "int"
-    if base in ("double", "double precision", "float", "float4", "float8", "real", "numeric", "decimal") or base.startswith(
-        ("float", "decimal", "numeric")
-    ):
-        return "float"
-    if base in ("bool", "boolean"):
-        return "bool"
-    if base.startswith("timestamp") or base in ("datetime", "timestamptz"):
-        return "timestamp"
-    if base == "date":
-        return "date"
-    return "str"
+    return _KIND_OF_FAMILY.get(type_family(dtype) or "", "str")
 
 
 def micros(value: _dt.datetime) -> int:

@@ -28,25 +28,18 @@ from featurewarehouse.errors import ConfigError, Problem, ProblemsError
 from featurewarehouse.files import atomic_write
 from featurewarehouse.registry.analysis import CACHE_VERSION, Graph, analyze_models, display
 from featurewarehouse.registry.changes import diff_data, diff_registries
+from featurewarehouse.contract.meta import KIND_KEYS, KINDS, fw_meta, where
 from featurewarehouse.registry.model import (
-    KINDS,
     REGISTRY_SCHEMA_VERSION,
     Entity,
     Feature,
+    FeatureService,
     FeatureView,
     JoinKey,
     ModelRecord,
     Registry,
 )
-from featurewarehouse.registry.records import (
-    _KIND_KEYS,
-    CatalogColumns,
-    build_record,
-    build_view,
-    fw_meta,
-    parse_entities,
-    where,
-)
+from featurewarehouse.registry.records import CatalogColumns, build_record, build_services, build_view, parse_entities
 from featurewarehouse.registry.sql import Relations
 
 @dataclass
@@ -74,8 +67,11 @@ def build_from_manifest(
     project_name: str | None = None,
     built_at: str | None = None,
     cache: dict[str, Any] | None = None,
+    feature_services: dict[str, Any] | None = None,
 ) -> BuildResult:
     """Build and validate. Raises :class:`ProblemsError` listing every problem.
+
+    ``feature_services`` is ``vars.fw.feature_services`` of the project.
 
     ``cache`` is the analysis cache of an earlier build (``BuildResult.cache``).
     """
@@ -97,7 +93,7 @@ def build_from_manifest(
         meta = fw_meta(node)
         if meta is None:
             continue
-        if "__invalid__" not in meta and meta.get("kind") is None and not (_KIND_KEYS & set(meta)):
+        if "__invalid__" not in meta and meta.get("kind") is None and not (KIND_KEYS & set(meta)):
             continue  # fw metadata without a kind (owner, tags on a staging model): not a registry model
         if "__invalid__" in meta or meta.get("kind") not in KINDS:
             problems.append(Problem(
@@ -116,11 +112,11 @@ def build_from_manifest(
 
     with gc_paused():
         return _assemble(fw_nodes, sqls, ents, manifest, catalog, dialect, rel, graph, previous, problems, warnings,
-                         project_name, built_at, stats, cache_out)
+                         project_name, built_at, stats, cache_out, feature_services)
 
 
 def _assemble(fw_nodes, sqls, ents, manifest, catalog, dialect, rel, graph, previous, problems, warnings,
-              project_name, built_at, stats, cache_out) -> BuildResult:
+              project_name, built_at, stats, cache_out, feature_services=None) -> BuildResult:
     """Records, lineage, validation outcome, version and change list from the analysed models."""
     view_uids = [uid for uid, _, meta in fw_nodes if meta["kind"] == "feature_view"]
     views: list[FeatureView] = []
@@ -131,12 +127,14 @@ def _assemble(fw_nodes, sqls, ents, manifest, catalog, dialect, rel, graph, prev
         if view is not None:
             views.append(view)
     view_by_name = {v.name: v for v in views}
+    services = build_services(feature_services, view_by_name, problems)
+    service_refs = {name: refs for name, (_, refs) in services.items()}
 
     records: list[ModelRecord] = []
     for uid, node, meta in fw_nodes:
         if meta["kind"] == "feature_view":
             continue
-        records.append(build_record(uid, node, meta, ents, view_by_name, problems))
+        records.append(build_record(uid, node, meta, ents, view_by_name, problems, service_refs))
 
     # model-level lineage: ancestors (models, sources); downstream training sets
     uid_of = {node["name"]: uid for uid, node, _ in fw_nodes}
@@ -169,7 +167,15 @@ def _assemble(fw_nodes, sqls, ents, manifest, catalog, dialect, rel, graph, prev
         m = sqls.get(uid)
         if m is not None and m.text:
             model_sql[m.name] = {"sql": m.text, "origin": m.origin}
+    used = {}
+    for r in records:
+        if r.feature_service:
+            used.setdefault(r.feature_service, []).append(r.name)
     registry = Registry(
+        feature_services=tuple(
+            FeatureService(name=name, features=tuple(refs), description=spec.description, owner=spec.owner,
+                           logging=spec.logging, used_by=tuple(sorted(used.get(name, ()))))
+            for name, (spec, refs) in sorted(services.items())),
         entities=tuple(ents[n] for n in sorted(ents)),
         feature_views=tuple(views),
         models=tuple(records),
@@ -423,11 +429,17 @@ def _build_files(config, manifest_file, catalog_path, previous_manifest, write, 
         manifest = read_artifact(manifest_file, what="dbt manifest",
                                  hint="run `fwctl registry build` (it runs dbt parse) or `dbt parse`")
         cat_file = Path(catalog_path) if catalog_path else config.catalog_path
-        catalog = None
+        catalog, types_note = None, ""
         if cat_file.is_file():
             catalog = read_artifact(cat_file, what="dbt catalog", hint="rerun `dbt docs generate`, or delete it")
         elif catalog_path:
             raise ConfigError(f"dbt catalog not found: {cat_file}", hint="run `dbt docs generate` to write it")
+        else:  # the documented flow never writes catalog.json: ask the warehouse for the views' types
+            from featurewarehouse.registry.warehouse_types import warehouse_catalog
+
+            view_uids = [uid for uid, node in (manifest.get("nodes") or {}).items()
+                         if (fw_meta(node) or {}).get("kind") == "feature_view"]
+            catalog, types_note = warehouse_catalog(config, manifest, view_uids)
         previous = read_previous_data(config.registry_path)
         cache = read_cache(cache_path(config)) if use_cache else None
         # the loaded JSON is acyclic: out of the GC's sight until build_registry unfreezes
@@ -435,8 +447,11 @@ def _build_files(config, manifest_file, catalog_path, previous_manifest, write, 
         gc.freeze()
     result = build_from_manifest(
         manifest, config.entities, catalog=catalog, previous=previous, previous_manifest=previous_manifest,
-        cache=cache,
+        cache=cache, feature_services=config.fw_vars.get("feature_services"),
     )
+    if catalog is None and types_note and result.registry.feature_views:
+        result.warnings.append(f"column types not read from the warehouse ({types_note}): key and timestamp "
+                               "types are checked against the YAML data_type only")
     if write:
         with gc_paused():
             result.written = write_registry(result.data or result.registry, config.registry_path,

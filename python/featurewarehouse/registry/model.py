@@ -5,43 +5,16 @@ The records are frozen dataclasses; ``Registry.to_dict``/``from_dict`` is the
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from featurewarehouse.errors import ConfigError, MetadataError
-from featurewarehouse.refs import FeatureRef, did_you_mean
+from featurewarehouse.contract.meta import KINDS
+from featurewarehouse.contract.ttl import parse_ttl  # noqa: F401  (re-exported: registry.parse_ttl)
+from featurewarehouse.errors import ConfigError
+from featurewarehouse.refs import FeatureRef, did_you_mean, expand_refs
 
 REGISTRY_SCHEMA_VERSION = 1
-KINDS = ("feature_view", "label", "feature_log", "training_set")
-
-_TTL = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
-_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_ttl(text: str | int | None, *, where: str | None = None) -> int | None:
-    """TTL string to seconds: ``30d``, ``12h``, ``90m``, ``45s``, ``2w``; None/"" means no TTL.
-
-    >>> parse_ttl("30d")
-    2592000
-    >>> parse_ttl(None) is None
-    True
-    """
-    if text is None or text == "":
-        return None
-    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
-        return text
-    m = _TTL.match(str(text))
-    if not m or int(m[1]) == 0:
-        raise MetadataError(
-            f"malformed ttl {text!r}",
-            where=where,
-            hint="write a positive number and a unit: 45s, 90m, 12h, 30d or 2w",
-        )
-    return int(m[1]) * _TTL_UNITS[m[2]]
-
-
 @dataclass(frozen=True)
 class JoinKey:
     name: str
@@ -121,7 +94,8 @@ class ModelRecord:
     relation: str
     entities: tuple[str, ...] = ()
     timestamp: str | None = None
-    features: tuple[str, ...] = ()  # feature refs a training set uses
+    features: tuple[str, ...] = ()  # feature refs a training set uses (its feature service's)
+    feature_service: str | None = None  # a training set: the service its YAML and SQL name
     owner: str | None = None
     tags: tuple[str, ...] = ()
     description: str = ""
@@ -130,6 +104,18 @@ class ModelRecord:
     upstream: tuple[str, ...] = ()
     downstream: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class FeatureService:
+    """A named, owned list of feature refs (``vars.fw.feature_services``), and who uses it."""
+
+    name: str
+    features: tuple[str, ...]  # refs as declared, checked against the views
+    description: str = ""
+    owner: str | None = None
+    logging: dict[str, Any] = field(default_factory=dict, hash=False)
+    used_by: tuple[str, ...] = ()  # training sets whose YAML names it
 
 
 @dataclass(frozen=True)
@@ -147,6 +133,7 @@ class Registry:
     # the analysed SQL of each feature view: {"sql": ..., "origin": compiled|rendered|previous-compiled}
     model_sql: dict[str, dict[str, str]] = field(default_factory=dict, hash=False)
     dialect: str = "duckdb"
+    feature_services: tuple[FeatureService, ...] = ()
 
     @classmethod
     def load(cls, project_dir: Path | str | None = None) -> "Registry":
@@ -198,6 +185,16 @@ class Registry:
             hint="run `fwctl features list` to see the feature views",
         )
 
+    def service(self, name: str) -> FeatureService:
+        for s in self.feature_services:
+            if s.name == name:
+                return s
+        raise ConfigError(
+            f"unknown feature service {name!r}." + did_you_mean(name, [s.name for s in self.feature_services]),
+            hint="feature services are declared in dbt_project.yml under vars.fw.feature_services "
+                 "(`fwctl features services` lists them)",
+        )
+
     def model(self, name: str) -> ModelRecord:
         for m in self.models:
             if m.name == name:
@@ -213,25 +210,15 @@ class Registry:
     def online_views(self) -> tuple[FeatureView, ...]:
         return tuple(v for v in self.feature_views if v.online)
 
-    def resolve(self, refs: Iterable[str | FeatureRef]) -> list[Feature]:
-        """Expand ``view:feature`` / ``view:*`` refs to features, in order, without repeats."""
-        out: list[Feature] = []
-        seen: set[str] = set()
-        for raw in refs:
-            ref = raw if isinstance(raw, FeatureRef) else FeatureRef.parse(raw)
-            view = self.view(ref.view)
-            feats = view.features if ref.is_wildcard else (view.feature(ref.feature),)
-            for f in feats:
-                if f.ref in seen:
-                    if not ref.is_wildcard:
-                        raise ConfigError(
-                            f"feature {f.ref!r} is requested twice",
-                            hint="list each feature once",
-                        )
-                    continue
-                seen.add(f.ref)
-                out.append(f)
-        return out
+    def resolve(self, refs: Iterable[str | FeatureRef] | str) -> list[Feature]:
+        """Expand ``view:feature`` / ``view:*`` refs to features by the ref rules (``refs.expand_refs``).
+
+        ``refs`` may instead be the name of a feature service: its features.
+        """
+        if isinstance(refs, str):
+            refs = self.service(refs).features
+        features_of = {v.name: [f.name for f in v.features] for v in self.feature_views}
+        return [self.view(r.view).feature(r.feature) for r in expand_refs(refs, features_of)]
 
     # ---- (de)serialization --------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -283,6 +270,10 @@ class Registry:
             column_lineage=data.get("column_lineage", {}),
             model_sql=data.get("model_sql", {}),
             dialect=data.get("dialect", "duckdb"),
+            feature_services=tuple(
+                FeatureService(**{**s, "features": tuple(s["features"]), "used_by": tuple(s.get("used_by", ()))})
+                for s in data.get("feature_services", [])
+            ),
         )
 
     @classmethod

@@ -5,39 +5,22 @@ raising, so a build reports all of them at once.
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-from featurewarehouse.errors import ConfigError, MetadataError, Problem
-from featurewarehouse.refs import FeatureRef, did_you_mean
-from featurewarehouse.registry.dtypes import types_match
-from featurewarehouse.registry.model import Entity, Feature, FeatureView, JoinKey, ModelRecord, parse_ttl
-
-_KIND_KEYS = {"entity", "timestamp", "features", "ttl", "online", "created_timestamp", "available_timestamp"}
-
-def fw_meta(node: dict[str, Any]) -> dict[str, Any] | None:
-    """``config.meta.fw`` of a node or column (dbt also mirrors it in ``meta``)."""
-    for holder in ((node.get("config") or {}).get("meta") or {}, node.get("meta") or {}):
-        fw = holder.get("fw")
-        if fw is not None:
-            return fw if isinstance(fw, dict) else {"__invalid__": fw}
-    return None
-
-
-def yaml_file(node: dict[str, Any]) -> str:
-    patch = node.get("patch_path") or ""
-    if "://" in patch:
-        patch = patch.split("://", 1)[1]
-    return patch or node.get("original_file_path") or node.get("name", "")
-
-
-def where(node: dict[str, Any], column: str | None = None, key: str | None = None) -> str:
-    """``models/features/x.yml: x.columns.y`` (file, model, column)."""
-    path = f"{node['name']}.columns.{column}" if column else node["name"]
-    if key:
-        path += f".config.meta.fw.{key}" if not column else f".{key}"
-    return f"{yaml_file(node)}: {path}"
-
+from featurewarehouse.contract.meta import (
+    TIMESTAMP_KEYS,
+    fw_meta,
+    model_meta_problems,
+    owner_of,
+    reserved_feature_problems,
+    tags_of,
+    where,
+)
+from featurewarehouse.contract.ttl import parse_ttl
+from featurewarehouse.contract.types import is_time_family, type_family, types_match
+from featurewarehouse.errors import MetadataError, Problem
+from featurewarehouse.refs import RefError, did_you_mean, expand_refs
+from featurewarehouse.registry.model import Entity, Feature, FeatureView, JoinKey, ModelRecord
 
 def _as_list(value: Any) -> list[str]:
     if value is None:
@@ -101,6 +84,7 @@ class CatalogColumns:
 def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings) -> FeatureView:
     """``catalog``: a :class:`CatalogColumns` (or the catalog dict, or None)."""
     name = node["name"]
+    problems.extend(model_meta_problems(node, meta))
     cat_cols = CatalogColumns.of(catalog)(uid)
     entity_names = _as_list(meta.get("entity"))
     if not entity_names:
@@ -147,10 +131,29 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
                 f"{what} {col!r} is not produced by {evidence} of {name!r}." + did_you_mean(col, sorted(produced)),
                 where(node, column=column), hint))
 
-    for ts_key in ("timestamp", "created_timestamp", "available_timestamp"):
+    # a column's type: the warehouse's (catalog) when known, else the YAML data_type (dbt's model contract)
+    yaml_types = {str(c.get("name") or n).lower(): str(c.get("data_type") or "")
+                  for n, c in (node.get("columns") or {}).items()}
+
+    def column_type(col: str) -> tuple[str, str]:
+        actual = cat_cols.get(col.lower())
+        if actual:
+            return actual, "in the warehouse"
+        declared = yaml_types.get(col.lower()) or ""
+        return declared, "its declared data_type" if declared else ""
+
+    for ts_key in TIMESTAMP_KEYS:
         if meta.get(ts_key):
-            check_column(str(meta[ts_key]), f"{ts_key.replace('_', ' ')} column",
-                         f"select a column named {meta[ts_key]!r} or fix config.meta.fw.{ts_key}")
+            ts_col = str(meta[ts_key])
+            check_column(ts_col, f"{ts_key.replace('_', ' ')} column",
+                         f"select a column named {ts_col!r} or fix config.meta.fw.{ts_key}")
+            ts_type, source = column_type(ts_col)
+            fam = type_family(ts_type, dialect)
+            if ts_type and fam is not None and not is_time_family(fam):
+                problems.append(Problem(
+                    f"{ts_key.replace('_', ' ')} column {ts_col!r} of {name!r} is {ts_type} ({source}), "
+                    "not a timestamp or date", where(node, column=ts_col),
+                    f"cast it in the model: cast({ts_col} as timestamp) (and declare data_type: timestamp)"))
 
     join_keys: list[JoinKey] = []
     for e in entity_names:
@@ -159,16 +162,21 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
                 continue
             join_keys.append(k)
             check_column(k.name, f"join key of entity {e!r}", f"select the column {k.name!r} (the entity's key)")
-            actual = cat_cols.get(k.name.lower())
+            actual, source = column_type(k.name)
             if actual and k.dtype and not types_match(k.dtype, actual, dialect):
                 problems.append(Problem(
-                    f"join key {k.name!r} is {actual} in the warehouse but entity {e!r} declares {k.dtype}",
-                    where(node, column=k.name), f"cast it in the model: cast({k.name} as {k.dtype})"))
+                    f"join key {k.name!r} of {name!r} is {actual} ({source}) but entity {e!r} declares {k.dtype}",
+                    where(node, column=k.name),
+                    f"cast it in the model: cast({k.name} as {k.dtype}), and declare data_type: {k.dtype}"))
+            elif not actual and k.dtype:
+                warnings.append(f"{name}: the type of join key {k.name!r} is unknown (no data_type in the YAML, "
+                                f"no catalog): declare data_type: {k.dtype} on the column to have it checked")
+    problems.extend(reserved_feature_problems(node, meta, [k.name for k in join_keys]))
 
     features: list[Feature] = []
     for col_name, col in (node.get("columns") or {}).items():
         cmeta = fw_meta(col) or {}
-        if not cmeta.get("feature"):
+        if cmeta.get("feature") is not True:  # a non-boolean is reported by model_meta_problems
             continue
         check_column(col_name, "declared feature", "select it in the model's SQL, or fix the column name in the YAML",
                      column=col_name)
@@ -190,7 +198,7 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
         features.append(Feature(
             name=col_name, view=name, dtype=(declared or actual or "").lower(),
             description=str(col.get("description") or ""), checks=dict(sorted(checks.items())),
-            tags=tuple(sorted(set(_as_list(col.get("tags")) + _as_list(cmeta.get("tags"))))),
+            tags=tags_of(col),
         ))
     if not features:
         warnings.append(f"{name}: feature view declares no feature columns (config.meta.fw.feature: true)")
@@ -199,57 +207,78 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
         name=name, relation=node.get("relation_name") or name, entities=tuple(entity_names),
         join_keys=tuple(join_keys), timestamp=str(timestamp or ""), features=tuple(features),
         created_timestamp=meta.get("created_timestamp"), available_timestamp=meta.get("available_timestamp"),
-        ttl_seconds=ttl, online=bool(meta.get("online", False)), owner=meta.get("owner"),
-        tags=tuple(sorted(set(_as_list(meta.get("tags")) + _as_list(node.get("tags"))))),
+        ttl_seconds=ttl, online=meta.get("online") is True, owner=owner_of(node), tags=tags_of(node),
         description=str(node.get("description") or ""), unique_id=uid,
         original_file_path=node.get("original_file_path", ""),
         fingerprint=msql.fingerprint if msql is not None else "",
     )
 
 
-def build_record(uid, node, meta, ents, views, problems) -> ModelRecord:
+def build_record(uid, node, meta, ents, views, problems, services=None) -> ModelRecord:
+    """``services``: feature service name -> its checked refs (:func:`build_services`)."""
     name, kind = node["name"], meta["kind"]
+    services = services or {}
     entity_names = _as_list(meta.get("entity"))
     for e in entity_names:
         if e not in ents:
             problems.append(Problem(f"{kind} model {name!r} names unknown entity {e!r}." + did_you_mean(e, ents),
                                     where(node, key="entity"), "declare it under vars.fw.entities, or fix the name"))
     refs: list[str] = []
+    service = meta.get("feature_service")
     if kind == "training_set":
-        seen: dict[str, str] = {}
-        all_refs = [f.ref for v in views.values() for f in v.features]
-        for raw in _as_list(meta.get("features")):
-            try:
-                ref = FeatureRef.parse(raw)
-            except ConfigError as exc:
-                problems.append(Problem(exc.message, where(node, key="features"), exc.hint))
-                continue
-            view = views.get(ref.view)
-            if view is None:
-                problems.append(Problem(
-                    f"training set {name!r} uses unknown feature view {ref.view!r}." + did_you_mean(ref.view, views),
-                    where(node, key="features"), "run `fwctl features list` to see the feature views"))
-                continue
-            expanded = [f.ref for f in view.features] if ref.is_wildcard else [str(ref)]
-            if not ref.is_wildcard and ref.feature not in {f.name for f in view.features}:
-                close = difflib.get_close_matches(ref.feature, [f.name for f in view.features], n=3, cutoff=0.6)
-                suggest = did_you_mean(str(ref), [f"{view.name}:{c}" for c in close] or all_refs)
-                problems.append(Problem(
-                    f"training set {name!r} uses unknown feature {str(ref)!r}." + suggest,
-                    where(node, key="features"), f"run `fwctl features show {ref.view}` to list its features"))
-                continue
-            for r in expanded:
-                if r in seen:
-                    problems.append(Problem(
-                        f"training set {name!r} lists feature {r!r} twice ({seen[r]!r} and {raw!r})",
-                        where(node, key="features"), "list each feature once"))
-                seen.setdefault(r, raw)
-            refs.append(str(ref))
+        how = (f"declare the list once as a feature service (dbt_project.yml: vars.fw.feature_services.<name>."
+               f"features), set config.meta.fw.feature_service: <name> in {name}'s YAML and call "
+               "point_in_time_join(..., feature_service='<name>') in its SQL")
+        if "features" in meta:
+            problems.append(Problem(
+                f"training set {name!r} lists its features in its YAML (config.meta.fw.features): a second copy "
+                "of the list in its SQL that can drift", where(node, key="features"), how))
+        if service is None:
+            problems.append(Problem(f"training set {name!r} names no feature service, so the registry cannot "
+                                    "know its features", where(node, key="feature_service"), how))
+        elif service not in services:
+            problems.append(Problem(
+                f"training set {name!r} names unknown feature service {service!r}." + did_you_mean(str(service), services),
+                where(node, key="feature_service"),
+                "declare it in dbt_project.yml under vars.fw.feature_services, or fix the name"))
+        else:
+            refs = list(services[service])
+    elif service is not None:
+        problems.append(Problem(f"{kind} model {name!r} names a feature service; only training sets use one",
+                                where(node, key="feature_service"), "remove config.meta.fw.feature_service"))
     return ModelRecord(
         name=name, kind=kind, relation=node.get("relation_name") or name, entities=tuple(entity_names),
-        timestamp=meta.get("timestamp"), features=tuple(refs), owner=meta.get("owner"),
-        tags=tuple(sorted(set(_as_list(meta.get("tags")) + _as_list(node.get("tags"))))),
+        timestamp=meta.get("timestamp"), features=tuple(refs), owner=owner_of(node), tags=tags_of(node),
+        feature_service=service if kind == "training_set" else None,
         description=str(node.get("description") or ""), unique_id=uid,
         original_file_path=node.get("original_file_path", ""),
-        meta={k: v for k, v in sorted(meta.items()) if k not in ("kind", "features")},
+        meta={k: v for k, v in sorted(meta.items()) if k not in ("kind", "features", "feature_service")},
     )
+
+
+def check_refs(raw: list[Any], features_of: dict[str, list[str]], who: str, at: str,
+               problems: list[Problem]) -> list[str]:
+    """The refs of ``raw`` that expand by the ref rules (``refs.expand_refs``); one problem per bad ref."""
+    good: list[str] = []
+    for text in raw:
+        try:
+            expand_refs(good + [text], features_of)
+        except RefError as exc:
+            problems.append(Problem(f"{who}: {exc.message}", at, exc.hint))
+            continue
+        good.append(str(text).strip())
+    return good
+
+
+def build_services(raw: Any, views: dict[str, FeatureView], problems: list[Problem]) -> dict[str, tuple]:
+    """``vars.fw.feature_services`` checked against the views: name -> (spec, refs that expand)."""
+    from featurewarehouse.contract.services import parse_services
+
+    features_of = {v.name: [f.name for f in v.features] for v in views.values()}
+    out = {}
+    for name, spec in parse_services(raw, problems).items():
+        refs = check_refs([str(r) if isinstance(r, str) else r for r in spec.features], features_of,
+                          f"feature service {name!r}", f"dbt_project.yml: vars.fw.feature_services.{name}.features",
+                          problems)
+        out[name] = (spec, refs)
+    return out

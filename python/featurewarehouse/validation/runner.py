@@ -53,6 +53,8 @@ from featurewarehouse.validation.results import ExpectationOutcome, ModelValidat
 # Suite parameters the generator writes for freshness: the runner fills them in
 # with "now minus N seconds" (UTC) at run time, so a suite file never goes stale.
 FRESHNESS_PARAMETER = re.compile(r"^fw_fresh_after_(\d+)s$")
+# the plausible-timestamp range of validation/suites.py: epoch + N seconds, and now + N seconds
+TIME_PARAMETER = re.compile(r"^fw_(epoch|now)_plus_(-?\d+)s$")
 SAMPLE_SIZE = 5
 DOCS_SITE = "fw_local"
 
@@ -76,7 +78,8 @@ class RunOutput:
 
 
 def freshness_parameters(suite: dict[str, Any], now: _dt.datetime) -> dict[str, Any]:
-    """Values for the ``fw_fresh_after_<N>s`` parameters a suite uses (naive UTC).
+    """Values for the ``fw_fresh_after_<N>s``, ``fw_epoch_plus_<N>s`` and ``fw_now_plus_<N>s``
+    parameters a suite uses (naive UTC).
 
     >>> freshness_parameters({"expectations": [{"kwargs": {"min_value": {"$PARAMETER": "fw_fresh_after_60s"}}}]},
     ...                      _dt.datetime(2024, 1, 1, 0, 1))
@@ -89,6 +92,10 @@ def freshness_parameters(suite: dict[str, Any], now: _dt.datetime) -> dict[str, 
                 m = FRESHNESS_PARAMETER.match(value["$PARAMETER"])
                 if m:
                     out[value["$PARAMETER"]] = now - _dt.timedelta(seconds=int(m[1]))
+                t = TIME_PARAMETER.match(value["$PARAMETER"])
+                if t:
+                    base = now if t[1] == "now" else _dt.datetime(1970, 1, 1)
+                    out[value["$PARAMETER"]] = base + _dt.timedelta(seconds=int(t[2]))
     return out
 
 

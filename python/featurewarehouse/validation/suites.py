@@ -19,35 +19,29 @@ from typing import Any, Iterable
 from featurewarehouse import DBT_PACKAGE
 from featurewarehouse.errors import ConfigError, MetadataError
 from featurewarehouse.files import atomic_write
-from featurewarehouse.registry.model import parse_ttl
-from featurewarehouse.registry.records import fw_meta
+from featurewarehouse.contract.meta import fw_meta, timestamp_range
+from featurewarehouse.contract.ttl import parse_ttl
+from featurewarehouse.contract.types import type_family
 
 GENERATED = "fw_generated"
 SUITES_DIR = "expectations"
 
-# Logical type families: a declared data_type accepts any physical type of its
-# family. On DuckDB GX compares SQLAlchemy classes by these names; on
-# PostgreSQL it compares the catalog's type strings, case-insensitively.
-_TYPE_FAMILIES: dict[str, tuple[str, ...]] = {
+# The physical type names GX sees for each contract family (contract/types.py):
+# a declared data_type accepts any type of its family. On DuckDB GX compares
+# SQLAlchemy classes by these names; on PostgreSQL the catalog's type strings.
+_GX_TYPE_NAMES: dict[str, tuple[str, ...]] = {
     "integer": ("SMALLINT", "INTEGER", "BIGINT", "HUGEINT"),
     "float": ("DOUBLE_PRECISION", "DOUBLE PRECISION", "DOUBLE", "REAL", "FLOAT"),
     "decimal": ("NUMERIC", "DECIMAL"),
-    "string": ("VARCHAR", "TEXT", "CHAR", "CHARACTER VARYING", "STRING"),
+    "text": ("VARCHAR", "TEXT", "CHAR", "CHARACTER VARYING", "STRING"),
     "timestamp": ("TIMESTAMP", "TIMESTAMP WITHOUT TIME ZONE"),
     "timestamptz": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE"),
     "date": ("DATE",),
     "boolean": ("BOOLEAN",),
 }
-_TYPE_ALIASES = {
-    "tinyint": "integer", "smallint": "integer", "int": "integer", "int2": "integer", "int4": "integer",
-    "int8": "integer", "integer": "integer", "bigint": "integer", "hugeint": "integer", "long": "integer",
-    "double": "float", "double precision": "float", "float": "float", "float4": "float", "float8": "float",
-    "real": "float", "numeric": "decimal", "decimal": "decimal",
-    "varchar": "string", "text": "string", "string": "string", "char": "string", "character varying": "string",
-    "timestamp": "timestamp", "timestamp without time zone": "timestamp", "datetime": "timestamp",
-    "timestamptz": "timestamptz", "timestamp with time zone": "timestamptz",
-    "date": "date", "boolean": "boolean", "bool": "boolean",
-}
+# Models whose rows are looked up by (keys, timestamp): a NULL key or timestamp drops a row
+# from sync and point-in-time joins without a word, so their suites check for them.
+_KEYED_KINDS = ("feature_view", "label")
 KNOWN_CHECKS = ("not_null", "min", "max", "accepted_values", "regex", "unique", "mean", "quantiles")
 
 
@@ -71,23 +65,24 @@ class ModelSpec:
     columns: tuple[ColumnSpec, ...] = ()
     key_columns: tuple[str, ...] = ()
     timestamp: str | None = None
+    created_timestamp: str | None = None
+    timestamp_range: tuple[int, int] | None = None  # (min epoch seconds, seconds ahead of the run)
     max_age_seconds: int | None = None
     allow_empty: bool = False
     original_file_path: str = ""
     unique_id: str = ""
     checksum: str = ""
+    dialect: str = "duckdb"  # the project's adapter: how its data_type names are read
 
 
-def family(data_type: str | None) -> str | None:
-    """The type family of a declared ``data_type``, or None when unknown.
+def family(data_type: str | None, dialect: str | None = "duckdb") -> str | None:
+    """The contract's type family of a declared ``data_type`` when GX can check it, else None.
 
-    >>> family("BIGINT"), family("numeric(18,2)"), family("geometry")
-    ('integer', 'decimal', None)
+    >>> family("BIGINT"), family("int64", "bigquery"), family("numeric(18,2)"), family("geometry")
+    ('integer', 'integer', 'decimal', None)
     """
-    if not data_type:
-        return None
-    base = data_type.strip().lower().split("(")[0].strip()
-    return _TYPE_ALIASES.get(base)
+    fam = type_family(data_type, dialect)
+    return fam if fam in _GX_TYPE_NAMES else None
 
 
 # ---------------------------------------------------------------- metadata
@@ -112,9 +107,13 @@ def _built_from_feature_logs(manifest: dict[str, Any]) -> set[str]:
     return out
 
 
-def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> list[ModelSpec]:
+def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any],
+                        fw_vars: dict[str, Any] | None = None) -> list[ModelSpec]:
     """Every materialized model of the root project and of this package (its feature log
-    models, once the project turns them on), with its validation metadata."""
+    models, once the project turns them on), with its validation metadata.
+
+    ``fw_vars``: the project's ``vars.fw`` (its ``timestamp_range``).
+    """
     project = (manifest.get("metadata") or {}).get("project_name")
     from_logs = _built_from_feature_logs(manifest)
     specs: list[ModelSpec] = []
@@ -160,6 +159,11 @@ def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> l
         max_age = fresh.get("max_age") if isinstance(fresh, dict) else fresh
         max_age = max_age or fw.get("max_age")
         table = node.get("alias") or node["name"]
+        kind = fw.get("kind")
+        ts_range = None
+        if kind in _KEYED_KINDS and fw.get("timestamp"):
+            ts_range = timestamp_range((fw_vars or {}).get("timestamp_range"), fw.get("timestamp_range"),
+                                       f"{where}.config.meta.fw.timestamp_range")
         specs.append(
             ModelSpec(
                 name=node["name"],
@@ -170,11 +174,14 @@ def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> l
                 columns=tuple(columns),
                 key_columns=tuple(keys),
                 timestamp=fw.get("timestamp"),
+                created_timestamp=fw.get("created_timestamp") or None,
+                timestamp_range=ts_range,
                 max_age_seconds=parse_ttl(max_age, where=f"{where}: meta.fw.freshness.max_age"),
                 allow_empty=bool(fw.get("allow_empty", uid in from_logs)),
                 original_file_path=node.get("original_file_path") or "",
                 unique_id=uid,
                 checksum=(node.get("checksum") or {}).get("checksum", ""),
+                dialect=(manifest.get("metadata") or {}).get("adapter_type") or "duckdb",
             )
         )
     return specs
@@ -192,7 +199,7 @@ def load_model_specs(config: Any, *, parse: bool = False) -> list[ModelSpec]:
 
     if parse:
         run_dbt(config, ["parse"], quiet=True)
-    return specs_from_manifest(read_manifest(config), config.entities)
+    return specs_from_manifest(read_manifest(config), config.entities, config.fw_vars)
 
 
 def select_specs(specs: list[ModelSpec], select: Iterable[str] | None) -> list[ModelSpec]:
@@ -266,14 +273,21 @@ def generate_expectations(spec: ModelSpec) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if not spec.allow_empty:
         out.append(_exp("expect_table_row_count_to_be_between", min_value=1, max_value=None))
+    keyed = spec.kind in _KEYED_KINDS
+    required = [*spec.key_columns, *([spec.timestamp] if spec.timestamp else [])] if keyed else []
+    declared = {c.name for c in spec.columns}
+    for name in required:  # keys and timestamps the YAML does not list still get their checks
+        if name not in declared:
+            out.append(_exp("expect_column_to_exist", column=name))
+            out.append(_exp("expect_column_values_to_not_be_null", column=name))
     for col in spec.columns:
         where = f"{spec.original_file_path}: {spec.name}.columns.{col.name}.config.meta.fw.checks"
         out.append(_exp("expect_column_to_exist", column=col.name))
-        fam = family(col.data_type)
+        fam = family(col.data_type, spec.dialect)
         if fam:
-            out.append(_exp("expect_column_values_to_be_in_type_list", column=col.name, type_list=list(_TYPE_FAMILIES[fam])))
+            out.append(_exp("expect_column_values_to_be_in_type_list", column=col.name, type_list=list(_GX_TYPE_NAMES[fam])))
         c = col.checks
-        if c.get("not_null"):
+        if c.get("not_null") or col.name in required:
             out.append(_exp("expect_column_values_to_not_be_null", column=col.name))
         if c.get("min") is not None or c.get("max") is not None:
             out.append(_exp("expect_column_values_to_be_between", column=col.name,
@@ -297,8 +311,17 @@ def generate_expectations(spec: ModelSpec) -> list[dict[str, Any]]:
         if c.get("quantiles") is not None:
             out.append(_exp("expect_column_quantile_values_to_be_between", column=col.name,
                             quantile_ranges=_quantile_ranges(c["quantiles"], where)))
+    if keyed and spec.timestamp and spec.timestamp_range:
+        low, ahead = spec.timestamp_range
+        out.append({**_exp("expect_column_values_to_be_between", column=spec.timestamp,
+                           min_value={"$PARAMETER": f"fw_epoch_plus_{low}s"},
+                           max_value={"$PARAMETER": f"fw_now_plus_{ahead}s"}),
+                    "description": "Event times are plausible (vars.fw.timestamp_range): none before the minimum "
+                                   "or in the future beyond max_ahead."})
     if spec.kind == "feature_view" and spec.key_columns and spec.timestamp:
-        out.append(unique_key_expectation([*spec.key_columns, spec.timestamp]))
+        # restatements share keys and event time and differ by created timestamp (the later wins)
+        created = [spec.created_timestamp] if spec.created_timestamp else []
+        out.append(unique_key_expectation([*spec.key_columns, spec.timestamp, *created]))
     if spec.max_age_seconds and spec.timestamp:
         out.append(_exp("expect_column_max_to_be_between", column=spec.timestamp,
                         min_value={"$PARAMETER": f"fw_fresh_after_{spec.max_age_seconds}s"}, max_value=None))
