@@ -37,6 +37,7 @@ class InitResult:
     added: list[str] = field(default_factory=list)  # what this run wrote
     kept: list[str] = field(default_factory=list)  # what was there already
     view: str = ""
+    writes: dict[Path, str] = field(default_factory=dict)  # planned; written only once every step has passed
 
     @property
     def changed(self) -> bool:
@@ -75,38 +76,38 @@ def package_entry(project_dir: Path, package: str | None) -> dict[str, Any]:
     return {"local": os.path.relpath(root, project_dir)}
 
 
-def _same_package(item: Any, entry: dict[str, Any], project_dir: Path) -> bool:
+def declares_package(item: Any, project_dir: Path) -> bool:
+    """True when a ``packages.yml`` item installs this package: a local path to it, or a
+    git URL / hub name that names it."""
     if not isinstance(item, dict):
         return False
-    if "local" in item and "local" in entry:
-        return (project_dir / str(item["local"])).resolve() == (project_dir / entry["local"]).resolve()
-    text = " ".join(str(item.get(k, "")) for k in ("git", "package", "local")).lower()
+    if "local" in item:
+        project = project_dir / str(item["local"]) / "dbt_project.yml"
+        return project.is_file() and (yaml.safe_load(project.read_text()) or {}).get("name") == DBT_PACKAGE
+    text = " ".join(str(item.get(k, "")) for k in ("git", "package")).lower()
     return DBT_PACKAGE in text.replace("-", "").replace("_", "")
 
 
-def add_package(project_dir: Path, entry: dict[str, Any], result: InitResult) -> None:
+def add_package(project_dir: Path, package: str | None, result: InitResult) -> None:
     path = project_dir / "packages.yml"
-    if not path.is_file():
-        atomic_write(path, yaml.safe_dump({"packages": [entry]}, sort_keys=False))
-        result.added.append(f"packages.yml: {_describe(entry)}")
-        return
-    text = path.read_text()
-    data = yaml.safe_load(text) or {}
+    text = path.read_text() if path.is_file() else ""
+    data = yaml.safe_load(text) or {} if text else {}
     items = data.get("packages") if isinstance(data, dict) else None
     if items is not None and not isinstance(items, list):
         raise ConfigError("packages must be a list", where=f"{path}: packages", hint="see dbt's packages.yml reference")
-    if any(_same_package(item, entry, project_dir) for item in items or ()):
+    if any(declares_package(item, project_dir) for item in items or ()):
         result.kept.append("packages.yml: featurewarehouse is declared")
         return
+    entry = package_entry(project_dir, package)
     if items and list(data) == ["packages"]:  # append as text: comments and layout stay
         first_item = re.search(r"^([ \t]*)-", text, re.M)
         pad = first_item[1] if first_item else "  "
         lines = [f"{pad}{'-' if i == 0 else ' '} {k}: {v}" for i, (k, v) in enumerate(entry.items())]
-        atomic_write(path, text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+        result.writes[path] = text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
     else:
         data = data if isinstance(data, dict) else {}
         data["packages"] = [*(items or []), entry]
-        atomic_write(path, yaml.safe_dump(data, sort_keys=False))
+        result.writes[path] = yaml.safe_dump(data, sort_keys=False)
     result.added.append(f"packages.yml: {_describe(entry)}")
 
 
@@ -138,7 +139,7 @@ def add_entity(project_dir: Path, opts: InitOptions, result: InitResult) -> None
         text = text[:match.end()] + "\n" + block.rstrip("\n") + text[match.end():]
     else:
         text = text.rstrip("\n") + "\n\nvars:\n" + block
-    atomic_write(path, text)
+    result.writes[path] = text
     result.added.append(f"dbt_project.yml: vars.fw.entities.{opts.entity}")
 
 
@@ -216,12 +217,13 @@ def add_example_view(project_dir: Path, opts: InitOptions, result: InitResult) -
         result.kept.append(f"{existing[0].relative_to(project_dir)} exists")
         return
     for path, text in zip(paths, (sql, yml)):
-        atomic_write(path, text)
+        result.writes[path] = text
         result.added.append(str(path.relative_to(project_dir)))
 
 
 def init_project(project_dir: Path, opts: InitOptions) -> InitResult:
-    """The file edits of ``fwctl init`` (no dbt run): package, entity, example view."""
+    """The file edits of ``fwctl init`` (no dbt run): package, entity, example view.
+    Every step is checked before any file is written: a refused step leaves the project as it was."""
     for what, value in (("entity", opts.entity), ("join key", opts.join_key)):
         if not _IDENTIFIER.match(value):
             raise ConfigError(f"{what} {value!r} is not an identifier", hint="use letters, digits and _")
@@ -229,7 +231,9 @@ def init_project(project_dir: Path, opts: InitOptions) -> InitResult:
         raise ConfigError(f"no dbt_project.yml in {project_dir}", hint="run fwctl init in your dbt project, "
                           "or pass --project-dir (dbt init creates a project)")
     result = InitResult(project_dir)
-    add_package(project_dir, package_entry(project_dir, opts.package), result)
+    add_package(project_dir, opts.package, result)
     add_entity(project_dir, opts, result)
     add_example_view(project_dir, opts, result)
+    for path, text in result.writes.items():
+        atomic_write(path, text)
     return result
