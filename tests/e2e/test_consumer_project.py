@@ -123,7 +123,16 @@ models:
 
 TRAINING_SQL = """\
 {{ featurewarehouse.point_in_time_join(
-    spine=ref('churn'), spine_timestamp='label_ts', features=['user_order_features:*']) }}
+    spine=ref('churn'), spine_timestamp='label_ts', feature_service='churn_model') }}
+"""
+
+# the training set's features, written once: a feature service under vars.fw
+SERVICE = """\
+    feature_services:
+      churn_model:
+        description: Features of the churn model.
+        owner: growth
+        features: ['user_order_features:*']
 """
 
 TRAINING_YML = """\
@@ -137,7 +146,7 @@ models:
           kind: training_set
           entity: user
           timestamp: label_ts
-          features: ['user_order_features:*']
+          feature_service: churn_model
 """
 
 # label rows -> (orders_total, spend_total) by the PIT rules (ts <= t, within the 30d TTL)
@@ -212,6 +221,9 @@ def consumer_loop(tmp_path: Path, target_env: dict[str, str]) -> None:
     assert {p: p.read_bytes() for p in snapshot} == snapshot  # twice changes nothing
     assert "# a comment of the user's own" in (project / "dbt_project.yml").read_text()
 
+    dbt_project = (project / "dbt_project.yml").read_text()
+    assert "    entities:\n" in dbt_project  # fwctl init wrote vars.fw.entities
+    write(project / "dbt_project.yml", dbt_project.replace("    entities:\n", SERVICE + "    entities:\n", 1))
     write(project / "models" / "features" / "user_order_features.sql", FEATURE_SQL)
     write(project / "models" / "features" / "user_order_features.yml", FEATURE_YML)
     write(project / "models" / "labels" / "churn.sql", LABEL_SQL)
@@ -222,6 +234,10 @@ def consumer_loop(tmp_path: Path, target_env: dict[str, str]) -> None:
     run(project, "dbt", "build", env=env)  # plain dbt finds profiles.yml and the package
     listed = run(project, "dbt", "ls", "-s", "tag:shop", "--resource-type", "model", "--output", "name", env=env)
     assert "user_order_features" in listed.stdout  # dbt's own tags select the feature view
+    models = run(project, "dbt", "ls", "--resource-type", "model", "--output", "name", "--quiet", env=env)
+    # installed, the package builds nothing the project did not ask for (its feature log models are off)
+    assert set(models.stdout.split()) == {"user_example_features", "user_order_features", "churn",
+                                          "churn_training_set"}
 
     registry = json.loads(run(project, "fwctl", "registry", "build", "--json", env=env).stdout)
     assert registry["feature_views"] >= 2
