@@ -39,10 +39,11 @@
 {% macro fw_served_columns(node) -%}
     {%- set served = [] -%}
     {%- for name, col in (node.columns or {}).items() -%}
-        {%- set fw = ((col.get('config') or {}).get('meta') or {}).get('fw') or (col.get('meta') or {}).get('fw') or {} -%}
+        {%- set fw = featurewarehouse.fw_pit_fw_meta(col) -%}
         {%- if fw.get('served_from') -%}
-            {%- set parts = fw.get('served_from').split(':') -%}
-            {%- if parts | length != 2 -%}
+            {#- one reference, by the contract's rule (fw_parse_ref): a wildcard names no single column -#}
+            {%- set parts = featurewarehouse.fw_parse_ref(fw.get('served_from')) -%}
+            {%- if parts is none or parts[1] == '*' -%}
                 {{ exceptions.raise_compiler_error(node.original_file_path ~ ": column " ~ name
                     ~ ": config.meta.fw.served_from must be view:feature, got '" ~ fw.get('served_from') ~ "'") }}
             {%- endif -%}

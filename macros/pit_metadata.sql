@@ -205,6 +205,47 @@
 
 
 {#-
+  The features list of a point-in-time join: `features`, or the features of the
+  feature service `feature_service` (vars.fw.feature_services), never both.
+  When the calling model's YAML names a service (config.meta.fw.feature_service),
+  the SQL must pass that same service: one list, written once, that cannot drift.
+-#}
+{% macro fw_pit_features_arg(features, feature_service, macro_name) %}
+    {%- if features is not none and feature_service is not none -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name, "both features=[...] and feature_service='" ~ feature_service ~ "' are given",
+            "pass one of them: the feature service's list, or an explicit features list") }}
+    {%- endif -%}
+    {%- set declared = none -%}
+    {%- if execute and model is defined and model -%}
+        {#- at parse time the YAML is not applied to the node yet: check when the SQL runs -#}
+        {%- set declared = featurewarehouse.fw_pit_fw_meta(model).get('feature_service') -%}
+    {%- endif -%}
+    {%- if declared is not none and declared != feature_service -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "the model's YAML names feature service '" ~ declared ~ "' (config.meta.fw.feature_service) but its SQL "
+                ~ ("uses feature service '" ~ feature_service ~ "'" if feature_service is not none else "passes features=[...]"),
+            "call " ~ macro_name ~ "(..., feature_service='" ~ declared ~ "') in the SQL, or fix the YAML") }}
+    {%- endif -%}
+    {%- if feature_service is none -%}{{ return(features) }}{%- endif -%}
+    {%- set services = (var('fw', {}) or {}).get('feature_services') or {} -%}
+    {%- if feature_service is not string or feature_service not in services -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "unknown feature service '" ~ feature_service ~ "'."
+                ~ featurewarehouse.fw_pit_did_you_mean(feature_service | string, services.keys() | list),
+            "declare it in dbt_project.yml under vars.fw.feature_services (known: "
+                ~ (services.keys() | list | sort | join(', ') or 'none') ~ ")") }}
+    {%- endif -%}
+    {%- set spec = services[feature_service] -%}
+    {%- set listed = spec.get('features') if spec is mapping else none -%}
+    {%- if listed is string or listed is none or listed is mapping or listed | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name, "feature service '" ~ feature_service ~ "' lists no features",
+            "write vars.fw.feature_services." ~ feature_service ~ ".features: [view:feature, view:*, ...] in dbt_project.yml") }}
+    {%- endif -%}
+    {{ return(listed | list) }}
+{% endmacro %}
+
+
+{#-
   The plan of a point-in-time join: the views in first-mention order, each with
   the features to output and their output names. At parse time (execute is
   false) it only records the dependencies with ref() and returns none.

@@ -6,6 +6,14 @@
          features=['customer_spend_features:*', 'merchant_risk_features:chargeback_rate_90d'],
          full_feature_names=false) }}
 
+  or, with the list declared once as a feature service (vars.fw.feature_services):
+
+    {{ featurewarehouse.point_in_time_join(
+         spine=ref('fraud_labels'), spine_timestamp='event_ts', feature_service='fraud_model') }}
+
+  A training set names its service in its YAML too (config.meta.fw.feature_service)
+  so the registry knows its features; the two must agree (checked here).
+
   Renders a complete SELECT: every spine column, then one column per feature
   (`<feature>`, or `<view>__<feature>` with full_feature_names=true). The spine
   carries each view's join keys under the entity's join-key names. For every
@@ -15,7 +23,9 @@
   then docs/decisions/0001-pit-tie-break.md. No candidate: NULL features. The
   output has exactly the spine's rows (see the README, "Point-in-time joins").
 -#}
-{% macro point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
+{% macro point_in_time_join(spine, spine_timestamp, features=none, full_feature_names=false, feature_service=none) %}
+    {#- a feature service becomes its features list here, before dispatch: the bodies take a list -#}
+    {%- set features = featurewarehouse.fw_pit_features_arg(features, feature_service, 'point_in_time_join') -%}
     {{ return(adapter.dispatch('point_in_time_join', 'featurewarehouse')(
         spine, spine_timestamp, features, full_feature_names)) }}
 {% endmacro %}

@@ -87,11 +87,26 @@ class FeatureStore:
             )
         return self._pit_sql[key]
 
+    def _features(self, features: Sequence[str] | None, feature_service: str | None) -> list[str]:
+        """The refs to join: ``features``, or the features of the feature service (never both)."""
+        from featurewarehouse.errors import ConfigError
+
+        if feature_service is not None:
+            if features is not None:
+                raise ConfigError(f"both features and feature_service={feature_service!r} are given",
+                                  hint="pass one of them")
+            return list(self.registry.service(feature_service).features)
+        if features is None:
+            raise ConfigError("no features requested",
+                              hint="pass features=['view:feature', ...] or feature_service='<name>'")
+        return list(features)
+
     def get_historical_features(
         self,
         entity_df: Any,
-        features: Sequence[str],
+        features: Sequence[str] | None = None,
         *,
+        feature_service: str | None = None,
         timestamp_column: str | None = None,
         output: str | os.PathLike[str] | None = None,
         full_feature_names: bool = False,
@@ -110,12 +125,14 @@ class FeatureStore:
         ``full_feature_names``). ``output`` writes a Parquet file (a path) or
         a warehouse table (a name) instead of returning the rows.
         ``row_id_column`` keeps the spine's 0-based row position under that name.
+        ``feature_service`` names a feature service (``vars.fw.feature_services``)
+        whose features to join instead of ``features``.
         """
         import dataclasses
         import time
 
         started = time.perf_counter()
-        features = list(features)
+        features = self._features(features, feature_service)
         pit_sql = (lambda: self._rendered(features, full_feature_names)) if features else None
         result = retrieval.get_historical_features(
             self.config, entity_df, features, timestamp_column=timestamp_column, output=output,
@@ -127,15 +144,16 @@ class FeatureStore:
     def iter_historical_features(
         self,
         entity_df: Any,
-        features: Sequence[str],
+        features: Sequence[str] | None = None,
         *,
+        feature_service: str | None = None,
         timestamp_column: str | None = None,
         full_feature_names: bool = False,
         row_id_column: str | None = None,
         batch_rows: int = 65_536,
     ) -> Iterator[Any]:
         """The same rows as :meth:`get_historical_features`, as a stream of Arrow record batches."""
-        features = list(features)
+        features = self._features(features, feature_service)
         return retrieval.iter_historical_batches(
             self.config, entity_df, features, timestamp_column=timestamp_column,
             full_feature_names=full_feature_names, row_id_column=row_id_column,

@@ -52,6 +52,16 @@ def _warehouse_table(store, sql: str) -> pa.Table:
 
 # ---- parity and the rules ------------------------------------------------------
 
+def test_a_feature_service_gives_the_same_rows_as_its_list(store):
+    by_list = store.get_historical_features(spine_frame(), FEATURES, timestamp_column="event_ts").to_arrow()
+    by_service = store.get_historical_features(spine_frame(), feature_service="fraud_features",
+                                               timestamp_column="event_ts").to_arrow()
+    assert by_service.equals(by_list)
+    assert store.registry.used_by("merchant_features") == ("training_set",)
+    with pytest.raises(ConfigError, match="both features and feature_service"):
+        store.get_historical_features(spine_frame(), FEATURES, feature_service="fraud_features")
+
+
 def test_python_path_returns_exactly_the_dbt_models_rows(store):
     df = spine_frame()
     result = store.get_historical_features(df, FEATURES, timestamp_column="event_ts")

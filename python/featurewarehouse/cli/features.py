@@ -1,4 +1,4 @@
-"""``fwctl features list|show|search``: discover what the registry holds."""
+"""``fwctl features list|show|search|services``: discover what the registry holds."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -88,6 +88,14 @@ def show_data(registry, target: str) -> dict[str, Any]:
     return data
 
 
+def services_data(registry, name: str | None) -> list[dict[str, Any]]:
+    """Rows for ``features services``: every feature service, or the one named, with its expanded features."""
+    from dataclasses import asdict
+
+    chosen = [registry.service(name)] if name else list(registry.feature_services)
+    return [{**asdict(s), "expanded": [f.ref for f in registry.resolve(s.name)]} for s in chosen]
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="List, show and search features in the registry.", no_args_is_help=True)
     app.add_typer(group, name="features")
@@ -174,6 +182,37 @@ def register(app: typer.Typer) -> None:
             return
         print_table(("ref", "kind", "score", "matched", "description"),
                     ((h.ref, h.kind, f"{h.score:.1f}", ", ".join(h.matched), h.description) for h in hits))
+
+
+    @group.command("services")
+    def services_(
+        name: Optional[str] = typer.Argument(None, help="One feature service to show (all when omitted)."),
+        json_: bool = options.Json,
+        project_dir: Optional[Path] = options.ProjectDir,
+    ) -> None:
+        """Feature services (vars.fw.feature_services): owner, features and the training sets using them."""
+        from featurewarehouse.cli.output import console, info, print_json, print_table
+        from featurewarehouse.registry import load_registry
+
+        rows = services_data(load_registry(options.resolve(project_dir)), name)
+        if json_:
+            print_json(rows)
+            return
+        if not rows:
+            info("no feature services: declare them in dbt_project.yml under vars.fw.feature_services")
+            return
+        if name is None:
+            print_table(("name", "owner", "features", "used by", "description"), (
+                (r["name"], r["owner"], len(r["expanded"]), ", ".join(r["used_by"]), _cell("description", r["description"]))
+                for r in rows))
+            return
+        [r] = rows
+        print_table(("field", "value"), (
+            ("owner", r["owner"]), ("description", r["description"]), ("features", ", ".join(r["features"])),
+            ("logging", _fmt_checks(r["logging"])), ("used by", ", ".join(r["used_by"]) or "(no training set)"),
+        ), title=r["name"])
+        for ref in r["expanded"]:
+            console.print(ref, highlight=False, markup=False)
 
 
 def _cell(key: str, value: Any) -> Any:

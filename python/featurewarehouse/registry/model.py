@@ -160,8 +160,8 @@ class Registry:
             if m.kind != "training_set":
                 continue
             for ref in m.features:
-                v, _, f = ref.partition(":")
-                if v == view and (feature is None or f in ("*", feature)):
+                r = FeatureRef.parse(ref)
+                if r.view == view and (feature is None or r.feature in ("*", feature)):
                     out.append(m.name)
                     break
         return tuple(out)

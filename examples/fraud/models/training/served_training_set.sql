@@ -28,7 +28,7 @@ served as (
     {{ featurewarehouse.point_in_time_join(
         spine='scored_labels',
         spine_timestamp='scored_by',
-        features=['served_fraud_features:*'],
+        feature_service='fraud_model_served',
         full_feature_names=false,
     ) }}
 
