@@ -41,8 +41,9 @@ shop:
       threads: 2
 """
 
-# Days before today: the online read at "now" sees recent orders inside the view's 30d TTL.
-BASE = dt.date.today() - dt.timedelta(days=20)
+# Days before today: user 1 ordered two days ago (inside the view's 30d TTL at "now"), user 3 long
+# ago; every label lies in the past (the generated suites refuse timestamps in the future).
+BASE = dt.date.today() - dt.timedelta(days=50)
 
 
 def day(n: int, hour: int = 0) -> str:
@@ -53,7 +54,7 @@ ORDERS = f"""\
 user_id,ordered_at,amount
 1,{day(0, 10)},10.0
 1,{day(4, 10)},30.0
-1,{day(19, 10)},5.0
+1,{day(48, 10)},5.0
 2,{day(2, 9)},7.5
 3,{day(1, 8)},100.0
 """
@@ -63,7 +64,7 @@ user_id,label_ts,churned
 1,{day(3)},false
 1,{day(9)},false
 2,{day(1)},true
-2,{day(60)},true
+3,{day(45)},true
 4,{day(9)},false
 """
 
@@ -154,7 +155,7 @@ EXPECTED = {
     (1, day(3)[:10]): (1, 10.0),
     (1, day(9)[:10]): (2, 40.0),
     (2, day(1)[:10]): (None, None),   # before the user's first order
-    (2, day(60)[:10]): (None, None),  # the last order is older than the TTL
+    (3, day(45)[:10]): (None, None),  # the last order is older than the TTL
     (4, day(9)[:10]): (None, None),   # no such user
 }
 
@@ -251,7 +252,9 @@ def consumer_loop(tmp_path: Path, target_env: dict[str, str]) -> None:
                             "-f", "user_order_features:*", "--json", env=env).stdout)
     names = online["metadata"]["feature_names"]
     total = online["results"][names.index("orders_total")]
-    assert total["values"][:2] == [3, 1] and total["statuses"][2] == "NOT_FOUND"
+    # user 3's value expired before the sync: never served as present
+    assert total["values"][:2] == [3, None] and total["statuses"][0] == "PRESENT"
+    assert total["statuses"][1] in ("OUTSIDE_MAX_AGE", "NOT_FOUND") and total["statuses"][2] == "NOT_FOUND"
 
     run(project, "fwctl", "historical", "--spine", "select * from churn", "-f", "user_order_features:*",
         "--out", "train.parquet", env=env)

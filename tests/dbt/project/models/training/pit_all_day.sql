@@ -2,5 +2,5 @@
 {{ featurewarehouse.point_in_time_join(
     spine=ref('pit_spine'),
     spine_timestamp='event_day',
-    features=['v_plain:*', 'v_ttl:*', 'v_avail:*', 'v_avail_nottl:*', 'v_pair:*', 'v_merchant:*'],
+    feature_service='all_views',
     full_feature_names=true) }}

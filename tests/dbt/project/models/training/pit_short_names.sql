@@ -3,6 +3,6 @@ with joined as (
     {{ featurewarehouse.point_in_time_join(
         spine=ref('pit_spine'),
         spine_timestamp='event_ts',
-        features=['v_ttl:f_int', 'v_pair:f_str']) }}
+        feature_service='short_names') }}
 )
 select * from joined
