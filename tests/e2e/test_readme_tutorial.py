@@ -84,7 +84,10 @@ def apply_block(lang: str, body: str, project: Path, port: int) -> str | None:
         snippet = yaml.safe_load(textwrap.dedent(rest))
         path = project / "dbt_project.yml"
         config = yaml.safe_load(path.read_text())
-        config["vars"]["fw"].update(snippet)
+        where = config  # "(under vars: fw: feature_services:)": the keys the snippet goes under
+        for key in re.findall(r"(\w+):", first.partition("(under")[2]):
+            where = where.setdefault(key, {})
+        where.update(snippet)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return None
     if lang in ("sql", "yaml"):
