@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from online_support import Warehouse, cleanup, dump, h, make_view, registry, store_url  # noqa: I001
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
 from featurewarehouse.online.base import ViewLayout, open_store
+from featurewarehouse.online.locks import SyncLocked
 from featurewarehouse.online.sync import sync_views
 from featurewarehouse.serving.client import OnlineClient
 
@@ -249,9 +251,13 @@ def test_redis_going_away_mid_sync_leaves_the_last_committed_state(wh, redis_url
     wh.wh.execute("update \"spend\" set cnt = cnt + 1, loaded_at = timestamp '2026-01-01 05:00:00'")
 
     with pytest.raises(ServiceUnavailable, match="cannot reach the Redis online store"):
-        sync(wh, proxied, [view], full_refresh=True, batch_rows=500, on_batch=lambda v, n: proxy.kill())
+        sync(wh, proxied, [view], full_refresh=True, batch_rows=500, on_batch=lambda v, n: proxy.kill(), lock_ttl=1.5)
     assert read(url, view, [0, 2999]).to_dict()["cnt"] == [0, 2999]
     assert json.loads(open_store(url).view_states()["spend"].watermark)["value"] == h(1).isoformat()
+    # the failed sync could not release its lock: it refuses others until its TTL passes
+    with pytest.raises(SyncLocked, match=r"another sync holds its lock: `fwctl sync-online` on host .* \(pid \d+\)"):
+        sync(wh, url, [view], full_refresh=True)
+    time.sleep(1.6)
     res = sync(wh, url, [view], full_refresh=True)[0]
     assert res.written == 3000
     assert read(url, view, [0, 2999]).to_dict()["cnt"] == [1, 3000]

@@ -29,6 +29,10 @@ def register(app: typer.Typer) -> None:
             False, "--skip-validation",
             help="Sync even views whose latest `fwctl validate` failed or that changed since (loudly).",
         ),
+        lock_timeout: float = typer.Option(
+            0.0, "--lock-timeout", min=0.0, metavar="SECONDS",
+            help="Wait up to this long for another sync of the same view (default: do not wait; exit 1 naming it).",
+        ),
         json_out: bool = options.Json,
         project_dir: Optional[Path] = options.ProjectDir,
         profiles_dir: Optional[Path] = options.ProfilesDir,
@@ -68,6 +72,7 @@ def register(app: typer.Typer) -> None:
             report = sync_online(
                 config, select=select, full_refresh=full_refresh, store_url=store, dry_run=dry_run,
                 gate=None if skip_validation else validation_gate(config), progress=on_progress,
+                lock_timeout=lock_timeout,
             )
         _render(report, json_out, print_json, print_table)
 

@@ -73,6 +73,35 @@ return written
 """
 
 
+# KEYS: the lock; ARGV: the owner's value, then (renew) the TTL in ms
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# take over a lock whose holder is known to be gone, only if it is still that holder's
+# KEYS: the lock; ARGV: the stale value, the new value, the TTL in ms
+_TAKE_OVER_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
+return 0
+"""
+# The commit of a view, refused unless this sync still holds the view's lock and the live
+# generation is still the one it began on (else it would switch the view to a generation
+# another sync deleted, or over one it committed).
+# KEYS: meta, the view's lock; ARGV: view, generation live at begin ('' = none), new generation,
+# state JSON, lock value ('' = the sync took no lock)
+_COMMIT_LUA = """
+if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[5] then return -1 end
+local live = redis.call('HGET', KEYS[1], 'gen:' .. ARGV[1])
+if (live or '') ~= ARGV[2] then return -2 end
+redis.call('HSET', KEYS[1], 'view:' .. ARGV[1], ARGV[4], 'gen:' .. ARGV[1], ARGV[3])
+return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+"""
+
+
 def _connection_error() -> tuple[type[BaseException], ...]:
     import redis
 
@@ -109,6 +138,10 @@ class RedisOnlineStore(OnlineStore):
         self._fresh: dict[str, bool] = {}
         self._old_gen: dict[str, int | None] = {}
         self._sha: str | None = None
+        self._locks: dict[str, str] = {}  # view -> the value of the lock this instance holds
+        self._scripts = {name: client.register_script(lua) for name, lua in
+                         (("renew", _RENEW_LUA), ("release", _RELEASE_LUA), ("take_over", _TAKE_OVER_LUA),
+                          ("commit", _COMMIT_LUA))}
 
     @classmethod
     def from_url(cls, url: str) -> "RedisOnlineStore":
@@ -145,6 +178,45 @@ class RedisOnlineStore(OnlineStore):
         except redis.ResponseError as exc:
             raise ServiceUnavailable(f"the Redis online store at {redact(self.url)} answered with an error: {exc}") from exc
 
+    def _lock_key(self, view: str) -> str:
+        return f"{self.prefix}:lock:{view}"
+
+    # ---- sync locks ---------------------------------------------------------
+    def acquire_view_lock(self, view: str, owner: Any, ttl: float) -> tuple[bool, Any]:
+        from featurewarehouse.online.locks import LockOwner
+
+        key, value, ms = self._lock_key(view), owner.to_json(), max(1, int(ttl * 1000))
+        for _ in range(3):  # the holder's key may expire between our SET and GET
+            if self._call(self.client.set, key, value, nx=True, px=ms):
+                self._locks[view] = value
+                return True, None
+            held = self._call(self.client.get, key)
+            if held is None:
+                continue
+            holder = LockOwner.from_json(held)
+            if held.decode() == value or (holder.is_gone() and self._call(self._scripts["take_over"], [key], [held, value, ms])):
+                self._locks[view] = value
+                return True, None
+            return False, holder
+        return False, None
+
+    def renew_view_lock(self, view: str, owner: Any, ttl: float) -> bool:
+        return bool(self._call(self._scripts["renew"], [self._lock_key(view)], [owner.to_json(), max(1, int(ttl * 1000))]))
+
+    def release_view_lock(self, view: str, owner: Any) -> None:
+        self._locks.pop(view, None)
+        self._call(self._scripts["release"], [self._lock_key(view)], [owner.to_json()])
+
+    def _check_lock(self, view: str) -> None:
+        value = self._locks.get(view)
+        if value is not None and self._call(self.client.get, self._lock_key(view)) != value.encode():
+            from featurewarehouse.online.locks import LockLost
+
+            raise LockLost(
+                f"the sync of feature view {view!r} no longer holds its lock in {redact(self.url)}; nothing was committed",
+                hint="another sync took it after it expired (this one paused longer than its TTL): rerun `fwctl sync-online`",
+            )
+
     def data_prefix(self, view: str, gen: int) -> str:
         return f"{self.prefix}:v:{view}:g{gen}:"
 
@@ -164,6 +236,9 @@ class RedisOnlineStore(OnlineStore):
         return n
 
     def begin_view(self, layout: ViewLayout, *, full_refresh: bool) -> None:
+        # the lock makes this sync the view's only writer: the generations other than the
+        # live one below are a crashed sync's leftovers, never another sync's work in progress
+        self._check_lock(layout.name)
         states = self._call(self.view_states)
         prior = states.get(layout.name)
         current = prior.generation if prior else None
@@ -295,14 +370,23 @@ class RedisOnlineStore(OnlineStore):
         gen = self._gen.pop(name)
         state = dataclasses.replace(state, generation=gen)
         old = self._old_gen.pop(name, None)
+        began_on = "" if old is None else str(old)
+        done = self._call(
+            self._scripts["commit"], [self._meta, self._lock_key(name)],
+            [name, began_on, gen, state.to_json(), self._locks.get(name, "")],
+        )
+        if done == -1:
+            self._check_lock(name)  # raises LockLost with its message
+        if done == -2:
+            from featurewarehouse.online.locks import LockLost
 
-        def switch() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hset(self._meta, mapping={f"view:{name}": state.to_json(), f"gen:{name}": gen})
-            pipe.hincrby(self._meta, "epoch", 1)
-            pipe.execute()
-
-        self._call(switch)
+            live = self._call(self.client.hget, self._meta, f"gen:{name}")
+            raise LockLost(
+                f"refused to commit feature view {name!r}: its live generation in {redact(self.url)} changed from "
+                f"{began_on or 'none'} to {live.decode() if live else 'none'} while this sync ran (another sync "
+                "committed it); switching would show readers a deleted or stale generation",
+                hint="run one sync per view at a time (the sync lock does this; do not bypass it), then rerun `fwctl sync-online`",
+            )
         if old is not None and old != gen:
             # after the switch nobody reads the old generation; a crash here leaves
             # keys the next full refresh of this view removes

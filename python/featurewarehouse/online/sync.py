@@ -29,6 +29,15 @@ from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, re
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import NO_CREATED, timestamp_micros
 from featurewarehouse.online.latest_sql import change_column, high_water_sql, latest_values_sql
+from featurewarehouse.online.locks import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    DEFAULT_LOCK_TTL_SECONDS,
+    LockLost,
+    LockOwner,
+    SyncLocked,
+    ttl_from_env,
+    view_lock,
+)
 from featurewarehouse.registry import load_registry
 
 # A gate sees the views about to be synced and raises ChecksFailed to refuse the whole sync
@@ -125,14 +134,19 @@ def sync_views(
     progress: Progress | None = None,
     batch_rows: int = 65_536,
     on_batch: Callable[[str, int], None] | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    lock_ttl: float = DEFAULT_LOCK_TTL_SECONDS,
 ) -> tuple[ViewSyncResult, ...]:
-    """Sync ``views`` from an open warehouse into an open store. See the module docstring."""
+    """Sync ``views`` from an open warehouse into an open store. See the module docstring.
+
+    Each view is synced holding its lock in the store (see :mod:`featurewarehouse.online.locks`):
+    another sync of it makes this one wait up to ``lock_timeout`` seconds, then raise
+    :class:`SyncLocked` naming that sync. A dry run takes no lock.
+    """
     now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     results = []
-    try:
-        states = store.view_states()
-    except FwError:
-        raise
+    store.lock_timeout = lock_timeout
+    owner = LockOwner.mine()
     for view in views:
         if not warehouse.relation_exists(view.relation):
             raise ConfigError(
@@ -140,94 +154,103 @@ def sync_views(
                 where=view.original_file_path or None,
                 hint=f"build it with `dbt build --select {view.name}`",
             )
-        layout = ViewLayout.from_view(view)
-        prior = states.get(view.name)
-        previous_wm = _parse_wm(prior, view)
-        full = full_refresh or prior is None or prior.layout.signature != layout.signature or previous_wm is None
-        started = time.perf_counter()
-        high = warehouse.fetch_arrow(high_water_sql(view, now)).column(0)[0].as_py()
-        if isinstance(high, _dt.datetime) and high.tzinfo is not None:
-            high = high.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        if isinstance(high, _dt.date) and not isinstance(high, _dt.datetime):
-            high = _dt.datetime(high.year, high.month, high.day)
-        if not full and (high is None or high <= previous_wm):
-            results.append(
-                ViewSyncResult(view.name, "incremental", 0, 0, 0, 0, time.perf_counter() - started,
-                               previous_wm.isoformat(), previous_wm.isoformat(), dry_run)
-            )
-            continue
-        sql = latest_values_sql(
-            view, now, dialect=warehouse.dialect,
-            changed_after=None if full else previous_wm, changed_upto=None if full else high,
-            order_by_keys=store.PREFERS_SORTED_KEYS,
-        )
-        rows = written = skipped = expired = 0
-        if progress:
-            progress(view.name, 0, "start")
-        if not dry_run:
-            store.begin_view(layout, full_refresh=full)
-        try:
-            def produce() -> Any:
-                for batch in warehouse.stream(sql, batch_rows):
-                    if batch.num_rows == 0:
-                        continue
-                    prepared, n_exp = _prepare_batch(batch)
-                    encoded = store.encode_batch(layout, prepared) if (prepared.num_rows and not dry_run) else None
-                    yield batch.num_rows, n_exp, prepared.num_rows, encoded
-
-            # a read-ahead thread (the query and Arrow kernels release the GIL) was measured: no gain
-            # on 2 shared cores (sqlite 3.45s vs 3.5s, redis 8.2s vs 8.2s for 1M keys), so it stays inline
-            for n_read, n_exp, n_kept, encoded in produce():
-                rows += n_read
-                expired += n_exp
-                if encoded is not None:
-                    res = store.write_encoded(layout, encoded)
-                    written += res.written
-                    skipped += res.skipped_older
-                elif dry_run:
-                    written += n_kept
-                if progress:
-                    progress(view.name, rows, "batch")
-                if on_batch:
-                    on_batch(view.name, rows)
-            if not dry_run:
-                wm_value = (high or previous_wm)
-                state = ViewState(
-                    layout=layout,
-                    registry_version=getattr(registry, "version", "") or "",
-                    watermark=json.dumps(
-                        {"column": change_column(view), "value": wm_value.isoformat() if wm_value else None}
-                    ),
-                    synced_at=now.isoformat(),  # the store sets the generation it wrote (commit_view)
+        hold = contextlib.nullcontext() if dry_run else view_lock(
+            store, view.name, owner=owner, timeout=lock_timeout, ttl=lock_ttl)
+        with hold as lock:
+            layout = ViewLayout.from_view(view)
+            prior = store.view_states().get(view.name)  # read under the lock: the last sync's commit
+            previous_wm = _parse_wm(prior, view)
+            full = full_refresh or prior is None or prior.layout.signature != layout.signature or previous_wm is None
+            started = time.perf_counter()
+            high = warehouse.fetch_arrow(high_water_sql(view, now)).column(0)[0].as_py()
+            if isinstance(high, _dt.datetime) and high.tzinfo is not None:
+                high = high.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            if isinstance(high, _dt.date) and not isinstance(high, _dt.datetime):
+                high = _dt.datetime(high.year, high.month, high.day)
+            if not full and (high is None or high <= previous_wm):
+                results.append(
+                    ViewSyncResult(view.name, "incremental", 0, 0, 0, 0, time.perf_counter() - started,
+                                   previous_wm.isoformat(), previous_wm.isoformat(), dry_run)
                 )
-                store.commit_view(state)
-        except BaseException as exc:
-            if not dry_run:
-                try:
-                    store.abort_view(layout)
-                except Exception:  # the original error matters more
-                    pass
-            if isinstance(exc, FwError):
-                raise
-            if isinstance(exc, Exception) and type(exc).__module__.startswith(("duckdb", "adbc", "pyarrow")):
-                raise ConfigError(
-                    f"the warehouse query for feature view {view.name!r} failed: {exc}",
-                    where=view.original_file_path or None,
-                    hint=f"check the model with `dbt build --select {view.name}`",
-                ) from exc
-            raise
-        if progress:
-            progress(view.name, rows, "done")
-        results.append(
-            ViewSyncResult(
-                view.name, "full" if full else "incremental", rows, written, skipped, expired,
-                time.perf_counter() - started,
-                previous_wm.isoformat() if (previous_wm and not full) else None,
-                high.isoformat() if high else None,
-                dry_run,
+                continue
+            sql = latest_values_sql(
+                view, now, dialect=warehouse.dialect,
+                changed_after=None if full else previous_wm, changed_upto=None if full else high,
+                order_by_keys=store.PREFERS_SORTED_KEYS,
             )
-        )
+            rows = written = skipped = expired = 0
+            if progress:
+                progress(view.name, 0, "start")
+            if not dry_run:
+                store.begin_view(layout, full_refresh=full)
+            try:
+                def produce() -> Any:
+                    for batch in warehouse.stream(sql, batch_rows):
+                        if batch.num_rows == 0:
+                            continue
+                        prepared, n_exp = _prepare_batch(batch)
+                        encoded = store.encode_batch(layout, prepared) if (prepared.num_rows and not dry_run) else None
+                        yield batch.num_rows, n_exp, prepared.num_rows, encoded
+
+                # a read-ahead thread (the query and Arrow kernels release the GIL) was measured: no gain
+                # on 2 shared cores (sqlite 3.45s vs 3.5s, redis 8.2s vs 8.2s for 1M keys), so it stays inline
+                for n_read, n_exp, n_kept, encoded in produce():
+                    rows += n_read
+                    expired += n_exp
+                    if encoded is not None:
+                        res = store.write_encoded(layout, encoded)
+                        written += res.written
+                        skipped += res.skipped_older
+                    elif dry_run:
+                        written += n_kept
+                    if progress:
+                        progress(view.name, rows, "batch")
+                    if on_batch:
+                        on_batch(view.name, rows)
+                    if lock is not None:
+                        lock.check()
+                if not dry_run:
+                    wm_value = (high or previous_wm)
+                    state = ViewState(
+                        layout=layout,
+                        registry_version=getattr(registry, "version", "") or "",
+                        watermark=json.dumps(
+                            {"column": change_column(view), "value": wm_value.isoformat() if wm_value else None}
+                        ),
+                        synced_at=now.isoformat(),  # the store sets the generation it wrote (commit_view)
+                    )
+                    if lock is not None:
+                        lock.check()
+                    store.commit_view(state)
+            except BaseException as exc:
+                if not dry_run:
+                    try:
+                        store.abort_view(layout)
+                    except Exception:  # the original error matters more
+                        pass
+                if isinstance(exc, FwError):
+                    raise
+                if isinstance(exc, Exception) and type(exc).__module__.startswith(("duckdb", "adbc", "pyarrow")):
+                    raise ConfigError(
+                        f"the warehouse query for feature view {view.name!r} failed: {exc}",
+                        where=view.original_file_path or None,
+                        hint=f"check the model with `dbt build --select {view.name}`",
+                    ) from exc
+                raise
+            if progress:
+                progress(view.name, rows, "done")
+            results.append(
+                ViewSyncResult(
+                    view.name, "full" if full else "incremental", rows, written, skipped, expired,
+                    time.perf_counter() - started,
+                    previous_wm.isoformat() if (previous_wm and not full) else None,
+                    high.isoformat() if high else None,
+                    dry_run,
+                )
+            )
     return tuple(results)
+
+
 
 
 SYNC_MEMORY_LIMIT = "512MB"
@@ -287,11 +310,14 @@ def sync_online(
     progress: Progress | None = None,
     now: _dt.datetime | None = None,
     registry: Any = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> SyncReport:
     """Sync the project's online views into its online store; returns the report.
 
     ``gate`` (see :data:`Gate`) runs before anything is written: the validation
-    gate refuses the whole sync when a view's checks failed.
+    gate refuses the whole sync when a view's checks failed. ``lock_timeout``: how long to
+    wait for another sync of a view (see :func:`sync_views`); the locks' TTL comes from
+    ``FW_SYNC_LOCK_TTL`` (seconds).
     """
     from featurewarehouse.offline.warehouse import connect
 
@@ -314,7 +340,7 @@ def sync_online(
         try:
             with duckdb_memory_cap(wh, limit):
                 results = sync_views(wh, store, registry, views, full_refresh=full_refresh, dry_run=dry_run,
-                                     now=now, progress=progress)
+                                     now=now, progress=progress, lock_timeout=lock_timeout, lock_ttl=ttl_from_env())
         finally:
             wh.close()
     finally:
@@ -324,5 +350,5 @@ def sync_online(
 
 __all__ = [
     "Gate", "SyncReport", "ViewSyncResult", "latest_values_sql", "sync_online", "sync_views", "select_views",
-    "change_column", "ServiceUnavailable",
+    "change_column", "ServiceUnavailable", "SyncLocked", "LockLost",
 ]
