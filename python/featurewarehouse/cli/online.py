@@ -75,6 +75,8 @@ def register(app: typer.Typer) -> None:
                 lock_timeout=lock_timeout,
             )
         _render(report, json_out, print_json, print_table)
+        for warning in report.warnings:  # on stderr, --json or not: stdout stays machine-readable
+            err_console.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
 
     @app.command("get-online")
     def get_online_cmd(

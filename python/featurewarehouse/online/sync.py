@@ -4,22 +4,24 @@ Per view, the warehouse computes the latest row per entity key at ``now``
 (the point-in-time rules, with ``t = now``) and streams it as Arrow record
 batches; the store upserts each batch behind a never-backwards guard.
 
-Incremental rule (documented in the README, "Online store"): the *change column*
-is the view's ``available_timestamp``, else its ``created_timestamp``, else
-its event ``timestamp``. A sync reads the high-water mark ``W`` of the change
-column (``<= now``) first; the keys with a row whose change column is in
-``(previous W, W]`` get their latest value recomputed over ALL their rows and
-upserted. A late row (old event time, new load time) is therefore picked up,
-and a value never moves backwards. The watermark is stored only after the
-data is durable, so a crash repeats work but never loses it. Views whose
-stored definition differs (keys, features, types, TTL, change column) are
-rebuilt in full.
+Incremental rule (see :mod:`featurewarehouse.online.sync_plan` and
+docs/operations-sync.md): one scan of the view's table finds the high-water mark
+``W`` of its *change column* (``available_timestamp``, else ``created_timestamp``,
+else the event ``timestamp``) and counts changed, late and skipped rows; the keys
+with a row loaded since the last sync (change column after its ``W``) or visible
+only since its time get their latest value recomputed over ALL their rows and
+upserted, so a late row (old event time, new load time) and a row loaded with a
+future event time are both picked up, and a value never moves backwards. Rows
+loaded behind ``W`` make the sync rebuild the view, loudly. The watermark is
+stored only after the data is durable, so a crash repeats work but never loses
+it. Views whose stored definition differs (keys, features, types, TTL, change
+column) are rebuilt in full. Each view is synced under its lock in the store
+(:mod:`featurewarehouse.online.locks`).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,8 +29,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
+from featurewarehouse.online.sync_plan import plan_view
 from featurewarehouse.online.keys import NO_CREATED, timestamp_micros
-from featurewarehouse.online.latest_sql import change_column, high_water_sql, latest_values_sql
+from featurewarehouse.online.latest_sql import change_column, latest_values_sql
 from featurewarehouse.online.locks import (
     DEFAULT_LOCK_TIMEOUT_SECONDS,
     DEFAULT_LOCK_TTL_SECONDS,
@@ -59,6 +62,8 @@ class ViewSyncResult:
     watermark_from: str | None
     watermark_to: str | None
     dry_run: bool = False
+    skipped_rows: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def rows_per_second(self) -> float:
@@ -83,19 +88,12 @@ class SyncReport:
             "expired": sum(v.expired for v in self.views),
             "seconds": round(sum(v.seconds for v in self.views), 3),
         }
+        d["warnings"] = [w for v in self.views for w in v.warnings]
         return d
 
-
-def _parse_wm(state: ViewState | None, view: Any) -> _dt.datetime | None:
-    if state is None or not state.watermark:
-        return None
-    try:
-        wm = json.loads(state.watermark)
-    except ValueError:
-        return None
-    if wm.get("column") != change_column(view) or not wm.get("value"):
-        return None
-    return _dt.datetime.fromisoformat(wm["value"])
+    @property
+    def warnings(self) -> list[str]:
+        return [w for v in self.views for w in v.warnings]
 
 
 def _prepare_batch(batch: Any) -> tuple[Any, int]:
@@ -159,24 +157,19 @@ def sync_views(
         with hold as lock:
             layout = ViewLayout.from_view(view)
             prior = store.view_states().get(view.name)  # read under the lock: the last sync's commit
-            previous_wm = _parse_wm(prior, view)
-            full = full_refresh or prior is None or prior.layout.signature != layout.signature or previous_wm is None
             started = time.perf_counter()
-            high = warehouse.fetch_arrow(high_water_sql(view, now)).column(0)[0].as_py()
-            if isinstance(high, _dt.datetime) and high.tzinfo is not None:
-                high = high.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-            if isinstance(high, _dt.date) and not isinstance(high, _dt.datetime):
-                high = _dt.datetime(high.year, high.month, high.day)
-            if not full and (high is None or high <= previous_wm):
+            plan = plan_view(warehouse, view, prior, now, full_refresh=full_refresh)
+            full = plan.mode == "full"
+            if plan.mode == "nothing":
                 results.append(
                     ViewSyncResult(view.name, "incremental", 0, 0, 0, 0, time.perf_counter() - started,
-                                   previous_wm.isoformat(), previous_wm.isoformat(), dry_run)
+                                   plan.previous.value.isoformat(), plan.previous.value.isoformat(), dry_run,
+                                   plan.skipped_rows, plan.warnings)
                 )
                 continue
             sql = latest_values_sql(
-                view, now, dialect=warehouse.dialect,
-                changed_after=None if full else previous_wm, changed_upto=None if full else high,
-                order_by_keys=store.PREFERS_SORTED_KEYS,
+                view, now, dialect=warehouse.dialect, changed_after=plan.changed_after,
+                visible_after=plan.visible_after, order_by_keys=store.PREFERS_SORTED_KEYS,
             )
             rows = written = skipped = expired = 0
             if progress:
@@ -210,13 +203,10 @@ def sync_views(
                     if lock is not None:
                         lock.check()
                 if not dry_run:
-                    wm_value = (high or previous_wm)
                     state = ViewState(
                         layout=layout,
                         registry_version=getattr(registry, "version", "") or "",
-                        watermark=json.dumps(
-                            {"column": change_column(view), "value": wm_value.isoformat() if wm_value else None}
-                        ),
+                        watermark=plan.next.to_json(),
                         synced_at=now.isoformat(),  # the store sets the generation it wrote (commit_view)
                     )
                     if lock is not None:
@@ -241,11 +231,10 @@ def sync_views(
                 progress(view.name, rows, "done")
             results.append(
                 ViewSyncResult(
-                    view.name, "full" if full else "incremental", rows, written, skipped, expired,
-                    time.perf_counter() - started,
-                    previous_wm.isoformat() if (previous_wm and not full) else None,
-                    high.isoformat() if high else None,
-                    dry_run,
+                    view.name, plan.mode, rows, written, skipped, expired, time.perf_counter() - started,
+                    plan.previous.value.isoformat() if (plan.previous and not full) else None,
+                    plan.next.value.isoformat() if plan.next.value else None,
+                    dry_run, plan.skipped_rows, plan.warnings,
                 )
             )
     return tuple(results)
