@@ -1,8 +1,10 @@
 """An incremental sync always equals a full refresh at the same time (issue 20), on generated
-histories of loads (rows with event time, load time, values) and syncs, on SQLite and Redis."""
+histories of loads (rows with event time, load time, values) and syncs, on SQLite and Redis;
+and the bad rows a sync skips are counted and named."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import tempfile
 import uuid
 from pathlib import Path
@@ -123,3 +125,48 @@ def test_late_rows_behind_the_watermark_of_a_view_without_load_time_rebuild_it_l
     # nothing new: an incremental sync that reads nothing, and no warning
     again = _sync(wh, url, view, h(8))
     assert (again.mode, again.rows_read, again.warnings) == ("incremental", 0, ())
+
+
+def test_skipped_rows_are_counted_by_reason_and_named_in_warnings(wh, url):
+    view = make_view("spend", features=(("cnt", "bigint"),), available="available_at")
+    wh.create(view, [
+        {"customer_id": 1, "event_ts": h(1), "available_at": h(1), "cnt": 1},
+        {"customer_id": None, "event_ts": h(1), "available_at": h(1), "cnt": 2},
+        {"customer_id": None, "event_ts": h(1), "available_at": h(1), "cnt": 3},
+        {"customer_id": 4, "event_ts": None, "available_at": h(1), "cnt": 4},
+        {"customer_id": 5, "event_ts": dt.datetime(2999, 1, 1), "available_at": h(1), "cnt": 5},
+        {"customer_id": 6, "event_ts": h(1), "available_at": None, "cnt": 6},
+    ])
+    res = _sync(wh, url, view, h(10))
+    assert res.skipped_rows == {"null_key": 2, "null_timestamp": 1, "future_event_time": 1,
+                                "null_available_timestamp": 1}
+    assert res.written == 1
+    text = "\n".join(res.warnings)
+    assert "feature view 'spend': 2 rows skipped: a NULL join key" in text
+    assert "1 rows skipped: an event time after the sync time" in text
+    assert "1 rows skipped: a NULL available_timestamp" in text
+    # the incremental sync after it reports them again (they are still skipped), reading nothing
+    again = _sync(wh, url, view, h(11))
+    assert again.rows_read == 0 and again.skipped_rows["null_key"] == 2
+
+
+def test_sync_json_output_carries_the_skipped_rows_and_warnings(tmp_path, monkeypatch, capsys):
+    from test_online_sync import _project
+
+    from featurewarehouse.cli.main import main
+
+    for var in ("FW_ONLINE_STORE", "DBT_TARGET_PATH", "FW_TARGET", "FW_PROJECT_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    w = Warehouse(tmp_path / "wh.duckdb")
+    view = make_view("spend")
+    w.create(view, [{"customer_id": i, "event_ts": h(1), "loaded_at": h(1), "cnt": i} for i in range(3)]
+             + [{"customer_id": None, "event_ts": h(1), "loaded_at": h(1), "cnt": 9}])
+    w.close()
+    proj = _project(tmp_path, [view], Path(w.path))
+    assert main(["sync-online", "--skip-validation", "--project-dir", str(proj), "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["views"][0]["skipped_rows"]["null_key"] == 1 and out["totals"]["skipped_rows"]["null_key"] == 1
+    assert out["warnings"] == ["feature view 'spend': 1 rows skipped: a NULL join key; fill or filter the key in the model"]
+    assert main(["sync-online", "--skip-validation", "--project-dir", str(proj)]) == 0
+    assert "WARNING: feature view 'spend': 1 rows skipped: a NULL join key" in capsys.readouterr().err

@@ -147,8 +147,9 @@ def _render(report: Any, json_out: bool, print_json: Any, print_table: Any) -> N
         return
     rows = [
         (v.view, v.mode, f"{v.rows_read:,}", f"{v.written:,}", f"{v.skipped_older:,}", f"{v.expired:,}",
-         f"{v.seconds:.2f}s", f"{v.rows_per_second:,.0f}")
+         f"{sum(v.skipped_rows.values()):,}", f"{v.seconds:.2f}s", f"{v.rows_per_second:,.0f}")
         for v in report.views
     ]
     title = f"sync-online{' (dry run)' if report.dry_run else ''} -> {report.store}"
-    print_table(("view", "mode", "rows", "written", "skipped (older)", "expired", "time", "rows/s"), rows, title=title)
+    print_table(("view", "mode", "rows", "written", "skipped (older)", "expired", "not served (see warnings)",
+                 "time", "rows/s"), rows, title=title)

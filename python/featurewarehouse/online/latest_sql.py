@@ -2,7 +2,7 @@
 
 The one Python rendering of the latest-value rules of the macro
 ``featurewarehouse.latest_feature_values``; the online sync's only SQL besides the
-one-pass scan of :func:`view_scan_sql` (watermark and change counts). ``tests/contract/test_online_consistency.py`` proves parity.
+one-pass scan of :func:`view_scan_sql` (watermark, change and skipped-row counts). ``tests/contract/test_online_consistency.py`` proves parity.
 """
 from __future__ import annotations
 
@@ -163,6 +163,16 @@ def changed_rows(view: Any, now: _dt.datetime, changed_after: _dt.datetime | Non
     return "(" + " or ".join(f"({p})" for p in parts) + ")" if parts else "true"
 
 
+# the rows a sync never serves, by reason: (name, condition over the table's columns)
+def skipped_conditions(view: Any, now: _dt.datetime) -> list[tuple[str, str]]:
+    keys = " or ".join(f"{_q(k.name)} is null" for k in view.join_keys)
+    ts = f"cast({_q(view.timestamp)} as timestamp)"
+    out = [("null_key", keys), ("null_timestamp", f"{ts} is null"), ("future_event_time", f"{ts} > {_lit(now)}")]
+    if view.available_timestamp:
+        out.append(("null_available_timestamp", f"{_q(view.available_timestamp)} is null"))
+    return out
+
+
 def view_scan_sql(
     view: Any, now: _dt.datetime, *, changed_after: _dt.datetime | None = None,
     visible_after: _dt.datetime | None = None,
@@ -174,7 +184,8 @@ def view_scan_sql(
     - ``behind``: the same count at the last sync's watermark ``changed_after``: when it differs
       from the last sync's ``upto``, rows were loaded (or removed) behind that watermark and an
       incremental window cannot find them;
-    - ``changed``: the rows :func:`changed_rows` selects (0: nothing to do).
+    - ``changed``: the rows :func:`changed_rows` selects (0: nothing to do);
+    - one count per :func:`skipped_conditions` reason (bad or not yet visible rows).
     """
     ch = f"cast({_q(change_column(view))} as timestamp)"
     cols = [f"max({ch}) filter (where {ch} <= {_lit(now)}) as w",
@@ -182,4 +193,5 @@ def view_scan_sql(
     if changed_after is not None:
         cols.append(f"count(*) filter (where {ch} <= {_lit(changed_after)} or {ch} is null) as behind")
         cols.append(f"count(*) filter (where {changed_rows(view, now, changed_after, visible_after)}) as changed")
+    cols += [f"count(*) filter (where {cond}) as {name}" for name, cond in skipped_conditions(view, now)]
     return f"select {', '.join(cols)} from {view.relation}"

@@ -62,6 +62,7 @@ class ViewSyncResult:
     watermark_from: str | None
     watermark_to: str | None
     dry_run: bool = False
+    # rows of the view's table no sync serves, by reason (see online/sync_plan.SKIP_REASONS)
     skipped_rows: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
@@ -86,6 +87,10 @@ class SyncReport:
             "written": sum(v.written for v in self.views),
             "skipped_older": sum(v.skipped_older for v in self.views),
             "expired": sum(v.expired for v in self.views),
+            "skipped_rows": {
+                reason: sum(v.skipped_rows.get(reason, 0) for v in self.views)
+                for reason in dict.fromkeys(r for v in self.views for r in v.skipped_rows)
+            },
             "seconds": round(sum(v.seconds for v in self.views), 3),
         }
         d["warnings"] = [w for v in self.views for w in v.warnings]

@@ -15,6 +15,9 @@ is rebuilt in full, with a warning that says why and how to avoid it. So after e
 the store holds what a full refresh at the same time would hold; the one blind spot is a
 table rewritten in place with as many rows behind ``W`` as before (documented in
 docs/operations-sync.md).
+
+The same scan counts the rows no sync serves (NULL key or timestamp, event time after the
+sync's time, NULL availability): they are reported, never dropped silently.
 """
 from __future__ import annotations
 
@@ -25,6 +28,19 @@ from typing import Any
 
 from featurewarehouse.online.base import ViewLayout, ViewState
 from featurewarehouse.online.latest_sql import change_column, view_scan_sql
+
+# what each skipped-row reason means and how to fix it (the sync's warnings)
+SKIP_REASONS = {
+    "null_key": ("a NULL join key", "fill or filter the key in the model"),
+    "null_timestamp": ("a NULL event timestamp", "fill or filter the timestamp in the model"),
+    "future_event_time": (
+        "an event time after the sync time (not visible yet: served once it is due; "
+        "a far-future time is likely a data error)",
+        "check the timestamp column if these are not expected",
+    ),
+    "null_available_timestamp": ("a NULL available_timestamp (never visible)", "fill it in the model"),
+}
+
 
 @dataclass(frozen=True)
 class Watermark:
@@ -61,7 +77,7 @@ class ViewPlan:
     next: Watermark
     changed_after: _dt.datetime | None = None
     visible_after: _dt.datetime | None = None
-    skipped_rows: dict[str, int] = field(default_factory=dict)  # filled by the next commit
+    skipped_rows: dict[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
 
@@ -89,8 +105,11 @@ def plan_view(warehouse: Any, view: Any, prior: ViewState | None, now: _dt.datet
     changed_after = None if full else previous.value
     sql = view_scan_sql(view, now, changed_after=changed_after, visible_after=None if full else visible_after)
     row = warehouse.fetch_arrow(sql).to_pylist()[0]
-    skipped: dict[str, int] = {}
-    warnings: list[str] = []
+    skipped = {name: int(row[name] or 0) for name in SKIP_REASONS if name in row}
+    warnings = [
+        f"feature view {view.name!r}: {n:,} rows skipped: {SKIP_REASONS[name][0]}; {SKIP_REASONS[name][1]}"
+        for name, n in skipped.items() if n
+    ]
     nxt = Watermark(change_column(view), _as_naive_utc(row["w"]), int(row["upto"] or 0))
     if not full and int(row["behind"] or 0) != previous.rows:
         full = True
