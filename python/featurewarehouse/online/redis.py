@@ -40,6 +40,7 @@ from featurewarehouse.online.base import (
     WriteResult,
 )
 from featurewarehouse.online.keys import VERSION_SHIFT, encode_key, encode_keys_arrow, encode_values_arrow, text_decoder
+from featurewarehouse.online.redis_locks import LOCK_SCRIPTS, RedisLocks
 
 CHUNK_ROWS = 2_000
 PIPELINE_CHUNKS = 8
@@ -73,21 +74,6 @@ return written
 """
 
 
-# KEYS: the lock; ARGV: the owner's value, then (renew) the TTL in ms
-_RENEW_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-"""
-_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-# take over a lock whose holder is known to be gone, only if it is still that holder's
-# KEYS: the lock; ARGV: the stale value, the new value, the TTL in ms
-_TAKE_OVER_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 end
-return 0
-"""
 # The commit of a view, refused unless this sync still holds the view's lock and the live
 # generation is still the one it began on (else it would switch the view to a generation
 # another sync deleted, or over one it committed).
@@ -127,7 +113,7 @@ class RedisConfig:
         return cls(client_url, prefix)
 
 
-class RedisOnlineStore(OnlineStore):
+class RedisOnlineStore(RedisLocks, OnlineStore):
 
     def __init__(self, client: Any, url: str, prefix: str = "fw"):
         self.client = client
@@ -139,9 +125,7 @@ class RedisOnlineStore(OnlineStore):
         self._old_gen: dict[str, int | None] = {}
         self._sha: str | None = None
         self._locks: dict[str, str] = {}  # view -> the value of the lock this instance holds
-        self._scripts = {name: client.register_script(lua) for name, lua in
-                         (("renew", _RENEW_LUA), ("release", _RELEASE_LUA), ("take_over", _TAKE_OVER_LUA),
-                          ("commit", _COMMIT_LUA))}
+        self._scripts = {name: client.register_script(lua) for name, lua in (*LOCK_SCRIPTS, ("commit", _COMMIT_LUA))}
 
     @classmethod
     def from_url(cls, url: str) -> "RedisOnlineStore":
@@ -177,45 +161,6 @@ class RedisOnlineStore(OnlineStore):
             ) from exc
         except redis.ResponseError as exc:
             raise ServiceUnavailable(f"the Redis online store at {redact(self.url)} answered with an error: {exc}") from exc
-
-    def _lock_key(self, view: str) -> str:
-        return f"{self.prefix}:lock:{view}"
-
-    # ---- sync locks ---------------------------------------------------------
-    def acquire_view_lock(self, view: str, owner: Any, ttl: float) -> tuple[bool, Any]:
-        from featurewarehouse.online.locks import LockOwner
-
-        key, value, ms = self._lock_key(view), owner.to_json(), max(1, int(ttl * 1000))
-        for _ in range(3):  # the holder's key may expire between our SET and GET
-            if self._call(self.client.set, key, value, nx=True, px=ms):
-                self._locks[view] = value
-                return True, None
-            held = self._call(self.client.get, key)
-            if held is None:
-                continue
-            holder = LockOwner.from_json(held)
-            if held.decode() == value or (holder.is_gone() and self._call(self._scripts["take_over"], [key], [held, value, ms])):
-                self._locks[view] = value
-                return True, None
-            return False, holder
-        return False, None
-
-    def renew_view_lock(self, view: str, owner: Any, ttl: float) -> bool:
-        return bool(self._call(self._scripts["renew"], [self._lock_key(view)], [owner.to_json(), max(1, int(ttl * 1000))]))
-
-    def release_view_lock(self, view: str, owner: Any) -> None:
-        self._locks.pop(view, None)
-        self._call(self._scripts["release"], [self._lock_key(view)], [owner.to_json()])
-
-    def _check_lock(self, view: str) -> None:
-        value = self._locks.get(view)
-        if value is not None and self._call(self.client.get, self._lock_key(view)) != value.encode():
-            from featurewarehouse.online.locks import LockLost
-
-            raise LockLost(
-                f"the sync of feature view {view!r} no longer holds its lock in {redact(self.url)}; nothing was committed",
-                hint="another sync took it after it expired (this one paused longer than its TTL): rerun `fwctl sync-online`",
-            )
 
     def data_prefix(self, view: str, gen: int) -> str:
         return f"{self.prefix}:v:{view}:g{gen}:"
