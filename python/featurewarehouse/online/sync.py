@@ -29,7 +29,6 @@ from typing import Any, Callable, Iterator, Sequence
 
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
-from featurewarehouse.online.sync_plan import plan_view
 from featurewarehouse.online.keys import NO_CREATED, timestamp_micros
 from featurewarehouse.online.latest_sql import change_column, latest_values_sql
 from featurewarehouse.online.locks import (
@@ -41,6 +40,7 @@ from featurewarehouse.online.locks import (
     ttl_from_env,
     view_lock,
 )
+from featurewarehouse.online.sync_plan import plan_view
 from featurewarehouse.registry import load_registry
 
 # A gate sees the views about to be synced and raises ChecksFailed to refuse the whole sync
