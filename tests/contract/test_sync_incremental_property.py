@@ -170,3 +170,16 @@ def test_sync_json_output_carries_the_skipped_rows_and_warnings(tmp_path, monkey
     assert out["warnings"] == ["feature view 'spend': 1 rows skipped: a NULL join key; fill or filter the key in the model"]
     assert main(["sync-online", "--skip-validation", "--project-dir", str(proj)]) == 0
     assert "WARNING: feature view 'spend': 1 rows skipped: a NULL join key" in capsys.readouterr().err
+
+
+def test_an_upsert_that_moves_rows_forward_stays_incremental(wh, url):
+    """A dbt `merge` rewrites rows with a later load time: fewer rows behind the watermark, all of
+    them in the window. That is no reason to rebuild the view."""
+    view = make_view("spend", features=(("cnt", "bigint"),))
+    wh.create(view, [{"customer_id": i, "event_ts": h(1), "loaded_at": h(1), "cnt": i} for i in KEYS])
+    _sync(wh, url, view, h(2))
+    wh.wh.execute(f"update spend set cnt = cnt + 100, event_ts = timestamp '{h(3)}', loaded_at = timestamp '{h(3)}' "
+                  "where customer_id <= 2")
+    res = _sync(wh, url, view, h(4))
+    assert (res.mode, res.rows_read, res.warnings) == ("incremental", 2, ())
+    assert _served(url, view, h(4))[0] == [101, 102, 3, 4, 5]

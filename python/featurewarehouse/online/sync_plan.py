@@ -9,12 +9,14 @@ last sync (:func:`~featurewarehouse.online.latest_sql.changed_rows`):
   after the last sync's time. A row loaded with a future event time is served once it is due.
 
 A row loaded *behind* ``W`` (a late row with an old change value, or with none) cannot be
-found by any window. The scan counts the rows at or behind ``W``; when that count differs
-from the one the last sync stored, such rows arrived (or rows were removed), and the view
-is rebuilt in full, with a warning that says why and how to avoid it. So after every sync
-the store holds what a full refresh at the same time would hold; the one blind spot is a
-table rewritten in place with as many rows behind ``W`` as before (documented in
-docs/operations-sync.md).
+found by any window. The scan counts the rows at or behind ``W``; when that count grew
+since the last sync stored it, such rows arrived, and the view is rebuilt in full, with a
+warning that says why and how to avoid it. A count that shrank is the usual upsert (rows
+rewritten with a later change value, which the window finds). So after every sync that
+only adds or upserts rows, the store holds what a full refresh at the same time would hold;
+the blind spots are rows deleted or rewritten in place behind ``W`` (their keys keep their
+value, and as many late rows arriving in the same interval go unseen), documented in
+docs/operations-sync.md.
 
 The same scan counts the rows no sync serves (NULL key or timestamp, event time after the
 sync's time, NULL availability): they are reported, never dropped silently.
@@ -111,10 +113,12 @@ def plan_view(warehouse: Any, view: Any, prior: ViewState | None, now: _dt.datet
         for name, n in skipped.items() if n
     ]
     nxt = Watermark(change_column(view), _as_naive_utc(row["w"]), int(row["upto"] or 0))
-    if not full and int(row["behind"] or 0) != previous.rows:
+    # fewer rows there than last time is the common upsert (dbt `merge`): rows rewritten with a
+    # later change value, which the window finds; only more rows there means rows arrived behind W
+    late = int(row["behind"] or 0) - previous.rows if not full else 0
+    if late > 0:
         full = True
-        late = int(row["behind"] or 0) - previous.rows
-        what = f"{late:,} rows were loaded" if late > 0 else f"{-late:,} rows were removed"
+        what = f"{late:,} rows were loaded"
         col = change_column(view)
         if view.available_timestamp or view.created_timestamp:
             fix = (f"rows loaded late should carry a later {col!r} than the rows synced before them; "
