@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -159,6 +160,7 @@ def main() -> None:
         print(f"{kind:6} full sync {med[f'{kind} sync']:.2f}s vs floor {med[f'{kind} floor']:.2f}s: "
               f"ratio {med[f'{kind} sync'] / med[f'{kind} floor']:.2f}x [{per}]")
     wh.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
