@@ -408,7 +408,7 @@ def test_sqlite_incremental_writes_go_to_a_delta_that_merges_once_it_outgrows_it
     con = sqlite3.connect(tmp_path / "online.db")
     names = {n for (n,) in con.execute("select name from sqlite_master where type = 'table'")}
     con.close()
-    assert names == {"fw_meta", table_name(view.name, 1), delta_name(view.name, 1)}
+    assert names == {"fw_meta", "fw_locks", table_name(view.name, 1), delta_name(view.name, 1)}
     assert read([0, 60]) == [0, None]
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from online_support import Warehouse, cleanup, dump, h, make_view, registry, store_url  # noqa: I001
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
 from featurewarehouse.online.base import ViewLayout, open_store
+from featurewarehouse.online.locks import SyncLocked
 from featurewarehouse.online.sync import sync_views
 from featurewarehouse.serving.client import OnlineClient
 
@@ -79,18 +81,22 @@ def test_incremental_moves_only_changed_keys_and_catches_late_rows(wh, urls):
         {"customer_id": 500, "event_ts": h(5), "loaded_at": h(22), "cnt": 500},
         # a late row for key 2 older than its stored value: recomputed, the stored value stays
         {"customer_id": 2, "event_ts": h(9), "loaded_at": h(23), "cnt": -2},
-        # loaded after `now`: not yet visible to this sync
+        # created after `now` (a clock ahead of ours): visible all the same, created_timestamp only breaks
+        # ties in the PIT rules, so a full refresh at `now` serves it and so must an incremental sync
         {"customer_id": 3, "event_ts": h(30), "loaded_at": NOW + (h(1) - h(0)), "cnt": 3003},
     ])
     inc = sync(wh, url, [view])[0]
-    assert (inc.mode, inc.rows_read, inc.written, inc.skipped_older) == ("incremental", 3, 3, 0)
+    assert (inc.mode, inc.rows_read, inc.written, inc.skipped_older) == ("incremental", 4, 4, 0)
     assert (inc.watermark_from, inc.watermark_to) == (h(11).isoformat(), h(23).isoformat())
     got = read(url, view, [1, 2, 3, 500])
-    assert got.to_dict()["cnt"] == [1001, 2, 3, 500]
-    assert got.event_timestamps[1] == (h(20), h(10), h(10), h(5))
-    # once `now` passes the load time, key 3 moves
+    assert got.to_dict()["cnt"] == [1001, 2, 3003, 500]
+    assert got.event_timestamps[1] == (h(20), h(10), h(30), h(5))
+    sync(wh, urls[1], [view], full_refresh=True)
+    assert read(urls[1], view, [1, 2, 3, 500]).to_dict() == got.to_dict()
+    # once `now` passes its created time, key 3's row is recomputed again (its created time is
+    # past the watermark) and rewritten with the same version: nothing moves
     later = sync(wh, url, [view], now=NOW + (h(2) - h(0)))[0]
-    assert (later.rows_read, later.written) == (1, 1)
+    assert (later.mode, later.rows_read) == ("incremental", 1)
     assert read(url, view, [3], now=NOW + (h(2) - h(0))).to_dict()["cnt"] == [3003]
 
 
@@ -249,9 +255,13 @@ def test_redis_going_away_mid_sync_leaves_the_last_committed_state(wh, redis_url
     wh.wh.execute("update \"spend\" set cnt = cnt + 1, loaded_at = timestamp '2026-01-01 05:00:00'")
 
     with pytest.raises(ServiceUnavailable, match="cannot reach the Redis online store"):
-        sync(wh, proxied, [view], full_refresh=True, batch_rows=500, on_batch=lambda v, n: proxy.kill())
+        sync(wh, proxied, [view], full_refresh=True, batch_rows=500, on_batch=lambda v, n: proxy.kill(), lock_ttl=1.5)
     assert read(url, view, [0, 2999]).to_dict()["cnt"] == [0, 2999]
     assert json.loads(open_store(url).view_states()["spend"].watermark)["value"] == h(1).isoformat()
+    # the failed sync could not release its lock: it refuses others until its TTL passes
+    with pytest.raises(SyncLocked, match=r"another sync holds its lock: `fwctl sync-online` on host .* \(pid \d+\)"):
+        sync(wh, url, [view], full_refresh=True)
+    time.sleep(1.6)
     res = sync(wh, url, [view], full_refresh=True)[0]
     assert res.written == 3000
     assert read(url, view, [0, 2999]).to_dict()["cnt"] == [1, 3000]

@@ -29,6 +29,10 @@ def register(app: typer.Typer) -> None:
             False, "--skip-validation",
             help="Sync even views whose latest `fwctl validate` failed or that changed since (loudly).",
         ),
+        lock_timeout: float = typer.Option(
+            0.0, "--lock-timeout", min=0.0, metavar="SECONDS",
+            help="Wait up to this long for another sync of the same view (default: do not wait; exit 1 naming it).",
+        ),
         json_out: bool = options.Json,
         project_dir: Optional[Path] = options.ProjectDir,
         profiles_dir: Optional[Path] = options.ProfilesDir,
@@ -68,8 +72,11 @@ def register(app: typer.Typer) -> None:
             report = sync_online(
                 config, select=select, full_refresh=full_refresh, store_url=store, dry_run=dry_run,
                 gate=None if skip_validation else validation_gate(config), progress=on_progress,
+                lock_timeout=lock_timeout,
             )
         _render(report, json_out, print_json, print_table)
+        for warning in report.warnings:  # on stderr, --json or not: stdout stays machine-readable
+            err_console.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
 
     @app.command("get-online")
     def get_online_cmd(
@@ -140,8 +147,9 @@ def _render(report: Any, json_out: bool, print_json: Any, print_table: Any) -> N
         return
     rows = [
         (v.view, v.mode, f"{v.rows_read:,}", f"{v.written:,}", f"{v.skipped_older:,}", f"{v.expired:,}",
-         f"{v.seconds:.2f}s", f"{v.rows_per_second:,.0f}")
+         f"{sum(v.skipped_rows.values()):,}", f"{v.seconds:.2f}s", f"{v.rows_per_second:,.0f}")
         for v in report.views
     ]
     title = f"sync-online{' (dry run)' if report.dry_run else ''} -> {report.store}"
-    print_table(("view", "mode", "rows", "written", "skipped (older)", "expired", "time", "rows/s"), rows, title=title)
+    print_table(("view", "mode", "rows", "written", "skipped (older)", "expired", "not served (see warnings)",
+                 "time", "rows/s"), rows, title=title)

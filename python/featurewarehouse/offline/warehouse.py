@@ -88,6 +88,26 @@ class Warehouse:
         self.close()
 
 
+def _held_by_another_process(path: str, exc: Exception) -> ServiceUnavailable | None:
+    """The error for a DuckDB file another process has open: DuckDB lets one process write a
+    file (or several only read it). Its message names the holder's program and pid; the
+    holder's command line, read from /proc where there is one, says which command to wait for."""
+    m = re.search(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)", str(exc))
+    if not m:
+        return None
+    pid = m["pid"]
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        command = ""
+    return ServiceUnavailable(
+        f"the DuckDB warehouse {path} is held by another process (pid {pid}: {command or m['prog']}); "
+        "DuckDB lets one process at a time open a file for writing",
+        hint=f"wait for that command to finish (e.g. `dbt build`, `fwctl sync-online`, a notebook or a duckdb shell "
+        f"on this file), or stop it (`kill {pid}`), then rerun",
+    )
+
+
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     SUPPORTS_ASOF_JOIN = True
@@ -99,7 +119,7 @@ class DuckDBWarehouse(Warehouse):
         try:
             self.con = duckdb.connect(path, read_only=read_only)
         except duckdb.IOException as exc:
-            raise ServiceUnavailable(
+            raise _held_by_another_process(path, exc) or ServiceUnavailable(
                 f"cannot open the DuckDB warehouse {path}: {exc}",
                 hint="build it first with `dbt build` (or `fwctl demo`), and close other programs writing to it",
             ) from exc

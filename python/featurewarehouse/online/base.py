@@ -15,12 +15,15 @@ import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 from urllib.parse import urlsplit
 
 from featurewarehouse.errors import ConfigError, redact
 from featurewarehouse.online.keys import kind_of
 from featurewarehouse.refs import did_you_mean
+
+if TYPE_CHECKING:
+    from featurewarehouse.online.locks import LockOwner
 
 TS_COL = "__ts"
 CREATED_COL = "__cts"
@@ -158,6 +161,9 @@ class OnlineStore(ABC):
     PREFERS_SORTED_KEYS: ClassVar[bool] = False
 
     url: str
+    # how long a write waits for a store-wide writer another sync holds (SQLite has one writer
+    # per file) before it fails naming that sync; the sync sets it from --lock-timeout
+    lock_timeout: float = 0.0
 
     @classmethod
     @abstractmethod
@@ -189,6 +195,25 @@ class OnlineStore(ABC):
 
     def abort_view(self, layout: ViewLayout) -> None:
         """Undo what can be undone after a failed sync (best effort)."""
+
+    # ---- sync locks (see online/locks.py) -----------------------------------
+    @abstractmethod
+    def acquire_view_lock(self, view: str, owner: "LockOwner", ttl: float) -> tuple[bool, "LockOwner | None"]:
+        """Take ``view``'s lock for ``owner`` for ``ttl`` seconds unless another live owner holds it.
+
+        Returns ``(True, None)``, or ``(False, holder)`` (``holder`` None when unknown). Once
+        taken, this store instance fences the view's ``begin_view``/``commit_view`` with it:
+        they raise :class:`~featurewarehouse.online.locks.LockLost` if another owner took it.
+        A lock whose holder ran on this host and has exited is taken over at once."""
+
+    @abstractmethod
+    def renew_view_lock(self, view: str, owner: "LockOwner", ttl: float) -> bool:
+        """Extend the lock to ``ttl`` seconds from now; False when ``owner`` no longer holds it.
+        True also when it cannot be checked right now but was not seen taken."""
+
+    @abstractmethod
+    def release_view_lock(self, view: str, owner: "LockOwner") -> None:
+        """Delete the lock if ``owner`` still holds it (compare-and-delete)."""
 
     # ---- reads ----------------------------------------------------------
     @abstractmethod

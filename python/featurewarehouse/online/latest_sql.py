@@ -2,7 +2,7 @@
 
 The one Python rendering of the latest-value rules of the macro
 ``featurewarehouse.latest_feature_values``; the online sync's only SQL besides the
-high-water mark. ``tests/contract/test_online_consistency.py`` proves parity.
+one-pass scan of :func:`view_scan_sql` (watermark, change and skipped-row counts). ``tests/contract/test_online_consistency.py`` proves parity.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def latest_values_sql(
     *,
     dialect: str = "duckdb",
     changed_after: _dt.datetime | None = None,
-    changed_upto: _dt.datetime | None = None,
+    visible_after: _dt.datetime | None = None,
     order_by_keys: bool = False,
 ) -> str:
     """The latest row per entity key of ``view`` at ``now``, with an ``__expired`` flag.
@@ -43,8 +43,10 @@ def latest_values_sql(
     feature values per decision 0001). It differs only in what the sync needs
     and the macro cannot express: keys whose latest row is past the TTL come
     out flagged ``__expired`` (to count them) instead of absent, and an
-    incremental sync restricts the keys to those changed in a window *before*
-    ranking. ``tests/contract/test_online_consistency.py`` proves parity with the macro.
+    incremental sync restricts the keys *before* ranking to those with a row
+    whose change column is after ``changed_after`` (loaded since the last sync)
+    or that became visible after ``visible_after`` (the last sync's time), see
+    :func:`changed_rows`. ``tests/contract/test_online_consistency.py`` proves parity with the macro.
     """
     keys = [k.name for k in view.join_keys]
     ts = f"cast(s.{_q(view.timestamp)} as timestamp)"
@@ -55,15 +57,10 @@ def latest_values_sql(
         where.append(f"cast(s.{_q(view.available_timestamp)} as timestamp) <= {_lit(now)}")
     changed_cte = ""
     source = f"{view.relation} as s"
-    if changed_after is not None or changed_upto is not None:
+    if changed_after is not None or visible_after is not None:
         # the changed keys first, then a join: a correlated EXISTS was planned with the whole
         # table on the build side (DuckDB: 40% of a full sync's query time for 1% changed keys)
-        ch = f"cast({_q(change_column(view))} as timestamp)"
-        cond = [f"{_q(k)} is not null" for k in keys]
-        if changed_after is not None:
-            cond.append(f"{ch} > {_lit(changed_after)}")
-        if changed_upto is not None:
-            cond.append(f"{ch} <= {_lit(changed_upto)}")
+        cond = [f"{_q(k)} is not null" for k in keys] + [changed_rows(view, now, changed_after, visible_after)]
         changed_cte = (
             f"changed_keys as (\n    select distinct {', '.join(_q(k) for k in keys)}\n"
             f"    from {view.relation}\n    where {' and '.join(cond)}\n),\n\n"
@@ -143,6 +140,58 @@ select * from final{f" order by {key_list}" if order_by_keys else ""}
 """
 
 
-def high_water_sql(view: Any, now: _dt.datetime) -> str:
-    col = f"cast({_q(change_column(view))} as timestamp)"
-    return f"select max({col}) as w from {view.relation} where {col} <= {_lit(now)}"
+def _visible(view: Any, t: _dt.datetime) -> str:
+    """The PIT visibility of a row at ``t``: event time, and availability when declared, at or before it."""
+    cond = f"cast({_q(view.timestamp)} as timestamp) <= {_lit(t)}"
+    if view.available_timestamp:
+        cond += f" and cast({_q(view.available_timestamp)} as timestamp) <= {_lit(t)}"
+    return cond
+
+
+def changed_rows(view: Any, now: _dt.datetime, changed_after: _dt.datetime | None,
+                 visible_after: _dt.datetime | None) -> str:
+    """The rows an incremental sync must look at: loaded since the last sync (change column after
+    its watermark), or loaded before it but visible only since (event time,
+    or availability, after the last sync's time and at or before ``now``). Without the second
+    part a row loaded with a future event time was never picked up (issue 20)."""
+    ch = f"cast({_q(change_column(view))} as timestamp)"
+    parts = []
+    if changed_after is not None:
+        parts.append(f"{ch} > {_lit(changed_after)}")
+    if visible_after is not None:
+        parts.append(f"({_visible(view, now)}) and not ({_visible(view, visible_after)})")
+    return "(" + " or ".join(f"({p})" for p in parts) + ")" if parts else "true"
+
+
+# the rows a sync never serves, by reason: (name, condition over the table's columns)
+def skipped_conditions(view: Any, now: _dt.datetime) -> list[tuple[str, str]]:
+    keys = " or ".join(f"{_q(k.name)} is null" for k in view.join_keys)
+    ts = f"cast({_q(view.timestamp)} as timestamp)"
+    out = [("null_key", keys), ("null_timestamp", f"{ts} is null"), ("future_event_time", f"{ts} > {_lit(now)}")]
+    if view.available_timestamp:
+        out.append(("null_available_timestamp", f"{_q(view.available_timestamp)} is null"))
+    return out
+
+
+def view_scan_sql(
+    view: Any, now: _dt.datetime, *, changed_after: _dt.datetime | None = None,
+    visible_after: _dt.datetime | None = None,
+) -> str:
+    """ONE pass over the view's table, before its rows are ranked. Columns:
+
+    - ``w``: the high-water mark of the change column at ``now`` (the next sync's ``changed_after``);
+    - ``upto``: the rows at or before ``w``, or with a NULL change column;
+    - ``behind``: the same count at the last sync's watermark ``changed_after``: when it differs
+      from the last sync's ``upto``, rows were loaded (or removed) behind that watermark and an
+      incremental window cannot find them;
+    - ``changed``: the rows :func:`changed_rows` selects (0: nothing to do);
+    - one count per :func:`skipped_conditions` reason (bad or not yet visible rows).
+    """
+    ch = f"cast({_q(change_column(view))} as timestamp)"
+    cols = [f"max({ch}) filter (where {ch} <= {_lit(now)}) as w",
+            f"count(*) filter (where {ch} <= {_lit(now)} or {ch} is null) as upto"]
+    if changed_after is not None:
+        cols.append(f"count(*) filter (where {ch} <= {_lit(changed_after)} or {ch} is null) as behind")
+        cols.append(f"count(*) filter (where {changed_rows(view, now, changed_after, visible_after)}) as changed")
+    cols += [f"count(*) filter (where {cond}) as {name}" for name, cond in skipped_conditions(view, now)]
+    return f"select {', '.join(cols)} from {view.relation}"

@@ -40,6 +40,7 @@ from featurewarehouse.online.base import (
     WriteResult,
 )
 from featurewarehouse.online.keys import VERSION_SHIFT, encode_key, encode_keys_arrow, encode_values_arrow, text_decoder
+from featurewarehouse.online.redis_locks import LOCK_SCRIPTS, RedisLocks
 
 CHUNK_ROWS = 2_000
 PIPELINE_CHUNKS = 8
@@ -73,6 +74,20 @@ return written
 """
 
 
+# The commit of a view, refused unless this sync still holds the view's lock and the live
+# generation is still the one it began on (else it would switch the view to a generation
+# another sync deleted, or over one it committed).
+# KEYS: meta, the view's lock; ARGV: view, generation live at begin ('' = none), new generation,
+# state JSON, lock value ('' = the sync took no lock)
+_COMMIT_LUA = """
+if ARGV[5] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[5] then return -1 end
+local live = redis.call('HGET', KEYS[1], 'gen:' .. ARGV[1])
+if (live or '') ~= ARGV[2] then return -2 end
+redis.call('HSET', KEYS[1], 'view:' .. ARGV[1], ARGV[4], 'gen:' .. ARGV[1], ARGV[3])
+return redis.call('HINCRBY', KEYS[1], 'epoch', 1)
+"""
+
+
 def _connection_error() -> tuple[type[BaseException], ...]:
     import redis
 
@@ -98,7 +113,7 @@ class RedisConfig:
         return cls(client_url, prefix)
 
 
-class RedisOnlineStore(OnlineStore):
+class RedisOnlineStore(RedisLocks, OnlineStore):
 
     def __init__(self, client: Any, url: str, prefix: str = "fw"):
         self.client = client
@@ -109,6 +124,8 @@ class RedisOnlineStore(OnlineStore):
         self._fresh: dict[str, bool] = {}
         self._old_gen: dict[str, int | None] = {}
         self._sha: str | None = None
+        self._locks: dict[str, str] = {}  # view -> the value of the lock this instance holds
+        self._scripts = {name: client.register_script(lua) for name, lua in (*LOCK_SCRIPTS, ("commit", _COMMIT_LUA))}
 
     @classmethod
     def from_url(cls, url: str) -> "RedisOnlineStore":
@@ -164,6 +181,9 @@ class RedisOnlineStore(OnlineStore):
         return n
 
     def begin_view(self, layout: ViewLayout, *, full_refresh: bool) -> None:
+        # the lock makes this sync the view's only writer: the generations other than the
+        # live one below are a crashed sync's leftovers, never another sync's work in progress
+        self._check_lock(layout.name)
         states = self._call(self.view_states)
         prior = states.get(layout.name)
         current = prior.generation if prior else None
@@ -295,14 +315,23 @@ class RedisOnlineStore(OnlineStore):
         gen = self._gen.pop(name)
         state = dataclasses.replace(state, generation=gen)
         old = self._old_gen.pop(name, None)
+        began_on = "" if old is None else str(old)
+        done = self._call(
+            self._scripts["commit"], [self._meta, self._lock_key(name)],
+            [name, began_on, gen, state.to_json(), self._locks.get(name, "")],
+        )
+        if done == -1:
+            self._check_lock(name)  # raises LockLost with its message
+        if done == -2:
+            from featurewarehouse.online.locks import LockLost
 
-        def switch() -> None:
-            pipe = self.client.pipeline(transaction=True)
-            pipe.hset(self._meta, mapping={f"view:{name}": state.to_json(), f"gen:{name}": gen})
-            pipe.hincrby(self._meta, "epoch", 1)
-            pipe.execute()
-
-        self._call(switch)
+            live = self._call(self.client.hget, self._meta, f"gen:{name}")
+            raise LockLost(
+                f"refused to commit feature view {name!r}: its live generation in {redact(self.url)} changed from "
+                f"{began_on or 'none'} to {live.decode() if live else 'none'} while this sync ran (another sync "
+                "committed it); switching would show readers a deleted or stale generation",
+                hint="run one sync per view at a time (the sync lock does this; do not bypass it), then rerun `fwctl sync-online`",
+            )
         if old is not None and old != gen:
             # after the switch nobody reads the old generation; a crash here leaves
             # keys the next full refresh of this view removes

@@ -47,6 +47,7 @@ from featurewarehouse.online.base import (
     WriteResult,
 )
 from featurewarehouse.online.keys import plain_decoder, plain_key_part, to_plain_arrow
+from featurewarehouse.online.sqlite_locks import _LOCKS, BUSY_TIMEOUT_SECONDS, SqliteLocks, _is_busy
 
 _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT"}
 _META = "fw_meta"
@@ -119,7 +120,7 @@ class SqliteConfig:
         return cls(path)
 
 
-class SqliteOnlineStore(OnlineStore):
+class SqliteOnlineStore(SqliteLocks, OnlineStore):
     PREFERS_SORTED_KEYS = True
 
     def __init__(self, path: str, url: str | None = None):
@@ -131,6 +132,7 @@ class SqliteOnlineStore(OnlineStore):
         self._old_gen: dict[str, int | None] = {}  # view -> its live generation when the sync began
         self._into_delta: dict[str, bool] = {}  # view -> this sync writes its delta (incremental)
         self._main_rows: dict[str, int] = {}  # view -> rows written into a fresh main table
+        self._locks: dict[str, str] = {}  # view -> the owner JSON of the lock this instance holds
 
     @classmethod
     def from_url(cls, url: str) -> "SqliteOnlineStore":
@@ -142,22 +144,42 @@ class SqliteOnlineStore(OnlineStore):
             p = Path(self.path)
             try:
                 p.parent.mkdir(parents=True, exist_ok=True)
-                con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-                con.execute("pragma journal_mode=wal")
+                con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
+                if con.execute("pragma journal_mode").fetchone()[0] != "wal":
+                    con.execute("pragma journal_mode=wal")
                 con.execute("pragma synchronous=normal")  # durable at checkpoints; WAL keeps commits atomic
                 # a 64 MiB page cache for the writer (default 2 MiB): a sync's transaction spills
                 # less (measured ~5% off a full sync of 1M keys x 15 features)
                 con.execute("pragma cache_size=-65536")
                 con.execute(f"pragma mmap_size={MMAP_BYTES}")  # ~30 ms less per 10k changed keys of 1M
-                con.execute(f"create table if not exists {_META} (k text primary key, v text not null)")
-                con.execute(f"insert into {_META} values ('epoch', '0') on conflict do nothing")
-            except (sqlite3.Error, OSError) as exc:
+                self._create_meta(con)
+            except sqlite3.Error as exc:
+                if _is_busy(exc):
+                    raise self._writer_busy("", 0.0) from exc
+                raise ServiceUnavailable(
+                    f"cannot open the SQLite online store {self.path} for writing: {exc}",
+                    hint="check that the directory exists and is writable, or pass --store sqlite:///other/path.db",
+                ) from exc
+            except OSError as exc:
                 raise ServiceUnavailable(
                     f"cannot open the SQLite online store {self.path} for writing: {exc}",
                     hint="check that the directory exists and is writable, or pass --store sqlite:///other/path.db",
                 ) from exc
             self._writer = con
         return self._writer
+
+    @staticmethod
+    def _create_meta(con: sqlite3.Connection) -> None:
+        """The metadata and lock tables, written only when missing: a write would wait for
+        another sync's transaction, which a store that has them needs not do."""
+        have = {r[0] for r in con.execute("select name from sqlite_master where type = 'table'")}
+        if _META in have and _LOCKS in have and con.execute(f"select 1 from {_META} where k = 'epoch'").fetchone():
+            return
+        con.execute("begin immediate")
+        con.execute(f"create table if not exists {_META} (k text primary key, v text not null)")
+        con.execute(f"insert into {_META} values ('epoch', '0') on conflict do nothing")
+        con.execute(f"create table if not exists {_LOCKS} (view text primary key, owner text not null, expires_at real not null)")
+        con.execute("commit")
 
     def _read_con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -184,9 +206,9 @@ class SqliteOnlineStore(OnlineStore):
 
     # ---- writes -----------------------------------------------------------
     def begin_view(self, layout: ViewLayout, *, full_refresh: bool) -> None:
-        con = self._write_con()
+        con = self._begin_immediate(layout.name)
         try:
-            con.execute("begin immediate")
+            self._fence(con, layout.name)
             row = con.execute(f"select v from {_META} where k = ?", (f"view:{layout.name}",)).fetchone()
             current = ViewState.from_json(row[0]).generation if row else None
             exists = current is not None and con.execute(
@@ -357,9 +379,8 @@ class SqliteOnlineStore(OnlineStore):
                 pass
 
     def drop_all(self) -> None:
-        con = self._write_con()
+        con = self._begin_immediate("")
         names = [r[0] for r in con.execute("select name from sqlite_master where type='table' and name like 'fv_%'")]
-        con.execute("begin immediate")
         for n in names:
             con.execute(f"drop table {_q(n)}")
         con.execute(f"delete from {_META} where k like 'view:%' or k like 'rows:%'")

@@ -4,22 +4,24 @@ Per view, the warehouse computes the latest row per entity key at ``now``
 (the point-in-time rules, with ``t = now``) and streams it as Arrow record
 batches; the store upserts each batch behind a never-backwards guard.
 
-Incremental rule (documented in the README, "Online store"): the *change column*
-is the view's ``available_timestamp``, else its ``created_timestamp``, else
-its event ``timestamp``. A sync reads the high-water mark ``W`` of the change
-column (``<= now``) first; the keys with a row whose change column is in
-``(previous W, W]`` get their latest value recomputed over ALL their rows and
-upserted. A late row (old event time, new load time) is therefore picked up,
-and a value never moves backwards. The watermark is stored only after the
-data is durable, so a crash repeats work but never loses it. Views whose
-stored definition differs (keys, features, types, TTL, change column) are
-rebuilt in full.
+Incremental rule (see :mod:`featurewarehouse.online.sync_plan` and
+docs/operations-sync.md): one scan of the view's table finds the high-water mark
+``W`` of its *change column* (``available_timestamp``, else ``created_timestamp``,
+else the event ``timestamp``) and counts changed, late and skipped rows; the keys
+with a row loaded since the last sync (change column after its ``W``) or visible
+only since its time get their latest value recomputed over ALL their rows and
+upserted, so a late row (old event time, new load time) and a row loaded with a
+future event time are both picked up, and a value never moves backwards. Rows
+loaded behind ``W`` make the sync rebuild the view, loudly. The watermark is
+stored only after the data is durable, so a crash repeats work but never loses
+it. Views whose stored definition differs (keys, features, types, TTL, change
+column) are rebuilt in full. Each view is synced under its lock in the store
+(:mod:`featurewarehouse.online.locks`).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -28,7 +30,17 @@ from typing import Any, Callable, Iterator, Sequence
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import NO_CREATED, timestamp_micros
-from featurewarehouse.online.latest_sql import change_column, high_water_sql, latest_values_sql
+from featurewarehouse.online.latest_sql import change_column, latest_values_sql
+from featurewarehouse.online.locks import (
+    DEFAULT_LOCK_TIMEOUT_SECONDS,
+    DEFAULT_LOCK_TTL_SECONDS,
+    LockLost,
+    LockOwner,
+    SyncLocked,
+    ttl_from_env,
+    view_lock,
+)
+from featurewarehouse.online.sync_plan import plan_view
 from featurewarehouse.registry import load_registry
 
 # A gate sees the views about to be synced and raises ChecksFailed to refuse the whole sync
@@ -50,6 +62,9 @@ class ViewSyncResult:
     watermark_from: str | None
     watermark_to: str | None
     dry_run: bool = False
+    # rows of the view's table no sync serves, by reason (see online/sync_plan.SKIP_REASONS)
+    skipped_rows: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def rows_per_second(self) -> float:
@@ -72,21 +87,18 @@ class SyncReport:
             "written": sum(v.written for v in self.views),
             "skipped_older": sum(v.skipped_older for v in self.views),
             "expired": sum(v.expired for v in self.views),
+            "skipped_rows": {
+                reason: sum(v.skipped_rows.get(reason, 0) for v in self.views)
+                for reason in dict.fromkeys(r for v in self.views for r in v.skipped_rows)
+            },
             "seconds": round(sum(v.seconds for v in self.views), 3),
         }
+        d["warnings"] = [w for v in self.views for w in v.warnings]
         return d
 
-
-def _parse_wm(state: ViewState | None, view: Any) -> _dt.datetime | None:
-    if state is None or not state.watermark:
-        return None
-    try:
-        wm = json.loads(state.watermark)
-    except ValueError:
-        return None
-    if wm.get("column") != change_column(view) or not wm.get("value"):
-        return None
-    return _dt.datetime.fromisoformat(wm["value"])
+    @property
+    def warnings(self) -> list[str]:
+        return [w for v in self.views for w in v.warnings]
 
 
 def _prepare_batch(batch: Any) -> tuple[Any, int]:
@@ -125,14 +137,19 @@ def sync_views(
     progress: Progress | None = None,
     batch_rows: int = 65_536,
     on_batch: Callable[[str, int], None] | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
+    lock_ttl: float = DEFAULT_LOCK_TTL_SECONDS,
 ) -> tuple[ViewSyncResult, ...]:
-    """Sync ``views`` from an open warehouse into an open store. See the module docstring."""
+    """Sync ``views`` from an open warehouse into an open store. See the module docstring.
+
+    Each view is synced holding its lock in the store (see :mod:`featurewarehouse.online.locks`):
+    another sync of it makes this one wait up to ``lock_timeout`` seconds, then raise
+    :class:`SyncLocked` naming that sync. A dry run takes no lock.
+    """
     now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     results = []
-    try:
-        states = store.view_states()
-    except FwError:
-        raise
+    store.lock_timeout = lock_timeout
+    owner = LockOwner.mine()
     for view in views:
         if not warehouse.relation_exists(view.relation):
             raise ConfigError(
@@ -140,94 +157,94 @@ def sync_views(
                 where=view.original_file_path or None,
                 hint=f"build it with `dbt build --select {view.name}`",
             )
-        layout = ViewLayout.from_view(view)
-        prior = states.get(view.name)
-        previous_wm = _parse_wm(prior, view)
-        full = full_refresh or prior is None or prior.layout.signature != layout.signature or previous_wm is None
-        started = time.perf_counter()
-        high = warehouse.fetch_arrow(high_water_sql(view, now)).column(0)[0].as_py()
-        if isinstance(high, _dt.datetime) and high.tzinfo is not None:
-            high = high.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        if isinstance(high, _dt.date) and not isinstance(high, _dt.datetime):
-            high = _dt.datetime(high.year, high.month, high.day)
-        if not full and (high is None or high <= previous_wm):
-            results.append(
-                ViewSyncResult(view.name, "incremental", 0, 0, 0, 0, time.perf_counter() - started,
-                               previous_wm.isoformat(), previous_wm.isoformat(), dry_run)
-            )
-            continue
-        sql = latest_values_sql(
-            view, now, dialect=warehouse.dialect,
-            changed_after=None if full else previous_wm, changed_upto=None if full else high,
-            order_by_keys=store.PREFERS_SORTED_KEYS,
-        )
-        rows = written = skipped = expired = 0
-        if progress:
-            progress(view.name, 0, "start")
-        if not dry_run:
-            store.begin_view(layout, full_refresh=full)
-        try:
-            def produce() -> Any:
-                for batch in warehouse.stream(sql, batch_rows):
-                    if batch.num_rows == 0:
-                        continue
-                    prepared, n_exp = _prepare_batch(batch)
-                    encoded = store.encode_batch(layout, prepared) if (prepared.num_rows and not dry_run) else None
-                    yield batch.num_rows, n_exp, prepared.num_rows, encoded
-
-            # a read-ahead thread (the query and Arrow kernels release the GIL) was measured: no gain
-            # on 2 shared cores (sqlite 3.45s vs 3.5s, redis 8.2s vs 8.2s for 1M keys), so it stays inline
-            for n_read, n_exp, n_kept, encoded in produce():
-                rows += n_read
-                expired += n_exp
-                if encoded is not None:
-                    res = store.write_encoded(layout, encoded)
-                    written += res.written
-                    skipped += res.skipped_older
-                elif dry_run:
-                    written += n_kept
-                if progress:
-                    progress(view.name, rows, "batch")
-                if on_batch:
-                    on_batch(view.name, rows)
-            if not dry_run:
-                wm_value = (high or previous_wm)
-                state = ViewState(
-                    layout=layout,
-                    registry_version=getattr(registry, "version", "") or "",
-                    watermark=json.dumps(
-                        {"column": change_column(view), "value": wm_value.isoformat() if wm_value else None}
-                    ),
-                    synced_at=now.isoformat(),  # the store sets the generation it wrote (commit_view)
+        hold = contextlib.nullcontext() if dry_run else view_lock(
+            store, view.name, owner=owner, timeout=lock_timeout, ttl=lock_ttl)
+        with hold as lock:
+            layout = ViewLayout.from_view(view)
+            prior = store.view_states().get(view.name)  # read under the lock: the last sync's commit
+            started = time.perf_counter()
+            plan = plan_view(warehouse, view, prior, now, full_refresh=full_refresh)
+            full = plan.mode == "full"
+            if plan.mode == "nothing":
+                results.append(
+                    ViewSyncResult(view.name, "incremental", 0, 0, 0, 0, time.perf_counter() - started,
+                                   plan.previous.value.isoformat(), plan.previous.value.isoformat(), dry_run,
+                                   plan.skipped_rows, plan.warnings)
                 )
-                store.commit_view(state)
-        except BaseException as exc:
-            if not dry_run:
-                try:
-                    store.abort_view(layout)
-                except Exception:  # the original error matters more
-                    pass
-            if isinstance(exc, FwError):
-                raise
-            if isinstance(exc, Exception) and type(exc).__module__.startswith(("duckdb", "adbc", "pyarrow")):
-                raise ConfigError(
-                    f"the warehouse query for feature view {view.name!r} failed: {exc}",
-                    where=view.original_file_path or None,
-                    hint=f"check the model with `dbt build --select {view.name}`",
-                ) from exc
-            raise
-        if progress:
-            progress(view.name, rows, "done")
-        results.append(
-            ViewSyncResult(
-                view.name, "full" if full else "incremental", rows, written, skipped, expired,
-                time.perf_counter() - started,
-                previous_wm.isoformat() if (previous_wm and not full) else None,
-                high.isoformat() if high else None,
-                dry_run,
+                continue
+            sql = latest_values_sql(
+                view, now, dialect=warehouse.dialect, changed_after=plan.changed_after,
+                visible_after=plan.visible_after, order_by_keys=store.PREFERS_SORTED_KEYS,
             )
-        )
+            rows = written = skipped = expired = 0
+            if progress:
+                progress(view.name, 0, "start")
+            if not dry_run:
+                store.begin_view(layout, full_refresh=full)
+            try:
+                def produce() -> Any:
+                    for batch in warehouse.stream(sql, batch_rows):
+                        if batch.num_rows == 0:
+                            continue
+                        prepared, n_exp = _prepare_batch(batch)
+                        encoded = store.encode_batch(layout, prepared) if (prepared.num_rows and not dry_run) else None
+                        yield batch.num_rows, n_exp, prepared.num_rows, encoded
+
+                # a read-ahead thread (the query and Arrow kernels release the GIL) was measured: no gain
+                # on 2 shared cores (sqlite 3.45s vs 3.5s, redis 8.2s vs 8.2s for 1M keys), so it stays inline
+                for n_read, n_exp, n_kept, encoded in produce():
+                    rows += n_read
+                    expired += n_exp
+                    if encoded is not None:
+                        res = store.write_encoded(layout, encoded)
+                        written += res.written
+                        skipped += res.skipped_older
+                    elif dry_run:
+                        written += n_kept
+                    if progress:
+                        progress(view.name, rows, "batch")
+                    if on_batch:
+                        on_batch(view.name, rows)
+                    if lock is not None:
+                        lock.check()
+                if not dry_run:
+                    state = ViewState(
+                        layout=layout,
+                        registry_version=getattr(registry, "version", "") or "",
+                        watermark=plan.next.to_json(),
+                        synced_at=now.isoformat(),  # the store sets the generation it wrote (commit_view)
+                    )
+                    if lock is not None:
+                        lock.check()
+                    store.commit_view(state)
+            except BaseException as exc:
+                if not dry_run:
+                    try:
+                        store.abort_view(layout)
+                    except Exception:  # the original error matters more
+                        pass
+                if isinstance(exc, FwError):
+                    raise
+                if isinstance(exc, Exception) and type(exc).__module__.startswith(("duckdb", "adbc", "pyarrow")):
+                    raise ConfigError(
+                        f"the warehouse query for feature view {view.name!r} failed: {exc}",
+                        where=view.original_file_path or None,
+                        hint=f"check the model with `dbt build --select {view.name}`",
+                    ) from exc
+                raise
+            if progress:
+                progress(view.name, rows, "done")
+            results.append(
+                ViewSyncResult(
+                    view.name, plan.mode, rows, written, skipped, expired, time.perf_counter() - started,
+                    plan.previous.value.isoformat() if (plan.previous and not full) else None,
+                    plan.next.value.isoformat() if plan.next.value else None,
+                    dry_run, plan.skipped_rows, plan.warnings,
+                )
+            )
     return tuple(results)
+
+
 
 
 SYNC_MEMORY_LIMIT = "512MB"
@@ -287,11 +304,14 @@ def sync_online(
     progress: Progress | None = None,
     now: _dt.datetime | None = None,
     registry: Any = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> SyncReport:
     """Sync the project's online views into its online store; returns the report.
 
     ``gate`` (see :data:`Gate`) runs before anything is written: the validation
-    gate refuses the whole sync when a view's checks failed.
+    gate refuses the whole sync when a view's checks failed. ``lock_timeout``: how long to
+    wait for another sync of a view (see :func:`sync_views`); the locks' TTL comes from
+    ``FW_SYNC_LOCK_TTL`` (seconds).
     """
     from featurewarehouse.offline.warehouse import connect
 
@@ -314,7 +334,7 @@ def sync_online(
         try:
             with duckdb_memory_cap(wh, limit):
                 results = sync_views(wh, store, registry, views, full_refresh=full_refresh, dry_run=dry_run,
-                                     now=now, progress=progress)
+                                     now=now, progress=progress, lock_timeout=lock_timeout, lock_ttl=ttl_from_env())
         finally:
             wh.close()
     finally:
@@ -324,5 +344,5 @@ def sync_online(
 
 __all__ = [
     "Gate", "SyncReport", "ViewSyncResult", "latest_values_sql", "sync_online", "sync_views", "select_views",
-    "change_column", "ServiceUnavailable",
+    "change_column", "ServiceUnavailable", "SyncLocked", "LockLost",
 ]
