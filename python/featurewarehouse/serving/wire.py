@@ -41,6 +41,19 @@ _REQUEST_FIELDS = ("features", "entities", "full_feature_names", "feature_servic
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_KEY_TEXT = 1024
 
+# Bounds on what one request may ask for, checked before any per-name or per-value work, so a
+# client cannot buy seconds of server time with one request (issue 20). Identifiers in every
+# supported warehouse are far shorter than MAX_NAME_CHARS.
+MAX_NAME_CHARS = 255  # a view, feature, join-key or request-field name
+MAX_REF_CHARS = 2 * MAX_NAME_CHARS + 1  # "view:feature"
+MAX_FEATURES = 1000  # feature refs per request
+MAX_JOIN_KEYS = 32  # join-key columns per request
+
+
+def value_budget(max_entities: int) -> int:
+    """The most JSON values (counted by their commas) a request may hold: every key value and ref, plus slack."""
+    return max_entities * MAX_JOIN_KEYS + MAX_FEATURES + 64
+
 
 # ---- OpenAPI documentation of the wire format ----------------------------------
 class GetOnlineFeaturesRequest(BaseModel):
@@ -87,9 +100,18 @@ class RequestError(Exception):
 
 # ---- request parsing -----------------------------------------------------------
 def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str, list], bool]:
-    """Check a request body; return (features, entities, full_feature_names) or raise RequestError."""
+    """Check a request body; return (features, entities, full_feature_names) or raise RequestError.
+
+    Counts come first (values in the body, refs, join keys, rows), then names (their
+    length), then values: the work a request causes is bounded before it is done.
+    """
     if not raw:
         raise RequestError(400, "the request body is empty", 'send {"features": [...], "entities": {...}}')
+    budget = value_budget(max_entities)
+    if raw.count(b",") > budget:  # before parsing: a few MB of tiny values cost the parser (and the loop) seconds
+        raise RequestError(413, f"the request holds more than {budget} JSON values; this server accepts at most "
+                                f"{max_entities} entity rows of at most {MAX_JOIN_KEYS} join keys and {MAX_FEATURES} features",
+                           "split the request, or start the server with a larger --max-entities")
     try:
         body = _loads(raw)
     except _DecodeError as exc:
@@ -99,7 +121,7 @@ def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str
     for key in body:
         if key not in _REQUEST_FIELDS:
             raise RequestError(
-                422, f"unknown request field {key!r}." + did_you_mean(key, _REQUEST_FIELDS[:3]),
+                422, f"unknown request field {_name(key)}." + did_you_mean(key, _REQUEST_FIELDS[:3]),
                 "the fields are features, entities and full_feature_names",
             )
     if body.get("feature_service") is not None:
@@ -112,35 +134,51 @@ def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str
     features = body.get("features")
     if not isinstance(features, list) or not features:
         raise RequestError(422, "\"features\" must be a non-empty list of feature refs", "e.g. [\"customer_spend_features:txn_count_7d\"]")
+    if len(features) > MAX_FEATURES:
+        raise RequestError(413, f"the request names {len(features)} features; at most {MAX_FEATURES} are accepted",
+                           "split the request")
     for f in features:
         if not isinstance(f, str):
             raise RequestError(422, f"feature refs are strings, got {_short(f)}")
+        if len(f) > MAX_REF_CHARS:
+            raise RequestError(422, f"feature ref {_name(f)} is too long ({len(f)} characters, at most {MAX_REF_CHARS})",
+                               f"feature view and feature names have at most {MAX_NAME_CHARS} characters each")
     entities = body.get("entities")
     if not isinstance(entities, dict) or not entities:
         raise RequestError(422, "\"entities\" must be a non-empty object: join-key name -> list of values",
                            "e.g. {\"customer_id\": [1, 2]}")
+    if len(entities) > MAX_JOIN_KEYS:
+        raise RequestError(413, f"the request has {len(entities)} join keys; at most {MAX_JOIN_KEYS} are accepted")
     n_rows = -1
-    for name, values in entities.items():
+    for name, values in entities.items():  # shapes and counts of every key before any value is looked at
+        if len(name) > MAX_NAME_CHARS:
+            raise RequestError(422, f"join key {_name(name)} is too long ({len(name)} characters, at most {MAX_NAME_CHARS})")
         if not isinstance(values, list):
             raise RequestError(422, f"entities[{name!r}] must be a list of values (column-major), got {_short(values)}")
+        if len(values) > max_entities:
+            raise RequestError(413, f"the request has {len(values)} entity rows; this server accepts at most {max_entities}",
+                               "split the request, or start the server with a larger --max-entities")
         if n_rows == -1:
             n_rows = len(values)
         elif len(values) != n_rows:
             raise RequestError(422, f"entities[{name!r}] has {len(values)} values but other join keys have {n_rows}",
                                "every join-key list holds one value per entity row")
-        for v in values:
-            _check_key_value(name, v)
     if n_rows == 0:
         raise RequestError(422, "the request has no entity rows", "send at least one value per join key")
-    if n_rows > max_entities:
-        raise RequestError(413, f"the request has {n_rows} entity rows; this server accepts at most {max_entities}",
-                           "split the request, or start the server with a larger --max-entities")
+    for name, values in entities.items():
+        for v in values:
+            _check_key_value(name, v)
     full = body.get("full_feature_names", False)
     if full is None:
         full = False
     if not isinstance(full, bool):
         raise RequestError(422, f"\"full_feature_names\" must be true or false, got {_short(full)}")
     return features, entities, full
+
+
+def _name(text: str) -> str:
+    """A client-chosen name for a message: quoted, and cut short (messages echo what they name)."""
+    return repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} characters)"
 
 
 def _check_key_value(name: str, v: Any) -> None:
@@ -153,8 +191,10 @@ def _check_key_value(name: str, v: Any) -> None:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
     kind = "null" if value is None else type(value).__name__
+    if isinstance(value, (list, dict)) and len(value) > 8:  # never render a whole (client-sized) container
+        return f"{kind} of {len(value)} items"
+    text = repr(value[:41] if isinstance(value, str) else value)
     return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}"
 
 
