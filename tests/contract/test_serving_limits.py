@@ -91,3 +91,18 @@ def test_python_client_names_are_linear_too(http):
     with pytest.raises(Exception, match="not in the online store"):
         client.get_online_features(["v" * 200_000 + ":f"], [{"customer_id": 1}])
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(tmp_path):
+    # (the test client sends the whole body first; tests/e2e/test_serving_hostile.py shows the server stops reading)
+    store = open_store(f"sqlite:///{tmp_path / 'online.db'}")
+    fill(store)
+
+    def chunks():
+        for _ in range(64):
+            yield b"1" * 65536
+
+    with TestClient(create_app(OnlineClient(store, clock=lambda: NOW), token="", max_body_bytes=MB)) as http:
+        r = http.post("/get-online-features", content=chunks())
+    assert r.status_code == 413 and "over the limit of 1000000 bytes" in r.json()["detail"]
+    assert r.headers["connection"] == "close"  # the server stops reading instead of draining the rest

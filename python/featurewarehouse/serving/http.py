@@ -29,6 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
+from featurewarehouse.serving.limits import ServerLimits
 from featurewarehouse.serving.logging import request_ids
 from featurewarehouse.serving.wire import (  # noqa: F401  (parse_request, feast_json, _dumps: the wire API)
     ErrorBody,
@@ -42,7 +43,7 @@ from featurewarehouse.serving.wire import (  # noqa: F401  (parse_request, feast
 
 TOKEN_ENV = "FW_SERVE_TOKEN"
 DEFAULT_MAX_ENTITIES = 1000
-DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = ServerLimits.max_body_bytes
 
 
 def _error(status: int, detail: str, hint: str | None = None, headers: dict | None = None) -> Response:
@@ -50,6 +51,32 @@ def _error(status: int, detail: str, hint: str | None = None, headers: dict | No
     if hint:
         body["hint"] = redact(hint)
     return Response(_dumps(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def _too_large(detail: str) -> Response:
+    # connection: close, so the server stops reading the rest of the body instead of draining it
+    return _error(413, detail, "send a smaller request, or start the server with a larger --max-body-bytes",
+                  headers={"connection": "close"})
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, read as it arrives (chunked included); None as soon as it passes ``limit`` bytes.
+
+    Never buffers more than ``limit`` plus one chunk: the rest is not read at all.
+    """
+    from starlette.requests import ClientDisconnect
+
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return b""  # nobody is left to answer; the empty body gets a 400 no one reads
+    return b"".join(chunks)
 
 
 def create_app(
@@ -149,10 +176,10 @@ def create_app(
                               headers={"www-authenticate": "Bearer"})
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return _error(413, f"the request body has {length} bytes; the limit is {max_body_bytes}")
-        raw = await request.body()
-        if len(raw) > max_body_bytes:
-            return _error(413, f"the request body has {len(raw)} bytes; the limit is {max_body_bytes}")
+            return _too_large(f"the request body has {length} bytes; the limit is {max_body_bytes}")
+        raw = await _read_body(request, max_body_bytes)
+        if raw is None:
+            return _too_large(f"the request body is over the limit of {max_body_bytes} bytes")
         request_id = request.headers.get("x-request-id")
         if not request_id or len(request_id) > 128:
             request_id = next_request_id()
@@ -233,6 +260,7 @@ def app_from_config(
     log_to: str | None = None,
     log_sample_rate: float = 1.0,
     max_entities: int = DEFAULT_MAX_ENTITIES,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     token: str | None = None,
 ) -> FastAPI:
     """The server for a project: its online store and registry, optional logging."""
@@ -247,7 +275,7 @@ def app_from_config(
 
         # conversion and Parquet writing in a child process: off the server's GIL
         sink = FeatureLogSink(log_to, sample_rate=log_sample_rate, converter="process")
-    return create_app(client, max_entities=max_entities, token=token, log_sink=sink)
+    return create_app(client, max_entities=max_entities, max_body_bytes=max_body_bytes, token=token, log_sink=sink)
 
 
 def tune_gc_for_serving() -> None:
