@@ -26,19 +26,22 @@ import os
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.serving.limits import ServerLimits
 from featurewarehouse.serving.logging import request_ids
 from featurewarehouse.serving.wire import (  # noqa: F401  (parse_request, feast_json, _dumps: the wire API)
+    FEAST_ERROR_SCHEMA,
     ErrorBody,
     GetOnlineFeaturesRequest,
     GetOnlineFeaturesResponse,
     RequestError,
     _dumps,
+    error_body,
     feast_json,
     parse_request,
+    request_schema,
 )
 
 TOKEN_ENV = "FW_SERVE_TOKEN"
@@ -46,11 +49,10 @@ DEFAULT_MAX_ENTITIES = 1000
 DEFAULT_MAX_BODY_BYTES = ServerLimits.max_body_bytes
 
 
-def _error(status: int, detail: str, hint: str | None = None, headers: dict | None = None) -> Response:
-    body: dict[str, Any] = {"detail": redact(detail)}
-    if hint:
-        body["hint"] = redact(hint)
-    return Response(_dumps(body), status_code=status, media_type="application/json", headers=headers)
+def _error(status: int, detail: str, hint: str | None = None, headers: dict | None = None,
+           feast_class: str = "FeastError") -> Response:
+    body = error_body(redact(detail), redact(hint) if hint else None, feast_class)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _too_large(detail: str) -> Response:
@@ -130,7 +132,7 @@ def create_app(
             features, entities, full = parse_request(raw, max_entities=max_entities)
             result = client.get_online_features(features, entities, full_feature_names=full)
         except RequestError as exc:
-            return _error(exc.status, exc.detail, exc.hint)
+            return _error(exc.status, exc.detail, exc.hint, feast_class=exc.feast_class)
         except ServiceUnavailable as exc:
             return _error(503, exc.message, exc.hint)
         except FwError as exc:  # unknown features, wrong key names or types: the caller's to fix
@@ -144,18 +146,22 @@ def create_app(
                 pass  # never fail a served request because of its log entry
         return Response(payload, media_type="application/json", headers={"x-request-id": request_id})
 
+    def feast_error(description: str) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": FEAST_ERROR_SCHEMA}}}
+
     responses = {
         200: {"model": GetOnlineFeaturesResponse, "description": "One result per feature name."},
-        400: {"model": ErrorBody, "description": "Malformed JSON or an empty body."},
-        401: {"model": ErrorBody, "description": "Missing or wrong bearer token (when the server has one)."},
-        413: {"model": ErrorBody, "description": "Too many entity rows, or a body that is too large."},
-        422: {"model": ErrorBody, "description": "Unknown features, wrong join-key names or types, empty lists."},
-        503: {"model": ErrorBody, "description": "The online store cannot be reached."},
+        400: feast_error("Malformed JSON or an empty body."),
+        401: feast_error("Missing or wrong bearer token (when the server has one)."),
+        413: feast_error("Too many entity rows, or a body that is too large."),
+        422: feast_error("Unknown features, wrong join-key names or types, empty lists."),
+        500: feast_error("A bug in the server (never bad input)."),
+        503: feast_error("The online store cannot be reached."),
     }
     body_schema = {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": GetOnlineFeaturesRequest.model_json_schema()}},
+            "content": {"application/json": {"schema": request_schema(max_entities)}},
         }
     }
     if expected:
@@ -213,9 +219,10 @@ def create_app(
         app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    async def internal_error(request: Request, exc: Exception) -> Response:
         # Reached only by a bug: answer with a message instead of dropping the connection.
-        return JSONResponse({"detail": redact(f"internal error: {type(exc).__name__}: {exc}")}, status_code=500)
+        return Response(error_body(redact(f"internal error: {type(exc).__name__}: {exc}")), status_code=500,
+                        media_type="application/json")
 
     return app
 
