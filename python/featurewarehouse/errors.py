@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 _MASK = "***"
 # query parameters that carry a secret in the URLs users paste (libpq's `password`, tokens)
@@ -48,10 +48,12 @@ def redact_url(url: str) -> str:
     if not sep:
         return url
     userinfo, at, after = rest.rpartition("@")
+    if userinfo.startswith("[") and after.startswith("]"):
+        return url  # the documentation idiom redis://[:password@]host (brackets are no userinfo)
+    secrets: list[str] = []
     if not at:
         userinfo, after = "", rest
-    secrets: list[str] = []
-    if at:
+    else:
         user, colon, password = userinfo.partition(":")
         if colon:
             secrets.append(password)
@@ -59,7 +61,7 @@ def redact_url(url: str) -> str:
         userinfo += "@"
     after = _redact_query(after, secrets)
     # An '@' behind a plain host:port (in a query) is hidden as well, but not remembered as a secret.
-    if secrets and ("@" in urlsplit(url).netloc or not _looks_like_host(rest)):
+    if secrets and ("@" in re.split(r"[/?#]", rest, maxsplit=1)[0] or not _looks_like_host(rest)):
         _remember(secrets)
     return f"{scheme}://{userinfo}{after}"
 

@@ -50,6 +50,14 @@ def test_urls_without_password_and_secret_query_parameters():
     assert redact("no url here: feature 'x'") == "no url here: feature 'x'"
 
 
+def test_redaction_never_raises_and_leaves_placeholders_alone():
+    hint = "use redis://[:password@]host:6379/0 or rediss:// for TLS"
+    assert redact(hint) == hint
+    assert redact("fix the user/password in the URL") == "fix the user/password in the URL"
+    for text in ("redis://[::1", "x://]@[", "://@", "a://b@c@", "redis://:@h", "redis://u:pw@[::1]:6379/0"):
+        redact(text)
+
+
 def test_errors_redact_message_where_and_hint():
     err = ConfigError("bad redis://u:pw1234@h/0", where="--store rediss://:tok5678@h/0", hint="see redis://:hint999@h")
     for secret in ("pw1234", "tok5678", "hint999"):

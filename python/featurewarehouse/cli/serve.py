@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         import os
 
         from featurewarehouse.cli.output import info, warn
-        from featurewarehouse.errors import redact
+        from featurewarehouse.errors import redact_url
         from featurewarehouse.serving import limits as server_limits
         from featurewarehouse.serving.http import TOKEN_ENV, app_from_config, check_bindable, tune_gc_for_serving
 
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
             config, store_url=store, log_to=log_path, log_sample_rate=log_sample_rate, max_entities=max_entities,
             max_body_bytes=limits.max_body_bytes,
         )
-        info(f"serving {redact(store or config.online_store)} on http://{host}:{port}  (OpenAPI: /docs, health: /health)")
+        info(f"serving {redact_url(store or config.online_store)} on http://{host}:{port}  (OpenAPI: /docs, health: /health)")
         if log_path:
             info(f"logging {log_sample_rate:.0%} of requests to {log_path}")
         if os.environ.get(TOKEN_ENV):

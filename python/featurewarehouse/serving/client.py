@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from featurewarehouse.errors import ConfigError, redact
+from featurewarehouse.errors import ConfigError, redact_url
 from featurewarehouse.online.base import OnlineStore, Reader, StaleLayout, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import coerce_key_part, from_micros, micros
 from featurewarehouse.refs import FeatureRef, did_you_mean
@@ -155,7 +155,7 @@ class OnlineClient:
                     )
             known = sorted(self._states)
             raise ConfigError(
-                f"feature view {view!r} is not in the online store {redact(self.store.url)}." + did_you_mean(view, known),
+                f"feature view {view!r} is not in the online store {redact_url(self.store.url)}." + did_you_mean(view, known),
                 hint=f"run `fwctl sync-online --select {view}`" + (f" (synced views: {', '.join(known)})" if known else ""),
             )
         if self.registry is not None:
@@ -246,7 +246,7 @@ class OnlineClient:
                 self.logger.log(result, result.feature_refs)
             return result
         raise ConfigError(
-            f"the data in the online store {redact(self.store.url)} does not match its stored definitions ({stale})",
+            f"the data in the online store {redact_url(self.store.url)} does not match its stored definitions ({stale})",
             hint="if a sync is running, retry when it has finished; otherwise rebuild with `fwctl sync-online --full-refresh`",
         )
 

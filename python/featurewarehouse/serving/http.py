@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
+from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact, redact_url
 from featurewarehouse.serving.limits import ServerLimits
 from featurewarehouse.serving.logging import request_ids
 from featurewarehouse.serving.wire import (  # noqa: F401  (parse_request, feast_json, _dumps: the wire API)
@@ -232,7 +232,7 @@ def _health(client: Any, log_sink: Any) -> Response:
     registry = getattr(client, "registry", None)
     body: dict[str, Any] = {
         "status": "ok",
-        "store": redact(getattr(store, "url", "") or ""),
+        "store": redact_url(getattr(store, "url", "") or ""),
         "registry_version": getattr(registry, "version", "") or "",
         "online_views": sorted(v.name for v in getattr(registry, "online_views", ())),
     }
