@@ -95,29 +95,35 @@ def _raw_response(status: int, reason: str, message: str) -> bytes:
 
 
 def guarded_protocol(limits: ServerLimits, max_connections: int | None = None) -> type[asyncio.Protocol]:
-    """uvicorn's httptools protocol with header/body timeouts, a header size cap and a connection cap."""
+    """uvicorn's httptools protocol with header/body timeouts, a header size cap and a connection cap.
+
+    A request only stores its deadline (a float); one sweep per event loop, every
+    ``_sweep_every`` seconds, closes the connections past theirs. A timer per request
+    would cost a TimerHandle and a heap push and cancel twice per request.
+    """
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     cap = max_connections if max_connections is not None else effective_max_connections(limits.max_connections)
     header_timeout, body_timeout, max_header = limits.header_timeout, limits.body_timeout, limits.max_header_bytes
+    sweep_every = max(0.05, min(1.0, header_timeout / 4, body_timeout / 4))
+    swept_loops: set[int] = set()  # loops whose sweep runs (one per worker process)
 
     class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # the per-connection guard state (class attributes: uvicorn's __init__ stays untouched)
-        _fw_timer: asyncio.TimerHandle | None = None
+        _fw_deadline: float | None = None  # when the headers or body being awaited are late
         _fw_awaiting_headers = True  # idle, or receiving a request's headers: may be evicted
         _fw_since = 0.0  # when it started waiting for request headers
         _fw_header_bytes = 0
 
         def connection_made(self, transport: Any) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._fw_since = self.loop.time()
-            self._fw_arm(header_timeout)  # a connection that never sends a byte is closed too
+            self._fw_since = now = self.loop.time()
+            self._fw_deadline = now + header_timeout  # a connection that never sends a byte is closed too
+            if id(self.loop) not in swept_loops:
+                swept_loops.add(id(self.loop))
+                self.loop.call_later(sweep_every, _sweep, self.loop, self.connections)
             if len(self.connections) > cap:
                 self._fw_make_room()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._fw_cancel()
-            super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
@@ -131,16 +137,16 @@ def guarded_protocol(limits: ServerLimits, max_connections: int | None = None) -
             super().on_message_begin()
             self._fw_awaiting_headers = True
             self._fw_header_bytes = 0
-            if self._fw_timer is None:  # the first byte after an idle keep-alive: headers must follow in time
-                self._fw_arm(header_timeout)
+            if self._fw_deadline is None:  # the first byte after an idle keep-alive: headers must follow in time
+                self._fw_deadline = self.loop.time() + header_timeout
 
         def on_headers_complete(self) -> None:
             self._fw_awaiting_headers = False
-            self._fw_arm(body_timeout)
+            self._fw_deadline = self.loop.time() + body_timeout
             super().on_headers_complete()
 
         def on_message_complete(self) -> None:
-            self._fw_cancel()
+            self._fw_deadline = None
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
@@ -150,17 +156,8 @@ def guarded_protocol(limits: ServerLimits, max_connections: int | None = None) -
                 self._fw_since = self.loop.time()
 
         # ---- the guard -------------------------------------------------------------
-        def _fw_arm(self, seconds: float) -> None:
-            self._fw_cancel()
-            self._fw_timer = self.loop.call_later(seconds, self._fw_expired)
-
-        def _fw_cancel(self) -> None:
-            if self._fw_timer is not None:
-                self._fw_timer.cancel()
-                self._fw_timer = None
-
         def _fw_expired(self) -> None:
-            self._fw_timer = None
+            self._fw_deadline = None
             what = "headers" if self._fw_awaiting_headers else "body"
             flag = "--header-timeout" if self._fw_awaiting_headers else "--body-timeout"
             seconds = header_timeout if self._fw_awaiting_headers else body_timeout
@@ -184,6 +181,13 @@ def guarded_protocol(limits: ServerLimits, max_connections: int | None = None) -
                 oldest._fw_refuse(503, "Service Unavailable", f"too many connections (fwctl serve --max-connections {cap})")
             else:
                 self._fw_refuse(503, "Service Unavailable", f"too many connections (fwctl serve --max-connections {cap})")
+
+    def _sweep(loop: asyncio.AbstractEventLoop, connections: set) -> None:
+        now = loop.time()
+        for conn in [c for c in connections if (getattr(c, "_fw_deadline", None) or now + 1) < now]:
+            conn._fw_expired()
+        if not loop.is_closed():
+            loop.call_later(sweep_every, _sweep, loop, connections)
 
     return GuardedHttpToolsProtocol
 
