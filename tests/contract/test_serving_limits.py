@@ -112,3 +112,17 @@ def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(tmp_path):
         r = http.post("/get-online-features", content=chunks())
     assert r.status_code == 413 and "over the limit of 1000000 bytes" in error_message(r.content)
     assert r.headers["connection"] == "close"  # the server stops reading instead of draining the rest
+
+
+def test_distinct_feature_lists_do_not_grow_the_plan_cache(http, monkeypatch):
+    import itertools
+
+    from featurewarehouse.serving import client as client_module
+
+    monkeypatch.setattr(client_module, "MAX_CACHED_PLANS", 8)
+    client = http.app.state.client
+    refs = [f"{VIEW}:txn_count_7d", f"{VIEW}:amount_sum_7d", f"{VIEW}:home_country"]
+    shapes = [list(p) for n in (1, 2, 3) for p in itertools.permutations(refs, n)]  # 15 distinct feature lists
+    for features in shapes * 2:
+        client.get_online_features(features, [{"customer_id": 1}], full_feature_names=len(features) % 2 == 0)
+        assert len(client._plans) <= 8

@@ -22,6 +22,8 @@ NULL_VALUE = "NULL_VALUE"
 NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 _FEAST_ZERO_TS = "1970-01-01T00:00:00Z"
+# request shapes (feature lists) whose resolved plan is kept; real clients use a handful
+MAX_CACHED_PLANS = 1024
 
 
 @dataclass(slots=True)
@@ -187,6 +189,9 @@ class OnlineClient:
                 raise
             self._refresh()
             plan = self._make_plan(features, full_feature_names)
+        if len(self._plans) >= MAX_CACHED_PLANS:
+            # every distinct feature list makes a plan: a client sending new ones must not grow the server
+            self._plans = {}
         self._plans[cache_key] = plan
         return plan
 
