@@ -12,7 +12,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -228,45 +227,54 @@ def test_a_huge_chunked_body_is_refused_while_it_is_sent(server):
     assert server.rss_kib() - rss_before < 16 * 1024
 
 
-def test_health_answers_within_50ms_while_a_hostile_client_runs(server):
-    stop = threading.Event()
-
-    def hostile() -> None:
-        long_name = json.dumps({"features": ["v" * 1_000_000 + ":f"], "entities": {"customer_id": [1]}}).encode()
-        many = b'{"features":["v:f"],"entities":{"customer_id":[' + b",".join([b"1"] * 400_000) + b"]}}"
-        deadline = time.monotonic() + 20
-        held: list[socket.socket] = []
-        while not stop.is_set() and time.monotonic() < deadline:
-            held += _half_sent(server, 5)
-            for body in (long_name, many):
-                try:
-                    server.post(body, timeout=5)
-                except OSError:
-                    pass
-            while len(held) > 40:
-                held.pop(0).close()
-        for s in held:
-            s.close()
-
-    workers = [threading.Thread(target=hostile) for _ in range(2)]
-    for w in workers:
-        w.start()
-    try:
-        time.sleep(0.5)
-        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=5):
+# The hostile client runs in a process of its own: in the test's process its threads would hold
+# the GIL and delay the measuring client, not the server.
+HOSTILE = r"""
+import json, socket, sys, time, urllib.request
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+long_name = json.dumps({"features": ["v" * 1_000_000 + ":f"], "entities": {"customer_id": [1]}}).encode()
+many = b'{"features":["v:f"],"entities":{"customer_id":[' + b",".join([b"1"] * 400_000) + b"]}}"
+held = []
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    for _ in range(5):  # slowloris: half-sent requests, never finished
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(b"POST /get-online-features HTTP/1.1\r\nHost: x\r\n")
+        held.append(s)
+    for body in (long_name, many):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/get-online-features", data=body)
+        try:
+            urllib.request.urlopen(req, timeout=5).read()
+        except Exception:
             pass
+    while len(held) > 40:
+        held.pop(0).close()
+"""
+
+
+def test_health_answers_within_50ms_while_a_hostile_client_runs(server):
+    def health_timings(n: int) -> list[float]:
         timings = []
-        for _ in range(40):
+        for _ in range(n):
             status, seconds = server.get()
             assert status == 200
             timings.append(seconds)
             time.sleep(0.05)
+        return sorted(timings)
+
+    calm = health_timings(20)
+    hostile = subprocess.Popen([sys.executable, "-c", HOSTILE, str(server.port), "30"])
+    try:
+        time.sleep(1.0)  # the attack is under way
+        attacked = health_timings(40)
+        assert hostile.poll() is None, "the hostile client ended early"
     finally:
-        stop.set()
-        for w in workers:
-            w.join(30)
-    timings.sort()
-    p90 = timings[int(len(timings) * 0.9)]
-    print(f"/health under attack: median {statistics.median(timings) * 1000:.1f} ms, p90 {p90 * 1000:.1f} ms, "
-          f"max {timings[-1] * 1000:.1f} ms")
-    assert p90 < 0.050, timings
+        hostile.kill()
+        hostile.wait(10)
+
+    def p90(t: list[float]) -> float:
+        return t[int(len(t) * 0.9)]
+
+    print(f"/health p90: calm {p90(calm) * 1000:.1f} ms, under attack {p90(attacked) * 1000:.1f} ms "
+          f"(median {statistics.median(attacked) * 1000:.1f} ms, max {attacked[-1] * 1000:.1f} ms)")
+    assert p90(attacked) < 0.050, attacked
