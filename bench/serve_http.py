@@ -1,7 +1,7 @@
 """HTTP feature-server latency and throughput, against the in-process client in the same run.
 
     .venv/bin/python bench/serve_http.py [--requests 10000] [--stores sqlite,redis] [--seconds 5] [--clients 4]
-                                         [--rounds 3] [--throughput-only]
+                                         [--rounds 3] [--throughput-only] [--guard-cost]
 
 (env FW_BENCH_LOG_CONVERTER=thread: convert the log in the server's interpreter, as before.)
 
@@ -18,6 +18,9 @@ For each store (SQLite file, Redis at FW_BENCH_REDIS or redis://127.0.0.1:6379/1
    cost is computed from the medians;
 5. on SQLite also the read on the event loop vs in the thread pool (the app's default is
    the faster one).
+
+Servers run as `fwctl serve` does, with the server limits (serving/limits.py); ``--guard-cost``
+measures only what those cost: throughput against plain uvicorn, rounds alternating.
 """
 from __future__ import annotations
 
@@ -181,8 +184,10 @@ def throughput(port: int, clients: int, seconds: float, n_entities: int = 1) -> 
 
 
 # ---- server process -----------------------------------------------------------------
-def serve(url: str, port: int, log_to: str | None, threadpool: bool) -> None:
+def serve(url: str, port: int, log_to: str | None, threadpool: bool, guarded: bool = True) -> None:
     import uvicorn
+
+    from featurewarehouse.serving import limits
 
     from featurewarehouse.online.base import open_store
     from featurewarehouse.serving.client import OnlineClient
@@ -193,11 +198,14 @@ def serve(url: str, port: int, log_to: str | None, threadpool: bool) -> None:
     sink = FeatureLogSink(log_to, converter=converter) if log_to else None
     app = create_app(OnlineClient(open_store(url)), log_sink=sink, threadpool=threadpool, token="")
     tune_gc_for_serving()  # as `fwctl serve` does
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    if guarded:  # what `fwctl serve` runs: uvicorn with the server limits (serving/limits.py)
+        limits.run(app, host="127.0.0.1", port=port, limits=limits.ServerLimits())
+    else:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 class Server:
-    def __init__(self, url: str, *, log_to: str | None = None, threadpool: bool = False):
+    def __init__(self, url: str, *, log_to: str | None = None, threadpool: bool = False, guarded: bool = True):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -206,6 +214,8 @@ class Server:
             args += ["--log-to", log_to]
         if threadpool:
             args.append("--threadpool")
+        if not guarded:
+            args.append("--unguarded")
         self.proc = subprocess.Popen(args)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -223,6 +233,30 @@ class Server:
         self.proc.wait(30)
 
 
+def guard_cost(a: argparse.Namespace) -> None:
+    """Throughput of `fwctl serve`'s guarded protocol against plain uvicorn, alternating rounds."""
+    tmp = Path(tempfile.mkdtemp(prefix="fw_bench_guard_"))
+    try:
+        url = f"sqlite:///{tmp / 'online.db'}"
+        fill(url)
+        guarded, plain = Server(url), Server(url, guarded=False)
+        rps_guarded, rps_plain = [], []
+        try:
+            for i in range(a.rounds):  # alternate which goes first: drift on a shared machine hits both
+                order = ((plain, rps_plain), (guarded, rps_guarded))
+                for srv, out in order if i % 2 == 0 else reversed(order):
+                    out.append(throughput(srv.port, a.clients, a.seconds))
+        finally:
+            guarded.stop()
+            plain.stop()
+        paired = statistics.median(g / p for g, p in zip(rps_guarded, rps_plain))
+        print(f"throughput 1 entity x 15, {a.clients} clients x {a.seconds:.0f}s x {a.rounds} rounds: "
+              f"plain uvicorn {statistics.median(rps_plain):,.0f} req/s, with the server limits "
+              f"{statistics.median(rps_guarded):,.0f} req/s (guarded/plain: median of the rounds' ratios {paired:.3f})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=10_000)
@@ -235,9 +269,15 @@ def main() -> None:
     ap.add_argument("--port", type=int)
     ap.add_argument("--log-to")
     ap.add_argument("--threadpool", action="store_true")
+    ap.add_argument("--unguarded", action="store_true", help="(server) plain uvicorn, without the server limits")
+    ap.add_argument("--guard-cost", action="store_true",
+                    help="only: throughput with the server limits (timeouts, caps) against plain uvicorn, SQLite")
     a = ap.parse_args()
     if a.serve:
-        serve(a.serve, a.port, a.log_to, a.threadpool)
+        serve(a.serve, a.port, a.log_to, a.threadpool, guarded=not a.unguarded)
+        return
+    if a.guard_cost:
+        guard_cost(a)
         return
 
     import importlib.util

@@ -14,6 +14,7 @@ The ref rules (shared with ``fw_parse_refs`` / ``fw_expand_refs`` in
 from __future__ import annotations
 
 import difflib
+import itertools
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
@@ -111,13 +112,32 @@ def expand_refs(
     return out
 
 
+# difflib's ratio costs up to len(a) * len(b): past this length a name is no typo of a real one,
+# and a client-chosen name must not buy quadratic server time (issue 20).
+MAX_SUGGESTED_NAME = 256
+MAX_SUGGESTION_CANDIDATES = 1000
+_CUTOFF = 0.6
+
+
 def did_you_mean(name: str, candidates: Iterable[str], n: int = 3) -> str:
     """A " did you mean ...?" suffix, or "" when nothing is close.
 
+    Only names up to ``MAX_SUGGESTED_NAME`` characters get suggestions, compared with
+    at most ``MAX_SUGGESTION_CANDIDATES`` candidates of a length that could reach the
+    cutoff (ratio = 2 * matches / (len(a) + len(b)) needs the shorter at least 3/7 of
+    the longer), so the cost is bounded whatever the name.
+
     >>> did_you_mean("txn_cnt_7d", ["txn_count_7d", "amount_sum_7d"])
     " did you mean 'txn_count_7d'?"
+    >>> did_you_mean("x" * 10_000, ["x" * 10_000])
+    ''
     """
-    matches = difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.6)
+    size = len(name)
+    if not size or size > MAX_SUGGESTED_NAME:
+        return ""
+    fits = (c for c in candidates if 3 * max(size, len(c)) <= 7 * min(size, len(c)))
+    pool = list(itertools.islice(fits, MAX_SUGGESTION_CANDIDATES))
+    matches = difflib.get_close_matches(name, pool, n=n, cutoff=_CUTOFF)
     if not matches:
         return ""
     return " did you mean " + " or ".join(repr(m) for m in matches) + "?"

@@ -16,6 +16,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))
 
+from featurewarehouse.serving.wire import error_message  # noqa: E402
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -30,7 +32,7 @@ def _post(port: int, body: dict) -> tuple[int, dict]:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read())
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+        return e.code, {"message": error_message(e.read())}
 
 
 def test_fwctl_serve_answers_logs_and_flushes_on_sigterm(tmp_path):
@@ -67,7 +69,7 @@ def test_fwctl_serve_answers_logs_and_flushes_on_sigterm(tmp_path):
         assert body["results"][1]["values"] == [0.25, None]
         assert body["results"][1]["statuses"] == ["PRESENT", "NOT_FOUND"]
         status, body = _post(port, {"features": ["merchant_risk_features:chargeback_rate_90d"], "entities": {"merchant_id": [1, 2, 3, 4]}})
-        assert status == 413 and "at most 3" in body["detail"]
+        assert status == 413 and "at most 3" in body["message"]
         # a second server on the same port is refused with a usage error, before it starts
         again = subprocess.run([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
                                 "--port", str(port)], env=env, capture_output=True, text=True, timeout=60)

@@ -10,6 +10,10 @@ from featurewarehouse.cli import options
 
 
 def register(app: typer.Typer) -> None:
+    from featurewarehouse.serving.limits import ServerLimits
+
+    d = ServerLimits()  # the defaults' one home; the flags show them in --help
+
     @app.command("serve")
     def serve_cmd(
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind; 0.0.0.0 exposes the server to the network."),
@@ -19,36 +23,61 @@ def register(app: typer.Typer) -> None:
         log_to: Optional[Path] = typer.Option(None, "--log-to", help="Log served vectors as Parquet files in this directory."),
         log_sample_rate: float = typer.Option(1.0, "--log-sample-rate", min=0.0, max=1.0,
                                               help="Share of requests logged (1.0 = all)."),
-        max_entities: int = typer.Option(1000, "--max-entities", min=1, help="Largest number of entity rows per request."),
+        max_entities: int = typer.Option(1000, "--max-entities", min=1, envvar="FW_SERVE_MAX_ENTITIES",
+                                         help="Largest number of entity rows per request."),
+        max_body_bytes: int = typer.Option(d.max_body_bytes, "--max-body-bytes", envvar="FW_SERVE_MAX_BODY_BYTES",
+                                           help="Largest request body, enforced while it is read (413 beyond)."),
+        max_header_bytes: int = typer.Option(d.max_header_bytes, "--max-header-bytes", envvar="FW_SERVE_MAX_HEADER_BYTES",
+                                             help="Largest request head (request line and headers; 431 beyond)."),
+        header_timeout: float = typer.Option(d.header_timeout, "--header-timeout", envvar="FW_SERVE_HEADER_TIMEOUT",
+                                             help="Seconds a connection may take to send a request's headers (408, closed)."),
+        body_timeout: float = typer.Option(d.body_timeout, "--body-timeout", envvar="FW_SERVE_BODY_TIMEOUT",
+                                           help="Seconds a request may take to send its body after its headers (408, closed)."),
+        keep_alive_timeout: float = typer.Option(d.keep_alive_timeout, "--keep-alive-timeout", envvar="FW_SERVE_KEEP_ALIVE_TIMEOUT",
+                                                 help="Seconds an idle keep-alive connection stays open."),
+        max_connections: int = typer.Option(d.max_connections, "--max-connections", envvar="FW_SERVE_MAX_CONNECTIONS",
+                                            help="Open connections at most (lowered to fit the open-files limit); "
+                                                 "beyond it the longest-waiting idle or slow one is closed."),
+        graceful_shutdown_timeout: float = typer.Option(d.graceful_shutdown_timeout, "--graceful-shutdown-timeout",
+                                                        envvar="FW_SERVE_GRACEFUL_SHUTDOWN_TIMEOUT",
+                                                        help="Seconds running requests get to finish on SIGTERM."),
         project_dir: Optional[Path] = options.ProjectDir,
         profiles_dir: Optional[Path] = options.ProfilesDir,
         target: Optional[str] = options.Target,
     ) -> None:
         """Serve online features over HTTP: POST /get-online-features (Feast's wire format), GET /health, OpenAPI at /docs.
 
-        Set FW_SERVE_TOKEN to require `Authorization: Bearer <token>`. With --log or --log-to, served vectors go to Parquet files that the feature_log dbt model reads (flushed on shutdown).
+        Set FW_SERVE_TOKEN to require `Authorization: Bearer <token>`. With --log or --log-to, served vectors go to Parquet files that the feature_log dbt model reads (flushed on shutdown). Limits and timeouts: docs/operations.md.
         """
-        import uvicorn
+        import os
 
         from featurewarehouse.cli.output import info, warn
+        from featurewarehouse.errors import redact_url
+        from featurewarehouse.serving import limits as server_limits
         from featurewarehouse.serving.http import TOKEN_ENV, app_from_config, check_bindable, tune_gc_for_serving
 
+        limits = ServerLimits(
+            max_body_bytes=max_body_bytes, max_header_bytes=max_header_bytes, header_timeout=header_timeout,
+            body_timeout=body_timeout, keep_alive_timeout=keep_alive_timeout, max_connections=max_connections,
+            graceful_shutdown_timeout=graceful_shutdown_timeout,
+        ).check()
         config = options.resolve(project_dir, profiles_dir, target, store)
         check_bindable(host, port)
         log_path = str(log_to) if log_to else (str(config.feature_log_path) if log else None)
         app = app_from_config(
-            config, store_url=store, log_to=log_path, log_sample_rate=log_sample_rate, max_entities=max_entities
+            config, store_url=store, log_to=log_path, log_sample_rate=log_sample_rate, max_entities=max_entities,
+            max_body_bytes=limits.max_body_bytes,
         )
-        import os
-
-        from featurewarehouse.errors import redact
-
-        info(f"serving {redact(store or config.online_store)} on http://{host}:{port}  (OpenAPI: /docs, health: /health)")
+        info(f"serving {redact_url(store or config.online_store)} on http://{host}:{port}  (OpenAPI: /docs, health: /health)")
         if log_path:
             info(f"logging {log_sample_rate:.0%} of requests to {log_path}")
         if os.environ.get(TOKEN_ENV):
             info(f"bearer token required ({TOKEN_ENV} is set)")
         elif host not in ("127.0.0.1", "localhost", "::1"):
             warn(f"serving on {host} without a token; set {TOKEN_ENV} to require one")
+        cap = server_limits.effective_max_connections(limits.max_connections)
+        if cap < limits.max_connections:
+            warn(f"--max-connections lowered to {cap}: the open-files limit is {server_limits.descriptor_limit()} "
+                 f"(raise it with `ulimit -n`)")
         tune_gc_for_serving()
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        server_limits.run(app, host=host, port=port, limits=limits)

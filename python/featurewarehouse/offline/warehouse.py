@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-
 from featurewarehouse.config import ProjectConfig, read_profile, render_env
-from featurewarehouse.errors import ConfigError, ServiceUnavailable
+from featurewarehouse.errors import ConfigError, ServiceUnavailable, redact_url
 
 DEFAULT_BATCH_ROWS = 65_536
 @dataclass(frozen=True)
@@ -181,7 +180,7 @@ class PostgresWarehouse(Warehouse):
             self.con = adbc.connect(uri, autocommit=True)
         except Exception as exc:
             raise ServiceUnavailable(
-                f"cannot connect to PostgreSQL at {uri}: {exc}",
+                f"cannot connect to PostgreSQL at {redact_url(uri)}: {exc}",
                 hint="start PostgreSQL or fix FW_PG_HOST/FW_PG_PORT/FW_PG_USER/FW_PG_DATABASE",
             ) from exc
         if schema:

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from featurewarehouse.errors import ConfigError, redact
+from featurewarehouse.errors import ConfigError, redact_url
 from featurewarehouse.online.base import OnlineStore, Reader, StaleLayout, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import coerce_key_part, from_micros, micros
 from featurewarehouse.refs import FeatureRef, did_you_mean
@@ -22,6 +22,8 @@ NULL_VALUE = "NULL_VALUE"
 NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 _FEAST_ZERO_TS = "1970-01-01T00:00:00Z"
+# request shapes (feature lists) whose resolved plan is kept; real clients use a handful
+MAX_CACHED_PLANS = 1024
 
 
 @dataclass(slots=True)
@@ -161,7 +163,7 @@ class OnlineClient:
                     )
             known = sorted(self._states)
             raise ConfigError(
-                f"feature view {view!r} is not in the online store {redact(self.store.url)}." + did_you_mean(view, known),
+                f"feature view {view!r} is not in the online store {redact_url(self.store.url)}." + did_you_mean(view, known),
                 hint=f"run `fwctl sync-online --select {view}`" + (f" (synced views: {', '.join(known)})" if known else ""),
             )
         if self.registry is not None:
@@ -193,6 +195,9 @@ class OnlineClient:
                 raise
             self._refresh()
             plan = self._make_plan(features, full_feature_names)
+        if len(self._plans) >= MAX_CACHED_PLANS:
+            # every distinct feature list makes a plan: a client sending new ones must not grow the server
+            self._plans = {}
         self._plans[cache_key] = plan
         return plan
 
@@ -252,7 +257,7 @@ class OnlineClient:
                 self.logger.log(result, result.feature_refs)
             return result
         raise ConfigError(
-            f"the data in the online store {redact(self.store.url)} does not match its stored definitions ({stale})",
+            f"the data in the online store {redact_url(self.store.url)} does not match its stored definitions ({stale})",
             hint="if a sync is running, retry when it has finished; otherwise rebuild with `fwctl sync-online --full-refresh`",
         )
 

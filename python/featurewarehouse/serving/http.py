@@ -26,30 +26,59 @@ import os
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
+from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact, redact_url
+from featurewarehouse.serving.limits import ServerLimits
 from featurewarehouse.serving.logging import request_ids
 from featurewarehouse.serving.wire import (  # noqa: F401  (parse_request, feast_json, _dumps: the wire API)
+    FEAST_ERROR_SCHEMA,
     ErrorBody,
     GetOnlineFeaturesRequest,
     GetOnlineFeaturesResponse,
     RequestError,
     _dumps,
+    error_body,
     feast_json,
     parse_request,
+    request_schema,
 )
 
 TOKEN_ENV = "FW_SERVE_TOKEN"
 DEFAULT_MAX_ENTITIES = 1000
-DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = ServerLimits.max_body_bytes
 
 
-def _error(status: int, detail: str, hint: str | None = None, headers: dict | None = None) -> Response:
-    body: dict[str, Any] = {"detail": redact(detail)}
-    if hint:
-        body["hint"] = redact(hint)
-    return Response(_dumps(body), status_code=status, media_type="application/json", headers=headers)
+def _error(status: int, detail: str, hint: str | None = None, headers: dict | None = None,
+           feast_class: str = "FeastError") -> Response:
+    body = error_body(redact(detail), redact(hint) if hint else None, feast_class)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _too_large(detail: str) -> Response:
+    # connection: close, so the server stops reading the rest of the body instead of draining it
+    return _error(413, detail, "send a smaller request, or start the server with a larger --max-body-bytes",
+                  headers={"connection": "close"})
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, read as it arrives (chunked included); None as soon as it passes ``limit`` bytes.
+
+    Never buffers more than ``limit`` plus one chunk: the rest is not read at all.
+    """
+    from starlette.requests import ClientDisconnect
+
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return b""  # nobody is left to answer; the empty body gets a 400 no one reads
+    return b"".join(chunks)
 
 
 def create_app(
@@ -103,7 +132,7 @@ def create_app(
             features, entities, full = parse_request(raw, max_entities=max_entities)
             result = client.get_online_features(features, entities, full_feature_names=full)
         except RequestError as exc:
-            return _error(exc.status, exc.detail, exc.hint)
+            return _error(exc.status, exc.detail, exc.hint, feast_class=exc.feast_class)
         except ServiceUnavailable as exc:
             return _error(503, exc.message, exc.hint)
         except FwError as exc:  # unknown features, wrong key names or types: the caller's to fix
@@ -117,18 +146,22 @@ def create_app(
                 pass  # never fail a served request because of its log entry
         return Response(payload, media_type="application/json", headers={"x-request-id": request_id})
 
+    def feast_error(description: str) -> dict:
+        return {"description": description, "content": {"application/json": {"schema": FEAST_ERROR_SCHEMA}}}
+
     responses = {
         200: {"model": GetOnlineFeaturesResponse, "description": "One result per feature name."},
-        400: {"model": ErrorBody, "description": "Malformed JSON or an empty body."},
-        401: {"model": ErrorBody, "description": "Missing or wrong bearer token (when the server has one)."},
-        413: {"model": ErrorBody, "description": "Too many entity rows, or a body that is too large."},
-        422: {"model": ErrorBody, "description": "Unknown features, wrong join-key names or types, empty lists."},
-        503: {"model": ErrorBody, "description": "The online store cannot be reached."},
+        400: feast_error("Malformed JSON or an empty body."),
+        401: feast_error("Missing or wrong bearer token (when the server has one)."),
+        413: feast_error("Too many entity rows, or a body that is too large."),
+        422: feast_error("Unknown features, wrong join-key names or types, empty lists."),
+        500: feast_error("A bug in the server (never bad input)."),
+        503: feast_error("The online store cannot be reached."),
     }
     body_schema = {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": GetOnlineFeaturesRequest.model_json_schema()}},
+            "content": {"application/json": {"schema": request_schema(max_entities)}},
         }
     }
     if expected:
@@ -149,10 +182,10 @@ def create_app(
                               headers={"www-authenticate": "Bearer"})
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
-            return _error(413, f"the request body has {length} bytes; the limit is {max_body_bytes}")
-        raw = await request.body()
-        if len(raw) > max_body_bytes:
-            return _error(413, f"the request body has {len(raw)} bytes; the limit is {max_body_bytes}")
+            return _too_large(f"the request body has {length} bytes; the limit is {max_body_bytes}")
+        raw = await _read_body(request, max_body_bytes)
+        if raw is None:
+            return _too_large(f"the request body is over the limit of {max_body_bytes} bytes")
         request_id = request.headers.get("x-request-id")
         if not request_id or len(request_id) > 128:
             request_id = next_request_id()
@@ -186,9 +219,10 @@ def create_app(
         app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(Exception)
-    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+    async def internal_error(request: Request, exc: Exception) -> Response:
         # Reached only by a bug: answer with a message instead of dropping the connection.
-        return JSONResponse({"detail": redact(f"internal error: {type(exc).__name__}: {exc}")}, status_code=500)
+        return Response(error_body(redact(f"internal error: {type(exc).__name__}: {exc}")), status_code=500,
+                        media_type="application/json")
 
     return app
 
@@ -198,7 +232,7 @@ def _health(client: Any, log_sink: Any) -> Response:
     registry = getattr(client, "registry", None)
     body: dict[str, Any] = {
         "status": "ok",
-        "store": redact(getattr(store, "url", "") or ""),
+        "store": redact_url(getattr(store, "url", "") or ""),
         "registry_version": getattr(registry, "version", "") or "",
         "online_views": sorted(v.name for v in getattr(registry, "online_views", ())),
     }
@@ -233,6 +267,7 @@ def app_from_config(
     log_to: str | None = None,
     log_sample_rate: float = 1.0,
     max_entities: int = DEFAULT_MAX_ENTITIES,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     token: str | None = None,
 ) -> FastAPI:
     """The server for a project: its online store and registry, optional logging."""
@@ -247,7 +282,7 @@ def app_from_config(
 
         # conversion and Parquet writing in a child process: off the server's GIL
         sink = FeatureLogSink(log_to, sample_rate=log_sample_rate, converter="process")
-    return create_app(client, max_entities=max_entities, token=token, log_sink=sink)
+    return create_app(client, max_entities=max_entities, max_body_bytes=max_body_bytes, token=token, log_sink=sink)
 
 
 def tune_gc_for_serving() -> None:

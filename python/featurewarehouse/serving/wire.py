@@ -8,9 +8,10 @@ with ``MessageToDict`` and its value patch: ``metadata.feature_names`` and one
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Union
+import itertools
+from typing import Annotated, Any, Dict, List, Optional, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from featurewarehouse.refs import did_you_mean
 
@@ -37,24 +38,58 @@ except ImportError:  # pragma: no cover - exercised only without the serve extra
     _DecodeError = (ValueError,)
     _HAS_ORJSON = False
 
-_REQUEST_FIELDS = ("features", "entities", "full_feature_names", "feature_service", "request_context")
+# The fields of Feast 0.67's GetOnlineFeaturesRequest (feature_server.py). Like Feast's server
+# (a pydantic model), this one ignores any other field; include_feature_view_version_metadata
+# is accepted and ignored (there are no feature-view versions here).
+_REQUEST_FIELDS = ("features", "entities", "full_feature_names", "feature_service", "include_feature_view_version_metadata")
 _INT64 = (-(2**63), 2**63 - 1)
 _MAX_KEY_TEXT = 1024
 
+# Bounds on what one request may ask for, checked before any per-name or per-value work, so a
+# client cannot buy seconds of server time with one request (issue 20). Identifiers in every
+# supported warehouse are far shorter than MAX_NAME_CHARS.
+MAX_NAME_CHARS = 255  # a view, feature, join-key or request-field name
+MAX_REF_CHARS = 2 * MAX_NAME_CHARS + 1  # "view:feature"
+MAX_FEATURES = 1000  # feature refs per request
+MAX_JOIN_KEYS = 32  # join-key columns per request
+
+
+def value_budget(max_entities: int) -> int:
+    """The most JSON values (counted by their commas) a request may hold: every key value and ref, plus slack."""
+    return max_entities * MAX_JOIN_KEYS + MAX_FEATURES + 64
+
 
 # ---- OpenAPI documentation of the wire format ----------------------------------
-class GetOnlineFeaturesRequest(BaseModel):
-    """Feast's column-major request."""
+_Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+_KeyValue = Union[Annotated[int, Field(ge=_INT64[0], le=_INT64[1])], Annotated[str, StringConstraints(max_length=_MAX_KEY_TEXT)]]
 
-    features: List[str] = Field(
-        ..., min_length=1, description="Feature refs `view:feature` or `view:*`.",
+
+class GetOnlineFeaturesRequest(BaseModel):
+    """Feast's column-major request, with this server's bounds (the parser checks the same ones).
+
+    One rule JSON Schema cannot state: every join-key list has the same length. Other
+    fields are ignored, as Feast's server ignores them.
+    """
+
+    features: List[Annotated[str, StringConstraints(min_length=1, max_length=MAX_REF_CHARS)]] = Field(
+        ..., min_length=1, max_length=MAX_FEATURES, description="Feature refs `view:feature` or `view:*`.",
         examples=[["customer_spend_features:txn_count_7d"]],
     )
-    entities: Dict[str, List[Union[int, str]]] = Field(
-        ..., description="Join-key name -> one value per entity row (all lists the same length).",
+    entities: Dict[_Name, Annotated[List[_KeyValue], Field(min_length=1)]] = Field(
+        ..., min_length=1, max_length=MAX_JOIN_KEYS,
+        description="Join-key name -> one value per entity row (all lists the same length).",
         examples=[{"customer_id": [1, 2]}],
     )
     full_feature_names: bool = Field(False, description="Name features `view__feature` instead of `feature`.")
+    feature_service: Optional[str] = Field(None, description="Feast's field; feature services are not served yet (422).")
+    include_feature_view_version_metadata: bool = Field(False, description="Feast's field; accepted and ignored.")
+
+
+def request_schema(max_entities: int) -> dict[str, Any]:
+    """The request's JSON Schema for a server taking at most ``max_entities`` rows."""
+    schema = GetOnlineFeaturesRequest.model_json_schema()
+    schema["properties"]["entities"]["additionalProperties"]["maxItems"] = max_entities
+    return schema
 
 
 class ResponseMetadata(BaseModel):
@@ -77,70 +112,133 @@ class ErrorBody(BaseModel):
     hint: Optional[str] = None
 
 
-class RequestError(Exception):
-    """A bad request: status code plus message (and how to fix it)."""
+# What Feast's feature server answers for a FeastError (its rest_exception_handler): the JSON
+# text of {module, class, message}, itself JSON-encoded. Feast's SDK (rest_error_handler)
+# decodes it and raises feast.errors.<class> with the message; any other body makes it log
+# "Invalid error detail" and raise a bare RuntimeError.
+FEAST_ERROR_SCHEMA = {
+    "type": "string",
+    "description": 'JSON text {"module": "feast.errors", "class": <a Feast error class>, "message": <what is wrong; '
+                   'how to fix it>}, as Feast\'s feature server returns a FeastError.',
+}
 
-    def __init__(self, status: int, detail: str, hint: str | None = None):
+
+def error_body(detail: str, hint: str | None = None, feast_class: str = "FeastError") -> bytes:
+    """An error response body in Feast's shape; the message says what is wrong and how to fix it.
+
+    >>> import json
+    >>> json.loads(json.loads(error_body("unknown view 'x'", "run fwctl sync-online")))["message"]
+    "unknown view 'x' (hint: run fwctl sync-online)"
+    """
+    message = f"{detail} (hint: {hint})" if hint else detail
+    inner = _dumps({"module": "feast.errors", "class": feast_class, "message": message})
+    return _dumps(inner.decode())
+
+
+def error_message(body: bytes) -> str:
+    """The message of an :func:`error_body` (for clients and tests)."""
+    return _loads(_loads(body))["message"]
+
+
+class RequestError(Exception):
+    """A bad request: status code plus message (and how to fix it), and the Feast error class it maps to."""
+
+    def __init__(self, status: int, detail: str, hint: str | None = None, feast_class: str = "FeastError"):
         super().__init__(detail)
-        self.status, self.detail, self.hint = status, detail, hint
+        self.status, self.detail, self.hint, self.feast_class = status, detail, hint, feast_class
 
 
 # ---- request parsing -----------------------------------------------------------
 def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str, list], bool]:
-    """Check a request body; return (features, entities, full_feature_names) or raise RequestError."""
+    """Check a request body; return (features, entities, full_feature_names) or raise RequestError.
+
+    Counts come first (values in the body, refs, join keys, rows), then names (their
+    length), then values: the work a request causes is bounded before it is done.
+    """
     if not raw:
         raise RequestError(400, "the request body is empty", 'send {"features": [...], "entities": {...}}')
+    budget = value_budget(max_entities)
+    if raw.count(b",") > budget:  # before parsing: a few MB of tiny values cost the parser (and the loop) seconds
+        raise RequestError(413, f"the request holds more than {budget} JSON values; this server accepts at most "
+                                f"{max_entities} entity rows of at most {MAX_JOIN_KEYS} join keys and {MAX_FEATURES} features",
+                           "split the request, or start the server with a larger --max-entities")
     try:
         body = _loads(raw)
     except _DecodeError as exc:
         raise RequestError(400, f"malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise RequestError(422, f"the request body must be a JSON object, not {type(body).__name__}")
-    for key in body:
-        if key not in _REQUEST_FIELDS:
-            raise RequestError(
-                422, f"unknown request field {key!r}." + did_you_mean(key, _REQUEST_FIELDS[:3]),
-                "the fields are features, entities and full_feature_names",
-            )
-    if body.get("feature_service") is not None:
+    service = body.get("feature_service")
+    if service is not None:
+        if not isinstance(service, str):
+            raise RequestError(422, f"\"feature_service\" must be a name, got {_short(service)}")
         raise RequestError(
-            422, "feature services are not supported by this server",
-            "list the features instead: \"features\": [\"view:feature\", ...]",
+            422, f"feature service {_name(service)} is not declared: this server serves feature refs only",
+            "list the features instead: \"features\": [\"view:feature\", ...]", "FeatureServiceNotFoundException",
         )
-    if body.get("request_context"):
-        raise RequestError(422, "request_context is not supported (there are no on-demand feature views)")
+    for flag in ("full_feature_names", "include_feature_view_version_metadata"):
+        if not isinstance(body.get(flag, False), bool):  # null too: Feast's server (a pydantic bool) refuses it
+            raise RequestError(422, f"\"{flag}\" must be true or false, got {_short(body[flag])}")
     features = body.get("features")
     if not isinstance(features, list) or not features:
-        raise RequestError(422, "\"features\" must be a non-empty list of feature refs", "e.g. [\"customer_spend_features:txn_count_7d\"]")
+        raise RequestError(422, "\"features\" must be a non-empty list of feature refs" + _unknown_fields(body, "features"),
+                           "e.g. [\"customer_spend_features:txn_count_7d\"]")
+    if len(features) > MAX_FEATURES:
+        raise RequestError(413, f"the request names {len(features)} features; at most {MAX_FEATURES} are accepted",
+                           "split the request")
     for f in features:
         if not isinstance(f, str):
             raise RequestError(422, f"feature refs are strings, got {_short(f)}")
+        if len(f) > MAX_REF_CHARS:
+            raise RequestError(422, f"feature ref {_name(f)} is too long ({len(f)} characters, at most {MAX_REF_CHARS})",
+                               f"feature view and feature names have at most {MAX_NAME_CHARS} characters each")
     entities = body.get("entities")
     if not isinstance(entities, dict) or not entities:
-        raise RequestError(422, "\"entities\" must be a non-empty object: join-key name -> list of values",
+        raise RequestError(422, "\"entities\" must be a non-empty object: join-key name -> list of values"
+                           + _unknown_fields(body, "entities"),
                            "e.g. {\"customer_id\": [1, 2]}")
+    if len(entities) > MAX_JOIN_KEYS:
+        raise RequestError(413, f"the request has {len(entities)} join keys; at most {MAX_JOIN_KEYS} are accepted")
     n_rows = -1
-    for name, values in entities.items():
+    for name, values in entities.items():  # shapes and counts of every key before any value is looked at
+        if not name:
+            raise RequestError(422, "entities has an empty join-key name")
+        if len(name) > MAX_NAME_CHARS:
+            raise RequestError(422, f"join key {_name(name)} is too long ({len(name)} characters, at most {MAX_NAME_CHARS})")
         if not isinstance(values, list):
             raise RequestError(422, f"entities[{name!r}] must be a list of values (column-major), got {_short(values)}")
+        if len(values) > max_entities:
+            raise RequestError(413, f"the request has {len(values)} entity rows; this server accepts at most {max_entities}",
+                               "split the request, or start the server with a larger --max-entities")
         if n_rows == -1:
             n_rows = len(values)
         elif len(values) != n_rows:
             raise RequestError(422, f"entities[{name!r}] has {len(values)} values but other join keys have {n_rows}",
                                "every join-key list holds one value per entity row")
-        for v in values:
-            _check_key_value(name, v)
     if n_rows == 0:
         raise RequestError(422, "the request has no entity rows", "send at least one value per join key")
-    if n_rows > max_entities:
-        raise RequestError(413, f"the request has {n_rows} entity rows; this server accepts at most {max_entities}",
-                           "split the request, or start the server with a larger --max-entities")
+    for name, values in entities.items():
+        for i, v in enumerate(values):
+            if type(v) is float and v.is_integer():  # 86400.0 is an integer to JSON (Schema); the store keys ints
+                values[i] = v = int(v)
+            _check_key_value(name, v)
     full = body.get("full_feature_names", False)
-    if full is None:
-        full = False
-    if not isinstance(full, bool):
-        raise RequestError(422, f"\"full_feature_names\" must be true or false, got {_short(full)}")
     return features, entities, full
+
+
+def _unknown_fields(body: dict, wanted: str) -> str:
+    """When a required field is missing, name the ignored field that looks like a typo of it."""
+    if wanted in body:
+        return ""
+    for key in itertools.islice((k for k in body if k not in _REQUEST_FIELDS), 16):
+        if did_you_mean(key, (wanted,)):
+            return f" (the request has an unknown field {_name(key)}: did you mean {wanted!r}?)"
+    return ""
+
+
+def _name(text: str) -> str:
+    """A client-chosen name for a message: quoted, and cut short (messages echo what they name)."""
+    return repr(text) if len(text) <= 80 else f"{text[:60]!r}... ({len(text)} characters)"
 
 
 def _check_key_value(name: str, v: Any) -> None:
@@ -153,8 +251,10 @@ def _check_key_value(name: str, v: Any) -> None:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
     kind = "null" if value is None else type(value).__name__
+    if isinstance(value, (list, dict)) and len(value) > 8:  # never render a whole (client-sized) container
+        return f"{kind} of {len(value)} items"
+    text = repr(value[:41] if isinstance(value, str) else value)
     return f"{kind} {text[:40]}{'...' if len(text) > 40 else ''}"
 
 

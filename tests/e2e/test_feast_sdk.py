@@ -1,0 +1,185 @@
+"""Feast's own Python SDK reads from `fwctl serve` unchanged (issue 16).
+
+Feast (pinned below) is installed in a virtualenv of its own, since it pins its own
+versions of packages we share (pyarrow, pandas, pydantic, fastapi); the venv is created
+once under ~/.cache/featurewarehouse (FW_FEAST_VENV overrides) and reused. A Feast repo
+with `online_store: type: remote` points at one `fwctl serve` process for the module;
+tests/e2e/feast_driver.py runs every case through `FeatureStore.get_online_features`.
+In CI a failed install fails; elsewhere it skips with the command that would fix it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI
+
+REPO = Path(__file__).resolve().parents[2]
+FEAST_VERSION = "0.67.0"
+FEAST_VENV = Path(os.environ.get("FW_FEAST_VENV") or Path.home() / ".cache" / "featurewarehouse" / f"feast-venv-{FEAST_VERSION}")
+DRIVER = Path(__file__).with_name("feast_driver.py")
+
+
+def _feast_python() -> Path:
+    """Feast's interpreter; the venv is built on first use (a marker file says it is complete)."""
+    python = FEAST_VENV / "bin" / "python"
+    marker = FEAST_VENV / ".fw-complete"
+    if marker.is_file():
+        return python
+    shutil.rmtree(FEAST_VENV, ignore_errors=True)  # a half-built venv from an interrupted run
+    FEAST_VENV.parent.mkdir(parents=True, exist_ok=True)
+    steps = [[sys.executable, "-m", "venv", str(FEAST_VENV)],
+             [str(python), "-m", "pip", "install", "-q", f"feast=={FEAST_VERSION}"]]
+    for step in steps:
+        result = subprocess.run(step, capture_output=True, text=True, timeout=1800)
+        if result.returncode != 0:
+            message = f"cannot install Feast {FEAST_VERSION} into {FEAST_VENV}: {result.stderr[-2000:]}"
+            if IN_CI:
+                pytest.fail(message, pytrace=False)
+            pytest.skip(f"{message}; to run these tests, make PyPI reachable or point FW_FEAST_VENV at a venv with "
+                        f"feast=={FEAST_VERSION}")
+    marker.write_text(FEAST_VERSION)
+    return python
+
+
+def _fill(url: str) -> None:
+    """Two views with event times just before now: values are PRESENT for Feast's client, whatever the date."""
+    import pyarrow as pa
+
+    from featurewarehouse.online.base import ViewLayout, ViewState, open_store
+    from featurewarehouse.online.keys import micros
+
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    ts = micros(now - dt.timedelta(hours=1))
+    customer = ViewLayout("customer_spend_features", ("customer_id",), ("int",), ("txn_count_7d", "home_country"),
+                          ("int", "str"), ttl_seconds=30 * 86400)
+    merchant = ViewLayout("merchant_risk_features", ("merchant_id",), ("int",), ("chargeback_rate_90d",), ("float",))
+    store = open_store(url)
+    for layout, data, schema in (
+        (customer, {"customer_id": [1, 2], "__ts": [ts, ts], "__cts": [0, 0], "txn_count_7d": [3, 9],
+                    "home_country": ["FR", None]},
+         [("customer_id", pa.int64()), ("__ts", pa.int64()), ("__cts", pa.int64()), ("txn_count_7d", pa.int64()),
+          ("home_country", pa.string())]),
+        (merchant, {"merchant_id": [7], "__ts": [ts], "__cts": [0], "chargeback_rate_90d": [0.25]},
+         [("merchant_id", pa.int64()), ("__ts", pa.int64()), ("__cts", pa.int64()), ("chargeback_rate_90d", pa.float64())]),
+    ):
+        store.begin_view(layout, full_refresh=True)
+        store.write_batch(layout, pa.record_batch(data, schema=pa.schema(schema)))
+        store.commit_view(ViewState(layout, "regv1", None, now.isoformat()))
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def feast(tmp_path_factory):
+    """(feast python, feast repo dir) with `fwctl serve` running behind the repo's remote online store."""
+    python = _feast_python()
+    tmp = tmp_path_factory.mktemp("feast")
+    store = f"sqlite:///{tmp / 'online.db'}"
+    _fill(store)
+    project = tmp / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                break
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"server did not start: {proc.communicate(timeout=5)}")
+            time.sleep(0.1)
+    repo = tmp / "feature_repo"
+    repo.mkdir()
+    # what docs/feast.md tells a Feast user to write
+    (repo / "feature_store.yaml").write_text(
+        "project: fraud\n"
+        "provider: local\n"
+        f"registry: {repo / 'registry.db'}\n"
+        "online_store:\n"
+        "  type: remote\n"
+        f"  path: http://127.0.0.1:{port}\n"
+        "entity_key_serialization_version: 3\n"
+    )
+    yield python, repo
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+
+
+def run_cases(feast, cases: list[dict]) -> list[dict]:
+    python, repo = feast
+    path = repo / "cases.json"
+    path.write_text(json.dumps(cases))
+    result = subprocess.run([str(python), str(DRIVER), str(repo), str(path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+SINGLE = {"features": ["merchant_risk_features:chargeback_rate_90d"], "entity_rows": [{"merchant_id": 7}, {"merchant_id": 8}]}
+SEVERAL = {
+    "features": ["customer_spend_features:txn_count_7d", "customer_spend_features:home_country",
+                 "merchant_risk_features:chargeback_rate_90d"],
+    "entity_rows": [{"customer_id": 1, "merchant_id": 7}, {"customer_id": 2, "merchant_id": 8},
+                    {"customer_id": 3, "merchant_id": 7}],
+}
+WILDCARD_FULL_NAMES = {"features": ["customer_spend_features:*"], "entity_rows": [{"customer_id": 1}], "full_feature_names": True}
+UNKNOWN = {"features": ["customer_spend_features:txn_cnt_7d"], "entity_rows": [{"customer_id": 1}]}
+
+
+@pytest.fixture(scope="module")
+def results(feast):
+    """Every case in one SDK process (Feast's import costs seconds)."""
+    return dict(zip(["single", "several", "full_names", "unknown"], run_cases(feast, [SINGLE, SEVERAL, WILDCARD_FULL_NAMES, UNKNOWN])))
+
+
+def test_single_view(results):
+    r = results["single"]
+    assert r.get("dict") == {"merchant_id": [7, 8], "chargeback_rate_90d": [0.25, None]}, r
+    assert r["df_columns"] == ["merchant_id", "chargeback_rate_90d"]
+
+
+def test_several_views_and_two_entities(results):
+    assert results["several"].get("dict") == {
+        "customer_id": [1, 2, 3],
+        "merchant_id": [7, 8, 7],
+        "txn_count_7d": [3, 9, None],
+        "home_country": ["FR", None, None],
+        "chargeback_rate_90d": [0.25, None, 0.25],
+    }, results["several"]
+
+
+def test_full_feature_names_and_wildcards(results):
+    assert results["full_names"].get("dict") == {
+        "customer_id": [1],
+        "customer_spend_features__txn_count_7d": [3],
+        "customer_spend_features__home_country": ["FR"],
+    }, results["full_names"]
+
+
+def test_an_unknown_feature_raises_feasts_error_with_our_message(results):
+    r = results["unknown"]
+    # Feast's SDK decoded our error body and raised feast.errors.FeastError with the message
+    assert (r.get("error_module"), r.get("error_class")) == ("feast.errors", "FeastError"), r
+    assert "did you mean 'txn_count_7d'" in r["message"], r
+
+
+def test_feature_service():
+    pytest.skip("feature services are not declared on this branch (the metadata contract helper adds them); "
+                "fwctl serve refuses feature_service with FeatureServiceNotFoundException until then")
