@@ -204,3 +204,41 @@ def test_a_view_missing_from_the_manifest_is_refused(config):
     _manifest(config, {"bad_view": "s2"})
     with pytest.raises(ChecksFailed, match="not in the dbt manifest"):
         gate.check_views(config, ["good_view"])
+
+
+# ---------------------------------------------------------------- blocking monitors (one gate)
+
+
+def _monitored(cfg, breaches):
+    from featurewarehouse.monitoring import history
+    from featurewarehouse.monitoring.run import Breach, ViewResult
+
+    result = ViewResult("good_view", "previous window", "view good_view", "2024-06-01", (), {}, tuple(breaches))
+    history.append(cfg, [result], T0 + dt.timedelta(hours=1))
+
+
+def test_a_blocking_monitor_breach_refuses_the_view(config):
+    from featurewarehouse.monitoring.run import Breach
+
+    _validate(config, bad_fails=False)
+    _monitored(config, [Breach("good_view", "amount", "psi", 0.7, 0.2, blocking=True)])
+    with pytest.raises(ChecksFailed) as err:
+        gate.check_views(config, ["good_view", "bad_view"])
+    text = str(err.value)
+    assert "refused 1 feature view(s): good_view" in text
+    assert "a blocking monitor breached" in text and "amount psi 0.7 > 0.2 (blocking)" in text
+    assert "fw_monitor/latest.json" in text and "fwctl monitor --select good_view" in text
+
+
+def test_a_non_blocking_breach_or_a_later_clean_run_lets_it_through(config):
+    from featurewarehouse.monitoring.run import Breach
+
+    _validate(config, bad_fails=False)
+    _monitored(config, [Breach("good_view", "amount", "psi", 0.7, 0.2, blocking=False)])
+    gate.check_views(config, ["good_view"])
+    _monitored(config, [Breach("good_view", "amount", "psi", 0.7, 0.2, blocking=True)])
+    _monitored(config, [])  # monitored again after the fix: history keeps both runs
+    gate.check_views(config, ["good_view"])
+    from featurewarehouse.monitoring import history
+
+    assert len(history.runs(config)) == 3

@@ -9,7 +9,9 @@ it moves any row. A view is refused when
   names each): dbt rebuilt it (its data: ``run_results.json`` build time later
   than the validation), its SQL (the manifest checksum), its suite file
   (``expectations/<view>.json``, by content hash) or the checks its YAML
-  declares (a hash of the expectations they generate, from the manifest).
+  declares (a hash of the expectations they generate, from the manifest), or
+- a monitor marked ``blocking: true`` breached in its latest ``fwctl monitor``
+  run (one gate for validation and monitoring).
 
 :func:`fingerprint` is what validation records so that the comparison can be
 made later; a record written before it existed is refused (validate again).
@@ -116,9 +118,12 @@ def _parse(ts: str | None) -> _dt.datetime | None:
 
 def verdicts(config: ProjectConfig, views: Iterable[str]) -> list[GateVerdict]:
     """Whether each view may be served, and why not."""
+    from featurewarehouse.monitoring.history import blocking_breaches
+
     latest = (report.load_latest(config).get("models")) or {}
     built = report.build_times(config)
     specs = _current_specs(config)
+    breaches = blocking_breaches(config)
     out = []
     for view in views:
         record = latest.get(view)
@@ -145,6 +150,9 @@ def verdicts(config: ProjectConfig, views: Iterable[str]) -> list[GateVerdict]:
         if changed:
             out.append(GateVerdict(view, False, f"since its passing validation at {when}: " + "; ".join(changed)))
             continue
+        if view in breaches:
+            out.append(GateVerdict(view, False, breaches[view], monitor=True))
+            continue
         out.append(GateVerdict(view, True))
     return out
 
@@ -165,13 +173,16 @@ def _describe(outcome: Any) -> str:
 
 def check_views(config: ProjectConfig, views: Iterable[str]) -> None:
     """Raise :class:`ChecksFailed` (exit 1) naming every refused view and why."""
+    from featurewarehouse.monitoring.history import LATEST as MONITOR_LATEST, monitor_dir
+
     refused = [v for v in verdicts(config, views) if not v.allowed]
     if not refused:
         return
+    monitor_latest = monitor_dir(config) / MONITOR_LATEST
     problems = [
         Problem(
             f"feature view {v.view!r} is not served: {v.reason}",
-            where=str(report.report_dir(config) / report.LATEST),
+            where=str(monitor_latest if v.monitor else report.report_dir(config) / report.LATEST),
             hint=(f"fix the drift or the data, then `fwctl monitor --select {v.view}`; "
                   if v.monitor else
                   f"run `dbt build --select {v.view}` then `fwctl validate --select {v.view}`; ")
