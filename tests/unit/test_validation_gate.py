@@ -242,3 +242,15 @@ def test_a_non_blocking_breach_or_a_later_clean_run_lets_it_through(config):
     from featurewarehouse.monitoring import history
 
     assert len(history.runs(config)) == 3
+
+
+def test_every_validation_run_is_kept_with_the_registry_version(config):
+    (config.registry_path).parent.mkdir(parents=True, exist_ok=True)
+    config.registry_path.write_text(json.dumps({"version": "v-abc"}))
+    _validate(config)
+    _validate(config, bad_fails=False, at=T0 + dt.timedelta(minutes=1))
+    runs = sorted(report.report_dir(config).glob("run-*.json"))
+    assert len(runs) == 2
+    first, second = (json.loads(p.read_text()) for p in runs)
+    assert first["registry_version"] == second["registry_version"] == "v-abc"
+    assert first["success"] is False and second["success"] is True  # the failed run is not overwritten
