@@ -68,8 +68,7 @@ def compute_bins(wh: Any, fl: _sql.Flavor, source: Source, kinds: dict[str, str]
     if numeric:
         row = wh.fetch_arrow(_sql.edges_sql(fl, source.relation, numeric, points, source.where)).to_pylist()[0]
         for i, c in enumerate(numeric):
-            edges = sorted({float(v) for j in range(len(points)) if (v := row[f"c{i}_q{j}"]) is not None})
-            out[c.feature] = tuple(edges)
+            out[c.feature] = tuple(sorted({float(v) for v in row[f"c{i}_q"] or () if v is not None}))
     for f, k in kinds.items():
         if k == "categorical" and f in source.columns:
             table = wh.fetch_arrow(_sql.top_categories_sql(source.relation, source.columns[f], _psi.TOP_CATEGORIES,
@@ -93,15 +92,16 @@ def profile(
             continue  # rows without a timestamp belong to no day
         features = {}
         for i, c in enumerate(columns):
-            n_bins = len(_sql.bin_filters(c))
+            qs = row.get(f"c{i}_q") or [None] * len(_sql.PROFILE_QUANTILES)
             features[c.feature] = FeatureProfile(
                 feature=c.feature, rows=rows, non_null=int(row[f"c{i}_count"]),
                 distinct=None if row[f"c{i}_distinct"] is None else int(row[f"c{i}_distinct"]),
                 min=_float(row.get(f"c{i}_min")), max=_float(row.get(f"c{i}_max")),
                 mean=_float(row.get(f"c{i}_mean")), stddev=_float(row.get(f"c{i}_stddev")),
-                quantiles={f"p{round(q * 100):02d}": _float(row.get(f"c{i}_p{round(q * 100):02d}"))
-                           for q in _sql.PROFILE_QUANTILES} if c.kind == "numeric" else {},
-                bins=tuple(int(row[f"c{i}_bin{j}"]) for j in range(n_bins)),
+                quantiles={f"p{round(q * 100):02d}": _float(v) for q, v in zip(_sql.PROFILE_QUANTILES, qs)}
+                if c.kind == "numeric" else {},
+                bins=tuple(_sql.numeric_bins(int(row[f"c{i}_count"]), row.get(f"c{i}_reach")) if c.kind == "numeric"
+                           else fl.parse_bin_counts(row[f"c{i}_bins"], _sql.bin_count(c))),
             )
         window = row["fw_window"].isoformat() if daily else "all"
         windows.append(WindowProfile(window, rows, features, tuple(row[f"newest_{k}"] for k in range(len(freshness)))))
