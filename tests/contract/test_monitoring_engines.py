@@ -142,3 +142,34 @@ def test_a_planted_shift_breaches_and_a_stable_day_does_not(engine):
     assert monitor_view(wh, _manifest(schema), few, baseline="previous", now=NOW).breaches == ()  # too few rows
     stable = monitor_view(wh, _manifest(schema), view, baseline="range:2025-06-01..2025-06-02", now=NOW)
     assert stable.breaches == () and max(f.psi for f in stable.features) < 0.05
+
+
+def test_the_served_log_is_compared_with_a_training_set(engine):
+    """Training/serving drift: the current rows are what the served log recorded of the view's
+    features (columns marked served_from), the baseline a training set's columns."""
+    wh, schema = engine
+    rng = np.random.default_rng(2)
+    bare = schema.strip('"')
+    wh.upload_arrow("training", pa.table({"x": rng.normal(0, 1, 3000)}), temporary=False, schema=bare)
+    served = rng.normal(0, 1, 3000)
+    served[:1500] = None  # half the served vectors lacked the feature
+    wh.upload_arrow("served", pa.table({
+        "served_at": pa.array([DAY2 + dt.timedelta(seconds=i) for i in range(3000)], pa.timestamp("us")),
+        "served_x": pa.array(served, pa.float64()),
+    }), temporary=False, schema=bare)
+    _load(wh, schema, [1.0] * 5, [1.0] * 5, ["a"] * 5, ["a"] * 5)
+    manifest = _manifest(schema)
+    manifest["nodes"]["model.p.training"] = {"resource_type": "model", "name": "training",
+                                             "relation_name": f'{schema}."training"', "columns": {"x": {"name": "x"}}}
+    manifest["nodes"]["model.p.served"] = {
+        "resource_type": "model", "name": "served", "relation_name": f'{schema}."served"',
+        "config": {"meta": {"fw": {"kind": "feature_view", "timestamp": "served_at"}}},
+        "columns": {"served_x": {"name": "served_x", "config": {"meta": {"fw": {"served_from": "fv:x"}}}}}}
+    view = view_monitors(manifest)["fv"]
+    result = monitor_view(wh, manifest, view, baseline="training:training", current="served", now=NOW)
+    assert result.current == "served log served" and result.baseline == "training set training"
+    (x,) = [f for f in result.features if f.feature == "x"]
+    assert [f.feature for f in result.features if f.current is not None] == ["x"]  # only x was served
+    assert x.baseline.rows == 3000 and x.current.rows == 3000 and x.psi < 0.1
+    assert x.current.null_rate == pytest.approx(0.5)
+    assert [(b.feature, b.metric) for b in result.breaches if b.feature] == [("x", "null_rate_change")]

@@ -106,7 +106,8 @@ def literal(value: object) -> str:
 
 
 def _num(column: str) -> str:
-    return f"cast({quote(column)} as double precision)"
+    # NaN counts as missing: it has no bin, and DuckDB's stddev raises on it
+    return f"nullif(cast({quote(column)} as double precision), cast('NaN' as double precision))"
 
 
 def _text(column: str) -> str:
