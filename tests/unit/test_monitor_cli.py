@@ -45,7 +45,11 @@ def test_a_drift_exits_1_names_it_and_keeps_history(tmp_path, monkeypatch, capsy
     assert main(["monitor", "--json", "--no-plots", "--baseline", "range:2025-06-01..2025-06-02"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["success"] is False and data["views"][0]["features"][0]["psi"] > 0.2
-    assert len(list((project / "target" / "fw_monitor" / "history").glob("*.json"))) == 2
+    assert main(["monitor", "--json", "--no-plots", "--baseline", "range:-1d..-0d"]) == 1  # days before the window
+    relative = json.loads(capsys.readouterr().out)["views"][0]
+    assert relative["baseline"] == "fv from 2025-06-01 to 2025-06-02 (excluded)"
+    assert relative["features"][0]["psi"] == data["views"][0]["features"][0]["psi"]
+    assert len(list((project / "target" / "fw_monitor" / "history").glob("*.json"))) == 3
 
 
 def test_a_stable_view_exits_0_and_draws_a_plot(tmp_path, monkeypatch, capsys):

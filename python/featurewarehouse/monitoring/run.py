@@ -22,7 +22,8 @@ from featurewarehouse.monitoring import sql as _sql
 from featurewarehouse.monitoring.profile import FeatureProfile, Source, WindowProfile, as_utc
 from featurewarehouse.offline.spine import quote
 
-BASELINE_HELP = "previous (the day before the current window), range:START..END, or training:<model>"
+BASELINE_HELP = ("previous (the day before the current window), range:START..END (dates, or -Nd: N days "
+                 "before the current window), or training:<model>")
 CURRENT_CHOICES = ("view", "served")
 
 
@@ -95,6 +96,16 @@ def _date(text: str, where: str) -> _dt.date:
         raise ConfigError(f"bad date {text!r} in {where}", hint="write dates as YYYY-MM-DD") from None
 
 
+def _day(text: str, where: str, current_day: _dt.date | None) -> _dt.date:
+    """A date, or ``-Nd``: N days before the current window's day."""
+    text = text.strip()
+    if text.startswith("-") and text.endswith("d") and text[1:-1].isdigit():
+        if current_day is None:
+            raise ConfigError(f"{where}: a relative date needs a current window, and the source has no rows")
+        return current_day - _dt.timedelta(days=int(text[1:-1]))
+    return _date(text, where)
+
+
 def _day_range(timestamp: str, start: _dt.date, end: _dt.date) -> str:
     ts = quote(timestamp)
     return f"{ts} >= cast('{start.isoformat()}' as timestamp) and {ts} < cast('{end.isoformat()}' as timestamp)"
@@ -142,7 +153,7 @@ def resolve_baseline(manifest: dict[str, Any], view: _spec.ViewMonitor, text: st
                       current.columns, _day_range(current.timestamp, day, current_day))
     if kind == "range" and ".." in arg:
         start, _, end = arg.partition("..")
-        lo, hi = _date(start, where), _date(end, where)
+        lo, hi = _day(start, where, current_day), _day(end, where, current_day)
         if hi <= lo:
             raise ConfigError(f"empty baseline range {arg!r}", hint="write range:START..END with START < END (END excluded)")
         return Source(f"{view.name} from {lo} to {hi} (excluded)", view.relation, view.timestamp,
