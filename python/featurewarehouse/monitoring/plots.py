@@ -10,6 +10,7 @@ from featurewarehouse.config import ProjectConfig
 from featurewarehouse.errors import ConfigError
 
 MAX_DISTRIBUTIONS = 3
+RECENT_DAYS = 30
 
 
 def plots_dir(config: ProjectConfig) -> Path:
@@ -67,11 +68,13 @@ def draw(config: ProjectConfig, result: Any, freshness_runs: list[tuple[str, flo
         days = [(_dt.date.fromisoformat(w), v) for w, v in sorted(f.psi_by_window.items()) if v is not None]
         if days:
             ax.plot([d for d, _ in days], [v for _, v in days], label=f.feature, linewidth=1)
-    thresholds = {f.feature: None for f in result.features}
-    ax.set_title("PSI per day against the baseline", fontsize=10)
+    recent = [v for f in result.features for w, v in sorted(f.psi_by_window.items())[-RECENT_DAYS:] if v is not None]
+    if recent:  # early days can dwarf what matters now (e.g. trailing windows still filling up)
+        ax.set_ylim(0, max(0.5, 1.5 * max(recent)))
+    ax.set_title(f"PSI per day against the baseline (scaled to the last {RECENT_DAYS} days)", fontsize=10)
     ax.set_ylabel("PSI")
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    if thresholds and len(result.features) <= 12:
+    if len(result.features) <= 12:
         ax.legend(fontsize=7, ncol=2)
     ax = fig.add_subplot(grid[1, cols - 1])
     if freshness_runs:
