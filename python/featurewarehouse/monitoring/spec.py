@@ -147,7 +147,7 @@ def view_monitors(manifest: dict[str, Any]) -> dict[str, ViewMonitor]:
 
 
 def served_columns(manifest: dict[str, Any], view: str) -> list[tuple[str, str, str]]:
-    """(log relation, log timestamp, [(log column, feature)]) for each served log holding features of ``view``.
+    """``(log model, log column, feature)`` for every served-log column holding a feature of ``view``.
 
     A served log (e.g. the demo's ``served_fraud_features``) marks each column
     with ``meta.fw.served_from: view:feature``.
