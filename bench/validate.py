@@ -38,7 +38,7 @@ VIEWS = ("customer_spend_features", "customer_merchant_features", "merchant_risk
 
 
 def _suite(view: str) -> dict:
-    return json.loads((REPO / "expectations" / f"{view}.json").read_text())
+    return json.loads((REPO / "examples" / "fraud" / "expectations" / f"{view}.json").read_text())
 
 
 def _columns(view: str) -> list[str]:
@@ -106,6 +106,50 @@ def phase_baseline(path: str) -> float:
     return elapsed
 
 
+def _literal(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'" if isinstance(value, str) else repr(value)
+
+
+def checks_sql(view: str) -> str:
+    """One statement computing every check of the view's suite by hand (unexpected counts)."""
+    items, keys = ["count(*)"], None
+    for exp in _suite(view)["expectations"]:
+        kw, col = exp["kwargs"], f'"{exp["kwargs"].get("column", "")}"'
+        kind = exp["type"]
+        if kind == "expect_column_values_to_not_be_null":
+            items.append(f"count(*) - count({col})")
+        elif kind == "expect_column_values_to_be_between":
+            bounds = [f"{col} < {kw['min_value']}" if kw.get("min_value") is not None else "",
+                      f"{col} > {kw['max_value']}" if kw.get("max_value") is not None else ""]
+            items.append(f"count(*) filter (where {' or '.join(b for b in bounds if b) or 'false'})")
+        elif kind == "expect_column_values_to_be_in_set":
+            items.append(f"count(*) filter (where {col} not in ({', '.join(_literal(v) for v in kw['value_set'])}))")
+        elif kind == "expect_column_values_to_match_regex":
+            items.append(f"count(*) filter (where not regexp_matches({col}, {_literal(kw['regex'])}))")
+        elif kind == "expect_column_max_to_be_between":
+            items.append(f"max({col})")
+        elif kind == "unexpected_rows_expectation":
+            keys = exp["kwargs"]["unexpected_rows_query"].replace("{batch}", view)
+    sql = f"select {', '.join(items)} from {view}"
+    if keys:  # the uniqueness aggregate, in the same statement
+        sql = f"select *, (select count(*) from ({keys}) as q) as duplicated_rows from ({sql}) as checks"
+    return sql
+
+
+def phase_checks(path: str) -> float:
+    import duckdb
+
+    from featurewarehouse.validation.runner import _duckdb_config
+
+    con = duckdb.connect(path, read_only=True, config=_duckdb_config())
+    started = time.perf_counter()
+    for view in VIEWS:
+        con.execute(checks_sql(view)).fetchall()
+    elapsed = time.perf_counter() - started
+    con.close()
+    return elapsed
+
+
 def phase_floor(path: str) -> float:
     import duckdb
 
@@ -146,6 +190,8 @@ def child(phase: str, path: str, size: int) -> None:
         result = {"seconds": phase_baseline(path)}
     elif phase == "floor":
         result = {"seconds": phase_floor(path)}
+    elif phase == "checks":
+        result = {"seconds": phase_checks(path)}
     else:
         seconds, ok, failed, import_seconds = phase_validate(path)
         result = {"seconds": seconds, "ok": ok, "failed": failed, "import_seconds": import_seconds}
@@ -164,7 +210,7 @@ def run_child(phase: str, path: str, size: int = 0) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,10000000", help="transactions per run, comma-separated")
-    parser.add_argument("--phase", choices=("build", "baseline", "floor", "validate"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("build", "baseline", "floor", "checks", "validate"), help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -173,7 +219,7 @@ def main() -> None:
         return
     print(f"{'transactions':>12} {'rows (all views)':>16} {'scan s':>8} {'validate s':>10} {'ratio':>7} "
           f"{'scan MB':>8} {'validate MB':>11} {'GX import s':>11} {'floor s':>8} {'floor/scan':>10} "
-          f"{'validate/floor':>14}")
+          f"{'validate/floor':>14} {'checks s':>8} {'validate/checks':>15}")
     with tempfile.TemporaryDirectory(prefix="fw_bench_validate_") as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             path = str(Path(tmp) / f"bench_{size}.duckdb")
@@ -184,10 +230,13 @@ def main() -> None:
             if not val["ok"]:
                 raise SystemExit(f"validation failed on generated data: {val['failed']}")
             floor = run_child("floor", path)
+            run_child("checks", path)  # warm, as the baseline
+            checks = run_child("checks", path)
             print(f"{size:>12,} {sum(rows.values()):>16,} {base['seconds']:>8.2f} {val['seconds']:>10.2f} "
                   f"{val['seconds'] / base['seconds']:>6.1f}x {base['peak_rss_mb']:>8.0f} {val['peak_rss_mb']:>11.0f} "
                   f"{val['import_seconds']:>11.1f} {floor['seconds']:>8.2f} {floor['seconds'] / base['seconds']:>9.1f}x "
-                  f"{val['seconds'] / floor['seconds']:>13.1f}x")
+                  f"{val['seconds'] / floor['seconds']:>13.1f}x {checks['seconds']:>8.2f} "
+                  f"{val['seconds'] / checks['seconds']:>14.1f}x")
             Path(path).unlink()
 
 

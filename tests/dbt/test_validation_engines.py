@@ -305,3 +305,32 @@ def test_key_check_is_one_count_query_on_postgres(postgres_uri, pg_schema):
     con.close()
     url = postgres_uri.replace("postgresql://", "postgresql+psycopg2://", 1)
     _assert_key_check_runs_once_when_it_passes(_statements((url, {}, "postgres"), pg_schema, "good"))
+
+
+def test_data_docs_keep_every_model_across_select_runs_and_render_offline(tmp_path):
+    """Issue 17: a `--select` run deleted the other models' pages (29 became 3), and
+    pages loaded their CSS/JS from CDNs."""
+    import duckdb
+
+    from featurewarehouse.validation.data_docs import OFFLINE_CSS, REMOTE_ASSET
+
+    path = str(tmp_path / "wh.duckdb")
+    con = duckdb.connect(path)
+    for sql in _setup_sql("", "double"):
+        con.execute(sql)
+    con.close()
+    connection = (f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb")
+    docs = tmp_path / "fw_validation" / "data_docs"
+    _run(connection, "main", ["good", "bad"], docs_dir=docs)
+    pages = {p.relative_to(docs).parts[:2] for p in docs.rglob("*.html")}
+    assert {("validations", "good"), ("validations", "bad"), ("expectations", "good.html")} <= pages
+    _run(connection, "main", ["bad"], docs_dir=docs)  # fwctl validate --select bad
+    after = list(docs.rglob("*.html"))
+    assert {p.relative_to(docs).parts[:2] for p in after} >= {("validations", "good"), ("validations", "bad")}
+    index = (docs / "index.html").read_text()
+    assert "good" in index and "bad" in index
+    for page in after:
+        text = page.read_text()
+        assert not REMOTE_ASSET.search(text), f"{page} still loads a remote asset"
+        assert f"static/styles/{OFFLINE_CSS}" in text
+    assert (docs / "static" / "styles" / OFFLINE_CSS).is_file()

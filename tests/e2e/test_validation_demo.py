@@ -78,6 +78,31 @@ def test_demo_validates_on_duckdb_and_the_gate_blocks_bad_data(demo, capsys):
         done = fwctl("sync-online", "--project-dir", str(project))
         assert done.returncode == 0, done.stderr[-2000:]
 
+        # Issue 17: a check tightened in YAML (max 1 -> 0.001) and regenerated is noticed:
+        # the sync is refused before validation runs again, naming what changed.
+        yml = project / "models" / "features" / "merchant_risk_features.yml"
+        original = yml.read_text()
+        assert "checks: {min: 0, max: 1}}" in original
+        yml.write_text(original.replace("checks: {min: 0, max: 1}}", "checks: {min: 0, max: 0.001}}"))
+        try:
+            generated = fwctl("expectations", "generate", "--select", "merchant_risk_features",
+                              "--project-dir", str(project))
+            assert generated.returncode == 0, generated.stderr[-2000:]
+            done = fwctl("sync-online", "--full-refresh", "--select", "merchant_risk_features",
+                         "--project-dir", str(project))
+            assert done.returncode == 1, done.stdout[-2000:]
+            err = " ".join(done.stderr.split())
+            assert "its suite expectations/merchant_risk_features.json changed" in err
+            assert "the checks its YAML declares changed" in err
+            code, out = _validate(capsys, project, "--select", "merchant_risk_features")
+            assert code == 1  # the tightened check fails on this data, as the gate assumed it might
+        finally:
+            yml.write_text(original)
+            assert fwctl("expectations", "generate", "--select", "merchant_risk_features",
+                         "--project-dir", str(project)).returncode == 0
+        code, _ = _validate(capsys, project, "--select", "merchant_risk_features")
+        assert code == 0
+
         con = duckdb.connect(str(root / "duckdb.duckdb"))
         con.execute("update customer_spend_features set amount_sum_24h = -1 where transaction_id % 97 = 0")
         broken = con.execute("select count(*) from customer_spend_features where amount_sum_24h < 0").fetchone()[0]

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -159,3 +160,19 @@ def test_cli_generate_and_load_guard(tmp_path, monkeypatch):
     # the DuckDB target reads Parquet directly: loading is for postgres only
     repo = Path(__file__).resolve().parents[2]
     assert main(["demo", "load", "--project-dir", str(repo), "--target", "dev"]) == 2
+
+
+def test_a_planted_drift_changes_only_recent_amounts_and_is_off_by_default(small, tmp_path):
+    assert "drift_days" not in SMALL.to_dict()  # the default dataset's manifest is unchanged
+    drifted = generate(DemoSpec(rows=20_000, seed=11, days=60, end=dt.date(2025, 3, 1), drift_days=7),
+                       tmp_path / "drift")
+    before, after = small["transactions"], pq.read_table(drifted.out_dir / "transactions.parquet")
+    assert after.drop(["amount"]).equals(before.drop(["amount"]))  # same rows, times, everything else
+    cutoff = pa.scalar(dt.datetime(2025, 2, 22), type=before.schema.field("event_ts").type)  # end - 7 days
+    recent = pc.greater_equal(before["event_ts"], cutoff)
+    old_b, old_a = before.filter(pc.invert(recent))["amount"], after.filter(pc.invert(recent))["amount"]
+    assert old_a.equals(old_b)
+    ratio = pc.sum(after.filter(recent)["amount"]).as_py() / pc.sum(before.filter(recent)["amount"]).as_py()
+    assert 1.6 < ratio < 2.05  # legit purchases doubled; fraud bursts and rounding keep it under 2
+    with pytest.raises(ConfigError, match="--drift-days must be between 0"):
+        DemoSpec(rows=20_000, days=60, drift_days=60)

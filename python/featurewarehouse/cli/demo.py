@@ -146,6 +146,8 @@ def generate_cmd(
         None, "--out", help="Output directory (default: the project's vars.fw.raw_data_path, i.e. data/raw)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing dataset."),
+    drift_days: int = typer.Option(
+        0, "--drift-days", help="Plant a drift for `fwctl monitor`: purchases of the last N days cost twice as much."),
     project_dir: Optional[Path] = options.ProjectDir,
     json_out: bool = options.Json,
 ) -> None:
@@ -156,7 +158,7 @@ def generate_cmd(
     from featurewarehouse.demo.generate import DEFAULT_END, DemoSpec, generate
     from featurewarehouse.demo.load import raw_data_dir
 
-    spec = DemoSpec(rows=rows, seed=seed, days=days, end=_parse_end(end) or DEFAULT_END)
+    spec = DemoSpec(rows=rows, seed=seed, days=days, end=_parse_end(end) or DEFAULT_END, drift_days=drift_days)
     out_dir = out if out is not None else raw_data_dir(options.resolve(project_dir))
     started = time.perf_counter()
     with _Bars() as bars:

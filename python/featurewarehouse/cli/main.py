@@ -37,6 +37,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "expectations",
     "validate",
+    "monitor",
 )
 
 for _name in _COMMAND_MODULES:

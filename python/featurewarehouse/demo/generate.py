@@ -65,6 +65,7 @@ HOUR_WEIGHTS = np.array(
      6.0, 5.6, 4.8, 4.6, 4.9, 5.6, 6.4, 6.6, 5.8, 4.4, 3.0, 1.8], dtype=float
 )
 FAVORITE_MERCHANTS = 4
+DRIFT_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,19 @@ class DemoSpec:
     report_rate: float = 0.85  # share of fraud that is ever reported
     duplicate_rate: float = 0.001
     late_rate: float = 0.004
+    # A planted drift for `fwctl monitor` to catch: ordinary purchases in the last
+    # drift_days days cost DRIFT_FACTOR times as much (a pricing or currency bug
+    # upstream). 0, the default, plants nothing and leaves every byte as before.
+    drift_days: int = 0
 
     def __post_init__(self) -> None:
         if self.rows < 100:
             raise ConfigError(f"--rows must be at least 100, got {self.rows}", hint="try --rows 200000")
         if self.days < 14:
             raise ConfigError(f"--days must be at least 14, got {self.days}", hint="try --days 180")
+        if not 0 <= self.drift_days < self.days:
+            raise ConfigError(f"--drift-days must be between 0 and --days - 1, got {self.drift_days}",
+                              hint="try --drift-days 7")
         if not self.customers:
             object.__setattr__(self, "customers", max(50, self.rows // 10 if self.rows < 20_000 else self.rows // 40))
         if not self.merchants:
@@ -102,6 +110,8 @@ class DemoSpec:
         d = asdict(self)
         d["end"] = self.end.isoformat()
         d["start"] = self.start.isoformat()
+        if not self.drift_days:  # the default dataset's manifest stays byte-identical
+            del d["drift_days"]
         return d
 
 
@@ -266,6 +276,8 @@ def _transactions_chunk(world: _World, days: np.ndarray, counts: np.ndarray, rng
     usd = rng.lognormal(np.log(median), 0.8)
     tail = rng.random(n_legit) < 0.01  # a Pareto tail of very large purchases
     usd = np.where(tail, usd * (1.0 + rng.pareto(1.5, n_legit)), usd)
+    if spec.drift_days:  # no random draw here: every other column stays as without the drift
+        usd = np.where(day >= spec.days - spec.drift_days, usd * DRIFT_FACTOR, usd)
     fraud = rng.random(n_legit) < spec.fraud_background_rate
 
     b_id = np.repeat(np.arange(n_bursts), sizes)

@@ -5,22 +5,30 @@ it moves any row. A view is refused when
 
 - it has never been validated (no record in ``target/fw_validation/latest.json``),
 - its latest validation failed (the message names the failed expectations),
-- dbt rebuilt it after it was validated (``run_results.json`` build time later
-  than the validation), or
-- its definition changed since (the manifest checksum differs from the one
-  recorded at validation).
+- something its passing validation vouched for changed since (the message
+  names each): dbt rebuilt it (its data: ``run_results.json`` build time later
+  than the validation), its SQL (the manifest checksum), its suite file
+  (``expectations/<view>.json``, by content hash) or the checks its YAML
+  declares (a hash of the expectations they generate, from the manifest), or
+- a monitor marked ``blocking: true`` breached in its latest ``fwctl monitor``
+  run (one gate for validation and monitoring).
+
+:func:`fingerprint` is what validation records so that the comparison can be
+made later; a record written before it existed is refused (validate again).
 
 ``--skip-validation`` bypasses the gate; the CLI says so loudly.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from featurewarehouse.config import ProjectConfig
 from featurewarehouse.errors import ChecksFailed, Problem
-from featurewarehouse.validation import report
+from featurewarehouse.validation import report, suites
 from featurewarehouse.validation.results import ModelValidation
 
 MAX_NAMED_FAILURES = 5
@@ -31,20 +39,74 @@ class GateVerdict:
     view: str
     allowed: bool
     reason: str = ""
+    monitor: bool = False  # refused by a blocking monitor, not by validation
 
 
-def _checksums(config: ProjectConfig) -> dict[str, str]:
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def suite_hash(project_dir: Any, model: str) -> str | None:
+    """The content hash of ``expectations/<model>.json``; None when the file is missing."""
+    path = suites.suite_path(project_dir, model)
+    return _sha256(path.read_bytes()) if path.is_file() else None
+
+
+def checks_hash(spec: suites.ModelSpec) -> str:
+    """A hash of what the model's YAML checks generate: tightening ``max: 1`` to
+    ``max: 0.1`` changes it, a description edit does not."""
+    text = json.dumps(suites.generate_expectations(spec), sort_keys=True, default=str)
+    return _sha256(text.encode())
+
+
+def fingerprint(config: ProjectConfig, spec: suites.ModelSpec) -> dict[str, str | None]:
+    """What a passing validation vouches for, recorded with its result."""
+    return {
+        "checksum": spec.checksum,
+        "suite_sha256": suite_hash(config.project_dir, spec.name),
+        "checks_sha256": checks_hash(spec),
+    }
+
+
+def _current_specs(config: ProjectConfig) -> dict[str, suites.ModelSpec] | None:
+    """The models as the manifest describes them now; None when there is no manifest."""
     from featurewarehouse.dbt import read_manifest
 
     try:
         manifest = read_manifest(config)
     except Exception:
-        return {}
-    return {
-        n["name"]: (n.get("checksum") or {}).get("checksum", "")
-        for n in (manifest.get("nodes") or {}).values()
-        if n.get("resource_type") == "model"
-    }
+        return None
+    return {s.name: s for s in suites.specs_from_manifest(manifest, config.entities)}
+
+
+def _changes(config: ProjectConfig, view: str, record: dict[str, Any], spec: suites.ModelSpec | None,
+             rebuilt: _dt.datetime | None, validated: _dt.datetime | None) -> list[str]:
+    """Everything that changed since the passing validation ``record``, in words."""
+    changed: list[str] = []
+    if rebuilt and validated and rebuilt > validated:
+        changed.append(f"dbt rebuilt it at {rebuilt.isoformat()} (its data may differ)")
+    if spec is None:
+        changed.append("it is not in the dbt manifest (run `dbt parse`)")
+        return changed
+    then_sum = record.get("checksum")
+    if spec.checksum and then_sum and spec.checksum != then_sum:
+        changed.append("its definition (SQL) changed")
+    if "suite_sha256" not in record or "checks_sha256" not in record:
+        changed.append("its validation record predates suite and check fingerprints")
+        return changed
+    now_suite = suite_hash(config.project_dir, view)
+    rel = f"{suites.SUITES_DIR}/{view}.json"
+    if now_suite is None:
+        changed.append(f"its suite {rel} was removed")
+    elif now_suite != record["suite_sha256"]:
+        changed.append(f"its suite {rel} changed")
+    if checks_hash(spec) != record["checks_sha256"]:
+        changed.append(
+            "the checks its YAML declares changed"
+            + ("" if now_suite != record["suite_sha256"] else
+               f" (and {rel} was not regenerated: run `fwctl expectations generate --select {view}`)")
+        )
+    return changed
 
 
 def _parse(ts: str | None) -> _dt.datetime | None:
@@ -56,9 +118,12 @@ def _parse(ts: str | None) -> _dt.datetime | None:
 
 def verdicts(config: ProjectConfig, views: Iterable[str]) -> list[GateVerdict]:
     """Whether each view may be served, and why not."""
+    from featurewarehouse.monitoring.history import blocking_breaches
+
     latest = (report.load_latest(config).get("models")) or {}
     built = report.build_times(config)
-    checksums = _checksums(config)
+    specs = _current_specs(config)
+    breaches = blocking_breaches(config)
     out = []
     for view in views:
         record = latest.get(view)
@@ -77,14 +142,16 @@ def verdicts(config: ProjectConfig, views: Iterable[str]) -> list[GateVerdict]:
                 reason = f"its latest validation ({when}) failed {len(names)} expectation(s): {listed}"
             out.append(GateVerdict(view, False, reason))
             continue
-        validated = _parse(when)
-        rebuilt = _parse(built.get(view))
-        if rebuilt and validated and rebuilt > validated:
-            out.append(GateVerdict(view, False, f"dbt rebuilt it at {rebuilt.isoformat()}, after its validation at {when}"))
+        if specs is None:
+            out.append(GateVerdict(view, False, "the dbt manifest cannot be read, so changes since its "
+                                   f"validation at {when} cannot be ruled out (run `dbt parse`)"))
             continue
-        now_sum, then_sum = checksums.get(view), record.get("checksum")
-        if now_sum and then_sum and now_sum != then_sum:
-            out.append(GateVerdict(view, False, f"its definition changed since its validation at {when}"))
+        changed = _changes(config, view, record, specs.get(view), _parse(built.get(view)), _parse(when))
+        if changed:
+            out.append(GateVerdict(view, False, f"since its passing validation at {when}: " + "; ".join(changed)))
+            continue
+        if view in breaches:
+            out.append(GateVerdict(view, False, breaches[view], monitor=True))
             continue
         out.append(GateVerdict(view, True))
     return out
@@ -106,15 +173,20 @@ def _describe(outcome: Any) -> str:
 
 def check_views(config: ProjectConfig, views: Iterable[str]) -> None:
     """Raise :class:`ChecksFailed` (exit 1) naming every refused view and why."""
+    from featurewarehouse.monitoring.history import LATEST as MONITOR_LATEST, monitor_dir
+
     refused = [v for v in verdicts(config, views) if not v.allowed]
     if not refused:
         return
+    monitor_latest = monitor_dir(config) / MONITOR_LATEST
     problems = [
         Problem(
             f"feature view {v.view!r} is not served: {v.reason}",
-            where=str(report.report_dir(config) / report.LATEST),
-            hint=f"run `dbt build --select {v.view}` then `fwctl validate --select {v.view}`; "
-            "or pass --skip-validation to sync anyway",
+            where=str(monitor_latest if v.monitor else report.report_dir(config) / report.LATEST),
+            hint=(f"fix the drift or the data, then `fwctl monitor --select {v.view}`; "
+                  if v.monitor else
+                  f"run `dbt build --select {v.view}` then `fwctl validate --select {v.view}`; ")
+            + "or pass --skip-validation to sync anyway",
         )
         for v in refused
     ]
@@ -122,7 +194,8 @@ def check_views(config: ProjectConfig, views: Iterable[str]) -> None:
     raise ChecksFailed(
         f"validation gate refused {len(refused)} feature view(s): "
         + ", ".join(v.view for v in refused) + "\n" + lines,
-        hint="fix the data or the expectations, rebuild and validate; --skip-validation overrides",
+        hint="fix the data, the expectations or the drift, rebuild, validate and monitor; "
+        "--skip-validation overrides",
     )
 
 

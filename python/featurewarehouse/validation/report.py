@@ -91,8 +91,13 @@ def save_run(
     checksums: dict[str, str],
     validated_at: _dt.datetime,
     docs_index: Path | None = None,
+    fingerprints: dict[str, dict[str, Any]] | None = None,
 ) -> SavedRun:
-    """Write the run file and merge its models into ``latest.json`` (atomically)."""
+    """Write the run file and merge its models into ``latest.json`` (atomically).
+
+    ``fingerprints`` (model -> fields, see :func:`featurewarehouse.validation.gate.fingerprint`)
+    go into each model's record for the serving gate to compare later.
+    """
     results = list(results)
     built = build_times(config)
     stamp = validated_at.astimezone(_dt.timezone.utc)
@@ -102,6 +107,7 @@ def save_run(
         record["validated_at"] = stamp.isoformat()
         record["built_at"] = built.get(r.model)
         record["checksum"] = checksums.get(r.model, "")
+        record.update((fingerprints or {}).get(r.model) or {})
         models[r.model] = record
     data = {
         "validated_at": stamp.isoformat(),

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from featurewarehouse.config import ProjectConfig
-from featurewarehouse.validation import report, suites
+from featurewarehouse.validation import gate, report, suites
 from featurewarehouse.validation.results import ModelValidation
 
 
@@ -93,6 +93,8 @@ def validate(
             )
             continue
         jobs.append(SuiteJob(spec.name, spec.schema, spec.table, spec.relation, suites.read_suite(path), rel))
+    # What the run vouches for, taken before it runs: a suite edited meanwhile is not vouched for.
+    fingerprints = {s.name: gate.fingerprint(config, s) for s in specs}
     started = report.utcnow()
     docs_path = report.docs_dir(config) if docs else None
     output = run_suites(config, jobs, docs_dir=docs_path, on_model=on_model) if jobs else None
@@ -101,6 +103,7 @@ def validate(
     saved = report.save_run(
         config, results,
         checksums={s.name: s.checksum for s in specs},
+        fingerprints=fingerprints,
         validated_at=started,
         docs_index=output.docs_index if output else None,
     )

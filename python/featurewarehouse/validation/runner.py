@@ -377,7 +377,8 @@ def run_suites(
         for job in jobs:
             if on_model:
                 on_model(job.model)
-            results.append(_run_one(context, datasource, job, now, dialect, store=docs_dir is not None))
+            results.append(_run_one(context, datasource, job, now, dialect, store=docs_dir is not None,
+                                    keep=_kept_dir(docs_dir) if docs_dir is not None else None))
     finally:
         datasource.get_execution_engine().engine.dispose()
         close_all = getattr(engine_kwargs.get("creator"), "close_all", None)
@@ -386,14 +387,61 @@ def run_suites(
 
     docs_index = None
     if docs_dir is not None and results:
+        _restore_kept(context, _kept_dir(docs_dir), skip={job.model for job in jobs})
         context.build_data_docs(site_names=[DOCS_SITE])
+        from featurewarehouse.validation.data_docs import make_offline
+
+        make_offline(docs_dir)
         index = docs_dir / "index.html"
         docs_index = index if index.is_file() else None
     return RunOutput(tuple(results), docs_index)
 
 
+def _kept_dir(docs_dir: Path) -> Path:
+    """Each model's latest suite and GX result, as JSON, beside the site: GX's stores here
+    are in memory, so without them a ``--select`` run's site would hold only its own models."""
+    return docs_dir.parent / "data_docs_sources"
+
+
+def _keep_for_docs(keep: Path, model: str, suite: Any, result: Any, batch_id: str, run_time: _dt.datetime) -> None:
+    import json
+
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+
+    from featurewarehouse.files import atomic_write
+
+    data = {"suite": suite.to_json_dict(), "result": ExpectationSuiteValidationResultSchema().dump(result),
+            "batch_id": batch_id, "run_time": run_time.isoformat()}
+    atomic_write(keep / f"{model}.json", json.dumps(data, default=str))
+
+
+def _restore_kept(context: Any, keep: Path, skip: set[str]) -> None:
+    """Put the kept results of the models this run did not validate back into GX's stores,
+    so the site is rebuilt with every model's latest pages. A file GX cannot read is dropped
+    (its model's pages return with its next validation)."""
+    import json
+
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+
+    if not keep.is_dir():
+        return
+    for path in sorted(keep.glob("*.json")):
+        if path.stem in skip:
+            continue
+        try:
+            data = json.loads(path.read_text())
+            suite = context.suites.add(gx.ExpectationSuite(**data["suite"]))
+            result = ExpectationSuiteValidationResultSchema().load(data["result"])
+            run_time = _dt.datetime.fromisoformat(data["run_time"])
+            _store_for_docs(context, result, suite.name, data["batch_id"], run_time)
+        except Exception:  # a file from another GX version: rebuilt on the model's next run
+            path.unlink(missing_ok=True)
+
+
 def _run_one(
-    context: Any, datasource: Any, job: SuiteJob, now: _dt.datetime, dialect: str, *, store: bool
+    context: Any, datasource: Any, job: SuiteJob, now: _dt.datetime, dialect: str, *, store: bool,
+    keep: Path | None = None,
 ) -> ModelValidation:
     import great_expectations as gx
 
@@ -463,6 +511,8 @@ def _run_one(
     )
     if store:
         _store_for_docs(context, result, suite.name, batch.id, now)
+        if keep is not None:
+            _keep_for_docs(keep, job.model, suite, result, batch.id, now)
     return ModelValidation(
         job.model, job.relation, job.suite_path, outcomes=outcomes, seconds=time.perf_counter() - started
     )
