@@ -24,7 +24,7 @@ from typing import Any, Iterable
 from featurewarehouse.errors import MetadataError
 from featurewarehouse.registry.model import parse_ttl
 from featurewarehouse.registry.records import fw_meta
-from featurewarehouse.validation.suites import family
+from featurewarehouse.contract.types import type_family
 
 # Common practice for PSI: < 0.1 stable, 0.1-0.25 moderate shift, > 0.25 major shift.
 DEFAULT_PSI = 0.2
@@ -33,7 +33,7 @@ DEFAULT_NULL_RATE_CHANGE = 0.1
 # moves them arbitrarily): they are reported, not judged.
 DEFAULT_MIN_ROWS = 100
 NUMERIC_FAMILIES = ("integer", "float", "decimal")
-CATEGORICAL_FAMILIES = ("string", "boolean")
+CATEGORICAL_FAMILIES = ("text", "boolean")  # the contract's families (contract/types.py)
 _THRESHOLD_KEYS = ("psi", "null_rate_change", "min_rows", "max_age", "blocking", "baseline", "enabled")
 
 
@@ -108,7 +108,7 @@ def view_monitor(node: dict[str, Any]) -> ViewMonitor | None:
         if col_cfg.get("enabled", True) is False:
             skipped.append(f"{col['name']} (monitor.enabled: false)")
             continue
-        fam = family(col.get("data_type"))
+        fam = type_family(col.get("data_type"))
         if fam in NUMERIC_FAMILIES:
             kind = "numeric"
         elif fam in CATEGORICAL_FAMILIES:
