@@ -9,15 +9,16 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from pit_project import FIXTURE, Runner, invoke, make_project  # noqa: I001  (tests/dbt on sys.path)
 
-FW_VARS = {"fw": {
-    "entities": {"customer": {"join_keys": [{"name": "customer_id", "dtype": "bigint"}]},
-                 "merchant": {"join_keys": [{"name": "merchant_id", "dtype": "bigint"}]}},
-    "feature_services": {"svc_pair": {"owner": "t", "features": ["v_ttl:f_int", "v_pair:f_str"]},
-                         "svc_plain": {"features": ["v_plain:*"]}},
-}}
+# the fixture project's own vars.fw (its training sets' services included), plus this module's services
+FW_VARS = {"fw": yaml.safe_load((FIXTURE / "dbt_project.yml").read_text())["vars"]["fw"]}
+FW_VARS["fw"]["feature_services"].update({
+    "svc_pair": {"owner": "t", "features": ["v_ttl:f_int", "v_pair:f_str"]},
+    "svc_plain": {"features": ["v_plain:*"]},
+})
 
 EXPECTED_ERRORS = {
     "svc_mismatch": ["the model's YAML names feature service 'svc_pair' (config.meta.fw.feature_service) but its "
@@ -31,7 +32,7 @@ INLINE_ERRORS = {
              ["both features=[...] and feature_service='svc_plain' are given", "fix: pass one of them"]),
     "unknown": ("feature_service='svc_plian'",
                 ["unknown feature service 'svc_plian'. Did you mean 'svc_plain'?",
-                 "fix: declare it in dbt_project.yml under vars.fw.feature_services (known: svc_pair, svc_plain)"]),
+                 "fix: declare it in dbt_project.yml under vars.fw.feature_services (known: all_views, short_names, svc_pair, svc_plain)"]),
 }
 
 
