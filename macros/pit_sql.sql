@@ -69,7 +69,23 @@
 
 {#- Timestamps are UTC and compared as timestamps; a DATE becomes midnight. -#}
 {% macro fw_pit_ts(expr) %}
+    {{ return(adapter.dispatch('fw_pit_ts', 'featurewarehouse')(expr)) }}
+{% endmacro %}
+
+{% macro default__fw_pit_ts(expr) %}
     {{ return('cast(' ~ expr ~ ' as timestamp)') }}
+{% endmacro %}
+
+{#-
+  DuckDB: through epoch microseconds, which read a TIMESTAMP WITH TIME ZONE as
+  its UTC instant whatever the session's TimeZone (a cast gives local time
+  there), a naive timestamp as UTC, a DATE as midnight. Measured (docs/performance-pit.md):
+  on 1M tz-aware rows 0.03 s against 0.5 s for the cast, which goes through
+  ICU per row; it was a third of the PIT join's time on tz-aware data.
+  epoch_us() is NULL for +-infinity: the cast keeps those (and NULL stays NULL).
+-#}
+{% macro duckdb__fw_pit_ts(expr) %}
+    {{ return('coalesce(make_timestamp(epoch_us(' ~ expr ~ ')), cast(' ~ expr ~ ' as timestamp))') }}
 {% endmacro %}
 
 
@@ -101,7 +117,7 @@
 {% macro fw_pit_as_of_expr(as_of) %}
     {%- if as_of is none or as_of == '' -%}{{ return(featurewarehouse.fw_pit_utc_now()) }}{%- endif -%}
     {%- if as_of is string and modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]+)?$', as_of.strip()) -%}
-        {{ return(featurewarehouse.fw_pit_ts("'" ~ as_of.strip() ~ "'")) }}
+        {{ return(featurewarehouse.fw_pit_ts("timestamp '" ~ as_of.strip() ~ "'")) }}
     {%- endif -%}
     {{ return(featurewarehouse.fw_pit_ts(as_of | string)) }}
 {% endmacro %}
