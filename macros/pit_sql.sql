@@ -130,7 +130,7 @@
   selected features, from rows with no NULL key, ts or available_timestamp.
   Shared by the portable and DuckDB point_in_time_join bodies.
 -#}
-{% macro fw_pit_ranked_rows(v, visible_at) %}
+{% macro fw_pit_ranked_rows(v, visible_at, extra_where='') %}
     {%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) -%}
     {%- set sql %}
     select
@@ -147,6 +147,26 @@
     from {{ v.relation }} as fw_src
     where {{ featurewarehouse.fw_pit_keys_not_null(v['keys'], 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
         {%- if v.available %} and fw_src.{{ v.available }} is not null{% endif %}
+        {%- if extra_where %}
+        and {{ extra_where }}{% endif %}
     {%- endset -%}
     {{ return(sql) }}
+{% endmacro %}
+
+
+{#-
+  A filter on a view's rows to those that can be a candidate for some spine row:
+  visible (`visible_at`: ts, or greatest(ts, available)) at or before the
+  spine's last time, and, with a TTL, not older than its first time minus the
+  TTL. Rows outside were never chosen for any spine row (a row older than every
+  spine time minus the TTL also ranks below every row that passes, so the best
+  visible row is unchanged or was already too old). One scalar scan of the
+  spine's time; `t` is the spine's normalized time over `fw_spine`.
+-#}
+{% macro fw_pit_spine_range_filter(v, ts, visible_at, t) %}
+    {%- set parts = [visible_at ~ ' <= (select max(' ~ t ~ ') from fw_spine)'] -%}
+    {%- if v.ttl_seconds -%}
+        {%- do parts.append(ts ~ ' >= (select ' ~ featurewarehouse.fw_pit_minus_ttl('min(' ~ t ~ ')', v.ttl_seconds) ~ ' from fw_spine)') -%}
+    {%- endif -%}
+    {{ return(parts | join(' and ')) }}
 {% endmacro %}

@@ -175,6 +175,8 @@ fw_spine as (
         {%- endfor %}
     from {{ v.relation }} as fw_src
     where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
+        -- only rows some spine row can take (the spine's time range, minus the ttl)
+        and {{ featurewarehouse.fw_pit_spine_range_filter(v, ts, ts, t) }}
     qualify row_number() over (
         partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}, {{ ts }}
         order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, true) }}
@@ -183,7 +185,9 @@ fw_spine as (
 {%- else %}
 
 -- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
-{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, 'greatest(' ~ ts ~ ', ' ~ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) ~ ')') }}
+{%- set visible_at = 'greatest(' ~ ts ~ ', ' ~ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) ~ ')' %}
+{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, visible_at,
+                    featurewarehouse.fw_pit_spine_range_filter(v, ts, visible_at, t)) }}
 ),
 
 -- {{ v.name }}: the best rank visible from each instant on (a running max in visibility order)
