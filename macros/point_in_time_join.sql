@@ -161,17 +161,18 @@ select * from final
 {% macro duckdb__point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
     {%- set plan = featurewarehouse.fw_pit_plan(spine, spine_timestamp, features, full_feature_names, 'point_in_time_join') -%}
     {%- if plan is none -%}{{ return('select 1 as fw_parse_placeholder') }}{%- endif -%}
-    {%- set t = featurewarehouse.fw_pit_ts('fw_spine.' ~ spine_timestamp) -%}
+    {#- the spine's time, normalized once: it is read by every view's join, guard and pre-filter -#}
+    {%- set t = 'fw_spine.__fw_pit_t' -%}
     {%- set sql -%}
 with
 
 fw_spine as (
-    select * from {{ spine }}
+    select *, {{ featurewarehouse.fw_pit_ts(spine_timestamp) }} as __fw_pit_t from {{ spine }}
 ),
 {%- for v in plan.views %}
 {%- set p = 'fw_v' ~ loop.index %}
 {%- set keys = v['keys'] %}
-{%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) %}
+{%- set ts = featurewarehouse.fw_pit_view_ts(v, v.timestamp) %}
 {%- if not v.available %}
 
 -- {{ v.name }}: the best row per (keys, ts): created, then the tie-break of decision 0001
@@ -194,7 +195,7 @@ fw_spine as (
 {%- else %}
 
 -- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
-{%- set visible_at = 'greatest(' ~ ts ~ ', ' ~ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) ~ ')' %}
+{%- set visible_at = 'greatest(' ~ ts ~ ', ' ~ featurewarehouse.fw_pit_view_ts(v, v.available) ~ ')' %}
 {{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, visible_at,
                     featurewarehouse.fw_pit_spine_range_filter(v, ts, visible_at, t)) }}
 ),
@@ -217,7 +218,7 @@ fw_spine as (
 
 final as (
     select
-        fw_spine.*
+        fw_spine.* exclude (__fw_pit_t)
         {%- for v in plan.views %}
         {%- set p = 'fw_v' ~ loop.index %}
         {#- The NULL guards are not redundant: DuckDB 1.5.6's ASOF join was seen to match a spine row whose
