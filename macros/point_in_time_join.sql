@@ -144,11 +144,10 @@ select * from final
 
 
 {#-
-  DuckDB: ASOF JOIN. Measured with bench/pit_join.py (1M-row spine, 3 views,
-  2 threads, same run; README, "Point-in-time joins: Performance"): 1M rows/view 1.41 s
-  vs 2.46 s for the portable body; 10M rows/view 10.6 s vs 22.2 s. A range join
-  with the TTL in the join condition was 7.2 s (1M) and 95 s (10M) on the same
-  data, so a TTL does not switch the formulation.
+  DuckDB: ASOF JOIN. Figures, settings and the formulations measured against it:
+  docs/performance-pit.md (bench/pit_join.py, bench/historical.py). On Feast-shaped
+  data (1M rows per view, tz-aware) it costs 1.0-1.2x the CPU of the fastest
+  hand-written query; the portable body costs about 2x.
 
   Per view, the rows are reduced to one per (keys, ts) -- the best by created,
   then decision 0001 -- and the spine is ASOF-joined on keys and ts <= t, which
@@ -158,21 +157,32 @@ select * from final
   rows are ranked in preference order, a running max of the rank is kept in
   visibility order (one step per (keys, visible_at)), the ASOF join finds the
   step in force at t, and the row of that rank is joined back.
+
+  Each view reads only rows inside the spine's time range (minus the TTL): a
+  training set over the last month of a year of data sorts a twelfth of it.
+  Not adopted, measured slower or not exact: ASOF on (ts, created) packed in one
+  HUGEINT with the feature tie-break only for rows that tie on (keys, ts,
+  created) (1.3x this body's CPU: the tie detection costs more than the
+  dedupe it saves); arg_max over a struct of the preference per (keys, ts)
+  (1.03x, measured before the timestamp change of fw_pit_ts).
+  DuckDB's optimizer turns a one-key `row_number() = 1` into a hash aggregate,
+  but not this many-key order, so the per-(keys, ts) window stays the main cost.
 -#}
 {% macro duckdb__point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
     {%- set plan = featurewarehouse.fw_pit_plan(spine, spine_timestamp, features, full_feature_names, 'point_in_time_join') -%}
     {%- if plan is none -%}{{ return('select 1 as fw_parse_placeholder') }}{%- endif -%}
-    {%- set t = featurewarehouse.fw_pit_ts('fw_spine.' ~ spine_timestamp) -%}
+    {#- the spine's time, normalized once: it is read by every view's join, guard and pre-filter -#}
+    {%- set t = 'fw_spine.__fw_pit_t' -%}
     {%- set sql -%}
 with
 
 fw_spine as (
-    select * from {{ spine }}
+    select *, {{ featurewarehouse.fw_pit_ts(spine_timestamp) }} as __fw_pit_t from {{ spine }}
 ),
 {%- for v in plan.views %}
 {%- set p = 'fw_v' ~ loop.index %}
 {%- set keys = v['keys'] %}
-{%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) %}
+{%- set ts = featurewarehouse.fw_pit_view_ts(v, v.timestamp) %}
 {%- if not v.available %}
 
 -- {{ v.name }}: the best row per (keys, ts): created, then the tie-break of decision 0001
@@ -185,6 +195,8 @@ fw_spine as (
         {%- endfor %}
     from {{ v.relation }} as fw_src
     where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
+        -- only rows some spine row can take (the spine's time range, minus the ttl)
+        and {{ featurewarehouse.fw_pit_spine_range_filter(v, ts, ts, t) }}
     qualify row_number() over (
         partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}, {{ ts }}
         order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', ts, true) }}
@@ -193,7 +205,9 @@ fw_spine as (
 {%- else %}
 
 -- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
-{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, 'greatest(' ~ ts ~ ', ' ~ featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) ~ ')') }}
+{%- set visible_at = 'greatest(' ~ ts ~ ', ' ~ featurewarehouse.fw_pit_view_ts(v, v.available) ~ ')' %}
+{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, visible_at,
+                    featurewarehouse.fw_pit_spine_range_filter(v, ts, visible_at, t)) }}
 ),
 
 -- {{ v.name }}: the best rank visible from each instant on (a running max in visibility order)
@@ -214,7 +228,7 @@ fw_spine as (
 
 final as (
     select
-        fw_spine.*
+        fw_spine.* exclude (__fw_pit_t)
         {%- for v in plan.views %}
         {%- set p = 'fw_v' ~ loop.index %}
         {#- The NULL guards are not redundant: DuckDB 1.5.6's ASOF join was seen to match a spine row whose

@@ -351,3 +351,36 @@ def test_all_null_key_and_time_columns_still_return_every_row(store):
     out = store.get_historical_features(spine, ["customer_features:txn_count"], timestamp_column="event_ts").to_arrow()
     assert out.column("tag").to_pylist() == ["a", "b"]
     assert out.column("txn_count").to_pylist() == [None, None]
+
+
+def test_rows_that_cannot_match_are_counted_by_reason(store, tmp_path, capsys):
+    """Issue 20: retrieval says how many spine rows found no candidate because of a NULL key or time."""
+    from featurewarehouse.cli.main import main
+
+    df = spine_frame()
+    df.loc[0, "event_ts"] = None  # label 1: NULL time; label 7: NULL customer; label 8: NULL merchant
+    df.loc[1, "customer_id"] = None  # label 2: NULL customer as well
+    result = store.get_historical_features(df, FEATURES, timestamp_column="event_ts")
+    assert result.num_rows == 10
+    assert result.summary()["skipped"] == {
+        "rows": 4,
+        "null_timestamp": 1,
+        "null_key": {
+            "customer_id": {"rows": 2, "views": ["customer_features", "customer_merchant_features"]},
+            "merchant_id": {"rows": 1, "views": ["merchant_features", "customer_merchant_features"]},
+        },
+    }
+
+    src = tmp_path / "spine.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), src)
+    args = ["historical", "--project-dir", str(store.config.project_dir), "--spine", str(src),
+            "--timestamp-column", "event_ts", "--out", str(tmp_path / "train.parquet")]
+    for f in FEATURES:
+        args += ["--feature", f]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "4 spine rows found no candidate: 1 with a NULL event time; 2 with a NULL customer_id" in " ".join(err.split())
+
+    clean = store.get_historical_features("select * from spine_labels where label_id in (1, 2)", FEATURES,
+                                          timestamp_column="event_ts")
+    assert clean.summary()["skipped"] == {"rows": 0}

@@ -102,3 +102,54 @@ def test_pit_macros_match_reference_on_postgres(tmp_path: Path, postgres_uri: st
         run_all(runner, built)
     finally:
         runner.close()
+
+
+def test_aware_view_timestamps_are_utc_whatever_the_duckdb_session_time_zone(tmp_path: Path) -> None:
+    """TIMESTAMP WITH TIME ZONE view columns are read as their UTC instant, even when the session's
+    TimeZone is not UTC (a plain cast to timestamp would give New York local time there)."""
+    from pit_project import invoke
+
+    project = make_project(tmp_path)
+    built = build(project, "dev")
+    runner = Runner("dev", project)
+    try:
+        for name in ALL_VIEWS:
+            v = VIEWS[name]
+            runner.execute([f"alter table {built.relation[name]} alter column {c} set data type timestamptz"
+                            for c in (v.timestamp, v.created, v.available) if c])
+    finally:
+        runner.close()
+    # compile again: the DuckDB body reads the columns' types (a naive TIMESTAMP needs no conversion)
+    compiled = invoke(project, ["compile"], "dev")
+    assert compiled.success, compiled.exception
+    built = Built(project, {**built.sql, **{r.node.name: r.node.compiled_code for r in compiled.result.results}},
+                  built.relation)
+    assert "make_timestamp(epoch_us(fw_src.ts))" in built.sql["pit_all_ts"]
+    runner = Runner("dev", project)
+    try:
+        @settings(max_examples=max(10, EXAMPLES // 4), deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @given(case=random_case())
+        def property_(case: RandomCase) -> None:
+            runner.execute(["set global TimeZone = 'UTC'"])  # the literals are naive UTC: load them as such
+            load(runner, built, case)
+            runner.execute(["set global TimeZone = 'America/New_York'"])  # Runner cursors are separate sessions
+            every = [(VIEWS[v], case.rows[v], None) for v in ALL_VIEWS]
+            for suffix in ("", "_portable"):
+                check_training_set(runner, built, f"pit_all_ts{suffix}", "event_ts", every, True, case)
+                check_training_set(runner, built, f"pit_all_day{suffix}", "event_day", every, True, case)
+
+        property_()
+    finally:
+        runner.execute(["set global TimeZone = 'UTC'"])
+        runner.close()
+
+
+def test_duckdb_body_skips_the_conversion_of_naive_timestamp_columns(tmp_path: Path) -> None:
+    """The views of the fixture project have TIMESTAMP columns: compared as they are (run_all proves the
+    answers); a column of another type keeps the conversion (the test above)."""
+    project = make_project(tmp_path)
+    built = build(project, "dev")
+    sql = built.sql["pit_all_ts"]
+    assert "fw_src.ts as fw_ts" in sql, sql  # views without an available_timestamp: the column itself
+    assert "and fw_src.ts <= (select max(" in sql, sql  # ... and in the spine-range pre-filter

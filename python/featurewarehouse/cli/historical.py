@@ -62,3 +62,5 @@ def register(app: typer.Typer) -> None:
                 f"wrote {result.num_rows:,} rows x {len(result.columns)} columns to "
                 f"{result.output_kind} {result.output} in {result.seconds:.1f}s"
             )
+            if result.skipped and result.skipped.rows:
+                info(result.skipped.describe() + " (their feature columns are NULL)")

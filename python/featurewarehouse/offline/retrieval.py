@@ -67,6 +67,8 @@ class HistoricalResult:
     output_kind: str = "arrow"  # arrow | parquet | table
     seconds: float = 0.0
     _table: Any = field(default=None, repr=False, compare=False)
+    # spine rows that could find no candidate row, by reason (see SkippedRows)
+    skipped: "SkippedRows | None" = None
 
     def to_arrow(self) -> "pa.Table":  # noqa: F821
         """The rows as an Arrow table (read back from Parquet when written there)."""
@@ -91,7 +93,67 @@ class HistoricalResult:
             "output": self.output,
             "output_kind": self.output_kind,
             "seconds": round(self.seconds, 3),
+            "skipped": self.skipped.as_dict() if self.skipped else {},
         }
+
+
+@dataclass(frozen=True)
+class SkippedRows:
+    """Spine rows the PIT join cannot match, by reason; they are still returned, with NULL features.
+
+    A NULL event time finds no candidate in any view; a NULL join key finds
+    none in the views keyed on it (the other views still answer the row).
+    """
+
+    rows: int  # spine rows with at least one reason (a row can have several)
+    null_timestamp: int
+    null_keys: tuple[tuple[str, int, tuple[str, ...]], ...]  # (key, rows, views keyed on it)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Only the reasons that occurred.
+
+        >>> SkippedRows(3, 1, (("customer_id", 2, ("a",)), ("m", 0, ("b",)))).as_dict()
+        {'rows': 3, 'null_timestamp': 1, 'null_key': {'customer_id': {'rows': 2, 'views': ['a']}}}
+        """
+        out: dict[str, Any] = {"rows": self.rows}
+        if self.null_timestamp:
+            out["null_timestamp"] = self.null_timestamp
+        keys = {k: {"rows": n, "views": list(v)} for k, n, v in self.null_keys if n}
+        if keys:
+            out["null_key"] = keys
+        return out
+
+    def describe(self) -> str:
+        """One line for the CLI, empty when nothing was skipped.
+
+        >>> SkippedRows(3, 1, (("customer_id", 2, ("a", "b")),)).describe()
+        '3 spine rows found no candidate: 1 with a NULL event time; 2 with a NULL customer_id (views a, b)'
+        """
+        if not self.rows:
+            return ""
+        parts = [f"{self.null_timestamp:,} with a NULL event time"] if self.null_timestamp else []
+        parts += [f"{n:,} with a NULL {k} (views {', '.join(v)})" for k, n, v in self.null_keys if n]
+        rows = "spine row" if self.rows == 1 else "spine rows"
+        return f"{self.rows:,} {rows} found no candidate: " + "; ".join(parts)
+
+
+def count_skipped(wh: Any, keys: Sequence[KeyRequirement]) -> SkippedRows:
+    """Count the staged spine's rows with a NULL event time or join key: one aggregate over it.
+
+    A separate statement, not a column of the PIT query: that query's result goes
+    straight to a file or table (COPY / CREATE TABLE AS), which cannot return a
+    second result. The aggregate reads only the key and time columns of the spine.
+    """
+    ts = quote(EVENT_TS)
+    exprs = [f"count(*) filter (where {ts} is null)"]
+    exprs += [f"count(*) filter (where {quote(k.name)} is null)" for k in keys]
+    any_null = " or ".join([f"{ts} is null", *(f"{quote(k.name)} is null" for k in keys)])
+    exprs.append(f"count(*) filter (where {any_null})")
+    sql = "select " + ", ".join(f"{e} as c{i}" for i, e in enumerate(exprs)) + f" from {quote(SPINE_VIEW)}"
+    row = wh.fetch_arrow(sql).to_pylist()[0]
+    counts = [int(row[f"c{i}"] or 0) for i in range(len(exprs))]
+    null_keys = tuple((k.name, n, k.views) for k, n in zip(keys, counts[1:-1]))
+    return SkippedRows(counts[-1], counts[0], null_keys)
 
 
 # ---- step 1: what the features need ------------------------------------------
@@ -319,6 +381,7 @@ class _Prepared:
     wh: Any
     sql: str
     columns: tuple[str, ...]
+    skipped: SkippedRows
 
 
 # the macro's rendering, one SQL per view group: given, deferred (rendered when needed), or None (render here)
@@ -367,6 +430,7 @@ def _prepare(
         staged = stage_spine(wh, spine)
         ts_col = check_spine(staged.schema, **checks)
         normalize_spine(wh, staged, ts_col)
+        skipped = count_skipped(wh, keys)
         spine_cols = [f.name for f in staged.schema]
         # Column names come from the registry: probing the PIT query for its
         # schema could make the engine run its materialized CTEs.
@@ -374,7 +438,8 @@ def _prepare(
             sql = final_sql(parts[0], spine_cols, feature_cols, row_id_column)
         else:
             sql = joined_sql(run_parts(wh, parts, group_cols), group_cols, spine_cols, row_id_column)
-        yield _Prepared(wh, sql, tuple(spine_cols + feature_cols + ([row_id_column] if row_id_column else [])))
+        yield _Prepared(wh, sql, tuple(spine_cols + feature_cols + ([row_id_column] if row_id_column else [])),
+                        skipped)
 
 
 def _check_unique(registry: Any, features: Sequence[str], full_feature_names: bool) -> None:
@@ -419,17 +484,19 @@ def get_historical_features(
         if output is None:
             table = wh.fetch_arrow(sql)  # an empty result keeps its schema
             return HistoricalResult(sql, table.num_rows, columns, None, "arrow",
-                                    time.perf_counter() - started, table)
+                                    time.perf_counter() - started, table, job.skipped)
         if is_file_output(output):
             import pyarrow.parquet as pq
 
             path = str(Path(output).expanduser().resolve())
             write_parquet(wh, sql, path)
             rows = pq.read_metadata(path).num_rows
-            return HistoricalResult(sql, rows, columns, path, "parquet", time.perf_counter() - started)
+            return HistoricalResult(sql, rows, columns, path, "parquet", time.perf_counter() - started,
+                                    skipped=job.skipped)
         write_table(wh, sql, str(output), len(columns))
         rows = int(wh.fetch_arrow(f"select count(*) as n from {_table_name(str(output))}").column(0)[0].as_py())
-        return HistoricalResult(sql, rows, columns, str(output), "table", time.perf_counter() - started)
+        return HistoricalResult(sql, rows, columns, str(output), "table", time.perf_counter() - started,
+                                skipped=job.skipped)
 
 
 def iter_historical_batches(

@@ -244,12 +244,28 @@ def duckdb_path(config: ProjectConfig, target: Target) -> Path:
     return path if path.is_absolute() else config.project_dir / path
 
 
+# Planner settings every fwctl DuckDB connection starts with; the profile's
+# `settings:` override them. DuckDB estimates a scan of a registered Arrow table
+# (every DataFrame or Arrow spine) at ~1 row whatever its size, and plans an ASOF
+# join whose left side is estimated below `asof_loop_join_threshold` (64) rows as
+# a nested loop: a 100k-row pandas spine took 208 s instead of 27 s, a 1M-row one
+# did not finish in 33 min (issue 15). At 0 the ASOF join is always the
+# sort-merge operator, which costs a few ms more on a spine of a few rows.
+# The other small-side thresholds (nested_loop_join_threshold, merge_join_threshold)
+# stay at DuckDB's defaults on purpose: the PIT bodies' only inequality joins are
+# against one-row scalars (the spine's time range), where a nested loop is right;
+# at 0 they became piecewise merge joins that sort every view row (2.2 s of 4.4 s
+# measured). tests/dbt/test_pit_plan.py fails if a spine kind loses its ASOF joins.
+PLANNER_SETTINGS: dict[str, Any] = {"asof_loop_join_threshold": 0}
+
+
 def connect(config: ProjectConfig, *, read_only: bool = False) -> Warehouse:
     """Open the warehouse of the configured dbt target."""
     target = read_target(config)
     if target.type == "duckdb":
         path = duckdb_path(config, target)
-        return DuckDBWarehouse(str(path), read_only=read_only, settings=target.settings.get("settings"))
+        settings = {**PLANNER_SETTINGS, **(target.settings.get("settings") or {})}
+        return DuckDBWarehouse(str(path), read_only=read_only, settings=settings)
     if target.type == "postgres":
         return PostgresWarehouse(postgres_uri(target.settings), schema=target.schema)
     raise ConfigError(
