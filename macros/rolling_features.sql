@@ -1,0 +1,392 @@
+{#-
+  featurewarehouse.rolling_features: a feature view of trailing-window aggregates
+  per entity, one row per entity and event instant (event-driven: the values as
+  of each event of the source).
+
+    {{ featurewarehouse.rolling_features(
+        source=ref('stg_transactions'), entity='customer', timestamp='event_ts',
+        aggregations=[
+            {'agg': 'count', 'name': 'txn_count'},
+            {'agg': 'sum', 'column': 'amount_usd', 'name': 'amount_sum'},
+            {'agg': 'count_distinct', 'column': 'merchant_id', 'filter': "channel = 'online'"},
+        ],
+        windows=['1h', '24h', '7d', '30d']) }}
+
+  Edge rule (the PIT TTL rule of DESIGN.md, `ts >= t - d`, both ends inclusive):
+  the window `d` of the row at instant t holds the source rows of the same
+  entity with `t - d <= ts <= t`; `lifetime` holds every row with `ts <= t`.
+  With exclusive=true the rows at t itself are left out (`t - d <= ts < t`).
+  Rows of one entity at the same instant are peers: they share one output row
+  and see each other (or, exclusive, none of them). Windows never look forward.
+
+  Empty window (or only NULL values): count and count_distinct give 0, every
+  other aggregation NULL. `last` is the latest non-NULL value in the window;
+  several at that instant: the greatest (decision 0001: values decide ties).
+
+  aggregations: a list of mappings
+    agg          count | sum | avg | min | max | stddev (sample) | count_distinct | last
+    column       the source column or SQL expression (not for count, where it is optional:
+                 count counts rows, or the rows where column is not NULL)
+    filter       optional SQL condition on the source row; rows failing it are not aggregated
+    name         optional column prefix; default <agg>_<column> (count: count)
+    windows      optional, overrides the macro's windows for this aggregation
+    data_type    optional result type (count*: bigint, avg/stddev: double; others default double)
+    description  optional; a generated one says what, over which window, edges included
+    checks       optional validation checks for every window column, as in config.meta.fw.checks
+  Output columns: the entity's join keys, `timestamp`, `passthrough` columns
+  (max per instant), then `<name>_<window>` for each aggregation and window.
+
+  Metadata: at parse time the macro records its feature columns (name,
+  data_type, description, meta.fw.feature/checks) and the TTL (the longest
+  window unless `ttl` is given; none with lifetime) under config.meta.fw_generated,
+  and sets unique_key to the keys and timestamp. Readers take a YAML column
+  entry over a generated one, and config.meta.fw.ttl over the generated TTL.
+
+  Incremental (materialized='incremental'): source rows with ts >= W, the
+  greatest timestamp already built, are new; only their entities are recomputed,
+  only at instants >= W, from the source rows since W minus the longest window
+  (all of their rows with lifetime). Rows arriving later with ts < W need
+  --full-refresh.
+-#}
+{% macro rolling_features(source, entity, timestamp, aggregations, windows=['1h', '24h', '7d', '30d'],
+                          exclusive=false, ttl=none, passthrough=[], where=none) %}
+    {{ return(adapter.dispatch('rolling_features', 'featurewarehouse')(
+        source, entity, timestamp, aggregations, windows, exclusive, ttl, passthrough, where)) }}
+{% endmacro %}
+
+
+{% macro default__rolling_features(source, entity, timestamp, aggregations, windows, exclusive, ttl, passthrough, where) %}
+    {%- set plan = featurewarehouse.fw_rolling_plan(source, entity, timestamp, aggregations, windows, exclusive, ttl, passthrough) -%}
+    {%- do featurewarehouse.fw_rolling_record(plan) -%}
+    {%- set keys = plan['keys'] -%}
+    {%- set incremental = is_incremental() -%}
+    {%- set frame_end = 'current row exclude group' if exclusive else 'current row' -%}
+    {%- set lasts = plan['values'] | selectattr('agg', 'equalto', 'last') | list -%}
+    {%- set distincts = plan['values'] | selectattr('agg', 'equalto', 'count_distinct') | list -%}
+    {%- set watermark = '(select max(' ~ timestamp ~ ') from ' ~ this ~ ')' if incremental else none -%}
+    {%- set sql -%}
+with
+
+-- the aggregated expressions, filters applied: fw_v<i> is NULL where a row does not count
+fw_source as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, '') }},
+        {{ featurewarehouse.fw_pit_ts(timestamp) }} as fw_ts,
+        {%- for c in passthrough %}
+        {{ c }} as fw_p{{ loop.index }},
+        {%- endfor %}
+        {%- for v in plan['values'] %}
+        {{ v.expr }} as fw_v{{ v.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ source }}
+    where {{ featurewarehouse.fw_pit_keys_not_null(keys, '') }}
+        and {{ timestamp }} is not null
+        {%- if where %}
+        and ({{ where }})
+        {%- endif %}
+        {%- if incremental %}
+        -- incremental: the entities with rows at or after the watermark, over the longest window before it
+        and ({{ watermark }} is null or (
+            ({{ featurewarehouse.fw_pit_list(keys, '') }}) in (
+                select {{ featurewarehouse.fw_pit_list(keys, '') }} from {{ source }}
+                where {{ featurewarehouse.fw_pit_ts(timestamp) }} >= {{ watermark }})
+            {%- if plan.lookback_seconds %}
+            and {{ featurewarehouse.fw_pit_ts(timestamp) }} >= {{ featurewarehouse.fw_pit_minus_ttl(watermark, plan.lookback_seconds) }}
+            {%- endif %}
+        ))
+        {%- endif %}
+),
+
+fw_windows as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, '') }},
+        fw_ts,
+        {%- for c in passthrough %}
+        fw_p{{ loop.index }},
+        {%- endfor %}
+        {%- for v in lasts %}
+        -- the latest instant with a value for `last` (its windows compare it with their start)
+        max(case when fw_v{{ v.index }} is not null then fw_ts end) over (
+            partition by {{ featurewarehouse.fw_pit_list(keys, '') }} order by fw_ts
+            range between unbounded preceding and {{ frame_end }}) as fw_last_ts{{ v.index }},
+        {%- endfor %}
+        1 as fw_row
+        {%- for f in plan.features if f.agg not in ('last', 'count_distinct') %},
+        {{ featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr('fw_v' ~ f.index, f.data_type)) }} over (
+            partition by {{ featurewarehouse.fw_pit_list(keys, '') }} order by fw_ts
+            range between {{ featurewarehouse.fw_rolling_frame_start(f.seconds) }} and {{ frame_end }}) as {{ f.name }}
+        {%- endfor %}
+    from fw_source
+),
+
+-- one row per entity and instant: same-instant rows are RANGE peers with equal window values
+fw_instants as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, '') }},
+        fw_ts
+        {%- for c in passthrough %},
+        max(fw_p{{ loop.index }}) as fw_p{{ loop.index }}
+        {%- endfor %}
+        {%- for v in lasts %},
+        max(fw_last_ts{{ v.index }}) as fw_last_ts{{ v.index }}
+        {%- endfor %}
+        {%- for f in plan.features if f.agg not in ('last', 'count_distinct') %},
+        max({{ f.name }}) as {{ f.name }}
+        {%- endfor %}
+    from fw_windows
+    group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts
+)
+{%- for v in lasts %},
+
+-- the greatest non-NULL value of `last` #{{ v.index }} at each instant
+fw_last{{ v.index }} as (
+    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts, max({{ featurewarehouse.fw_pit_tie_expr('fw_v' ~ v.index, v.data_type) }}) as fw_value
+    from fw_source
+    where fw_v{{ v.index }} is not null
+    group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts
+)
+{%- endfor %}
+{%- for v in distincts %},
+
+-- count_distinct has no window form on every engine: each instant joins the rows of its longest window
+fw_distinct{{ v.index }} as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_i.') }},
+        fw_i.fw_ts
+        {%- for f in plan.features if f.index == v.index %},
+        count(distinct {% if f.seconds %}case when fw_s.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_i.fw_ts', f.seconds) }} then fw_s.fw_v{{ v.index }} end{% else %}fw_s.fw_v{{ v.index }}{% endif %}) as {{ f.name }}
+        {%- endfor %}
+    from fw_instants as fw_i
+    inner join fw_source as fw_s
+        on {% for k in keys %}fw_s.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_s.fw_ts {{ '<' if exclusive else '<=' }} fw_i.fw_ts
+        {%- if v.max_seconds %}
+        and fw_s.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_i.fw_ts', v.max_seconds) }}
+        {%- endif %}
+    where fw_s.fw_v{{ v.index }} is not null
+    group by {{ featurewarehouse.fw_pit_list(keys, 'fw_i.') }}, fw_i.fw_ts
+)
+{%- endfor %},
+
+final as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_i.') }},
+        fw_i.fw_ts as {{ timestamp }},
+        {%- for c in passthrough %}
+        fw_i.fw_p{{ loop.index }} as {{ c }},
+        {%- endfor %}
+        {%- for f in plan.features %}
+        {%- if f.agg == 'last' %}
+        cast({% if f.seconds %}case when fw_i.fw_last_ts{{ f.index }} >= {{ featurewarehouse.fw_pit_minus_ttl('fw_i.fw_ts', f.seconds) }} then fw_l{{ f.index }}.fw_value end{% else %}fw_l{{ f.index }}.fw_value{% endif %} as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
+        {%- elif f.agg == 'count_distinct' %}
+        cast(coalesce(fw_d{{ f.index }}.{{ f.name }}, 0) as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
+        {%- else %}
+        cast(fw_i.{{ f.name }} as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
+        {%- endif %}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from fw_instants as fw_i
+    {%- for v in lasts %}
+    left join fw_last{{ v.index }} as fw_l{{ v.index }}
+        on {% for k in keys %}fw_l{{ v.index }}.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_l{{ v.index }}.fw_ts = fw_i.fw_last_ts{{ v.index }}
+    {%- endfor %}
+    {%- for v in distincts %}
+    left join fw_distinct{{ v.index }} as fw_d{{ v.index }}
+        on {% for k in keys %}fw_d{{ v.index }}.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_d{{ v.index }}.fw_ts = fw_i.fw_ts
+    {%- endfor %}
+    {%- if incremental %}
+    -- incremental: only instants at or after the watermark can change
+    where {{ watermark }} is null or fw_i.fw_ts >= {{ watermark }}
+    {%- endif %}
+)
+
+select * from final
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}
+
+
+{#- The window aggregate over fw_v<i> (NULL where the row does not count). -#}
+{% macro fw_rolling_window_agg(agg, value) %}
+    {%- set forms = {
+        'count': 'count(' ~ value ~ ')',
+        'sum': 'sum(' ~ value ~ ')',
+        'avg': 'avg(' ~ value ~ ')',
+        'min': 'min(' ~ value ~ ')',
+        'max': 'max(' ~ value ~ ')',
+        'stddev': 'stddev_samp(' ~ value ~ ')',
+    } -%}
+    {{ return(forms[agg]) }}
+{% endmacro %}
+
+
+{#- RANGE frame start: `d` back from the row (inclusive), or every earlier row. -#}
+{% macro fw_rolling_frame_start(seconds) %}
+    {{ return("interval '" ~ seconds ~ " seconds' preceding" if seconds else 'unbounded preceding') }}
+{% endmacro %}
+
+
+{#-
+  Check the arguments and expand them: the entity's join keys, one value per
+  aggregation (fw_v<index>, its filter applied) and one feature per aggregation
+  and window, with name, type, description and checks.
+-#}
+{% macro fw_rolling_plan(source, entity, timestamp, aggregations, windows, exclusive, ttl, passthrough) %}
+    {%- set m = 'rolling_features' -%}
+    {%- set view_name = model.name if model is defined and model.name else 'rolling_features' -%}
+    {%- if source is none or (source is string and source.strip() == '') -%}
+        {{ featurewarehouse.fw_pit_fail(m, "source is missing", "pass source=ref('your_events_model') (or source('...', '...'))") }}
+    {%- endif -%}
+    {%- if timestamp is not string or timestamp.strip() == '' -%}
+        {{ featurewarehouse.fw_pit_fail(m, "timestamp must name the source's event-time column, got " ~ timestamp, "pass e.g. timestamp='event_ts'") }}
+    {%- endif -%}
+    {%- if exclusive is not boolean -%}
+        {{ featurewarehouse.fw_pit_fail(m, "exclusive must be true or false, got " ~ exclusive, "pass exclusive=true to leave the row's own instant out of its windows") }}
+    {%- endif -%}
+    {%- set keys = featurewarehouse.fw_rolling_entity_keys(entity) -%}
+    {%- if passthrough is string or passthrough is mapping -%}
+        {{ featurewarehouse.fw_pit_fail(m, "passthrough must be a list of column names, got " ~ passthrough, "pass e.g. passthrough=['transaction_id']") }}
+    {%- endif -%}
+
+    {#- windows: the TTL rule's text form (ASCII digits and a unit), or lifetime -#}
+    {%- if windows is string or windows is mapping or windows is none or windows | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(m, "windows must be a non-empty list, got " ~ windows, "pass e.g. windows=['1h', '24h', '7d', '30d', 'lifetime']") }}
+    {%- endif -%}
+    {%- set kinds = {
+        'count': 'Rows', 'sum': 'Sum of', 'avg': 'Average of', 'min': 'Smallest', 'max': 'Largest',
+        'stddev': 'Sample standard deviation of', 'count_distinct': 'Distinct values of', 'last': 'Latest non-NULL'} -%}
+    {%- if aggregations is string or aggregations is mapping or aggregations is none or aggregations | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(m, "aggregations must be a non-empty list of mappings, got " ~ aggregations,
+            "pass e.g. aggregations=[{'agg': 'count'}, {'agg': 'sum', 'column': 'amount'}]") }}
+    {%- endif -%}
+
+    {%- set values = [] -%}
+    {%- set features = [] -%}
+    {%- set seen = {} -%}
+    {%- for k in keys + [timestamp] + passthrough -%}{%- do seen.update({k | lower: 'a key, timestamp or passthrough column'}) -%}{%- endfor -%}
+    {%- set all_seconds = [] -%}
+    {%- set state = namespace(lifetime=false) -%}
+    {%- for a in aggregations -%}
+        {%- set i = loop.index -%}
+        {%- set at = 'aggregation #' ~ i ~ ' ' ~ a -%}
+        {%- if a is not mapping -%}
+            {{ featurewarehouse.fw_pit_fail(m, at ~ " is not a mapping", "write it as {'agg': 'sum', 'column': 'amount'}") }}
+        {%- endif -%}
+        {%- set unknown = a.keys() | reject('in', ['agg', 'column', 'filter', 'name', 'windows', 'data_type', 'description', 'checks']) | list -%}
+        {%- if unknown -%}
+            {{ featurewarehouse.fw_pit_fail(m, at ~ " has unknown key(s) " ~ unknown | join(', '),
+                "use agg, column, filter, name, windows, data_type, description and checks") }}
+        {%- endif -%}
+        {%- set agg = a.get('agg') -%}
+        {%- if agg not in kinds -%}
+            {{ featurewarehouse.fw_pit_fail(m, at ~ " has unknown agg '" ~ agg ~ "'." ~ featurewarehouse.fw_pit_did_you_mean(agg | string, kinds.keys() | list),
+                "use one of: " ~ kinds.keys() | list | join(', ')) }}
+        {%- endif -%}
+        {%- set column = a.get('column') -%}
+        {%- if agg != 'count' and (column is not string or column.strip() == '') -%}
+            {{ featurewarehouse.fw_pit_fail(m, at ~ ": " ~ agg ~ " needs a column", "add 'column': '<source column or expression>'") }}
+        {%- endif -%}
+        {%- set name = a.get('name') -%}
+        {%- if not name -%}
+            {%- set name = agg if not column else agg ~ '_' ~ column -%}
+            {%- if not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', name) -%}
+                {{ featurewarehouse.fw_pit_fail(m, at ~ ": the column '" ~ column ~ "' is an expression, so no column name can be derived from it",
+                    "add 'name': '<prefix>' (the window is appended: <prefix>_24h)") }}
+            {%- endif -%}
+        {%- endif -%}
+        {%- set filter = a.get('filter') -%}
+        {%- set target = (column if column else '1') -%}
+        {%- set expr = ('case when (' ~ filter ~ ') then ' ~ target ~ ' end') if filter else target -%}
+        {%- set own_windows = a.get('windows') or windows -%}
+        {%- if own_windows is string or own_windows is mapping -%}
+            {{ featurewarehouse.fw_pit_fail(m, at ~ ": windows must be a list, got " ~ own_windows, "write e.g. 'windows': ['1h', '7d']") }}
+        {%- endif -%}
+        {%- set parsed = [] -%}
+        {%- for w in own_windows -%}
+            {%- if w == 'lifetime' -%}
+                {%- do parsed.append(('lifetime', none)) -%}
+                {%- set state.lifetime = true -%}
+            {%- else -%}
+                {#- one window rule with the TTL: the PIT macros' parser -#}
+                {%- set s = featurewarehouse.fw_pit_ttl_seconds(w if w is string else '' ~ w, view_name ~ "' window '" ~ w, m) -%}
+                {%- do parsed.append(((w | string).strip(), s)) -%}
+                {%- do all_seconds.append((s, (w | string).strip())) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set bounded = parsed | map(attribute=1) | select | list -%}
+        {%- set data_type = a.get('data_type') or ('bigint' if agg in ('count', 'count_distinct') else 'double') -%}
+        {%- do values.append({'index': i, 'agg': agg, 'expr': expr, 'data_type': data_type,
+            'max_seconds': none if (parsed | map(attribute=1) | reject | list) else (bounded | max)}) -%}
+        {%- set what = (('Rows with a non-NULL ' ~ column) if agg == 'count' and column else (kinds[agg] ~ ((' ' ~ column) if column else '')))
+            ~ ((' where ' ~ filter) if filter else '') -%}
+        {%- for label, seconds in parsed -%}
+            {%- set fname = name ~ '_' ~ label -%}
+            {%- if fname | lower in seen -%}
+                {{ featurewarehouse.fw_pit_fail(m, "the column name '" ~ fname ~ "' of " ~ at ~ " is used twice (also " ~ seen[fname | lower] ~ ")",
+                    "give one of the aggregations another 'name'") }}
+            {%- endif -%}
+            {%- do seen.update({fname | lower: 'aggregation #' ~ i}) -%}
+            {%- set span = ('at or before this instant' if not exclusive else 'before this instant') if seconds is none
+                else ('in the ' ~ label ~ ' up to ' ~ ('and including' if not exclusive else 'but excluding') ~ ' this instant (start included)') -%}
+            {%- do features.append({'name': fname, 'agg': agg, 'index': i, 'seconds': seconds, 'data_type': data_type,
+                'description': a.get('description') or (what ~ ', ' ~ span ~ '.'), 'checks': a.get('checks') or {}}) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+
+    {%- set longest = all_seconds | sort | last if all_seconds else none -%}
+    {%- set lookback = none if state.lifetime else longest[0] -%}
+    {%- if ttl is not none -%}
+        {%- do featurewarehouse.fw_pit_ttl_seconds(ttl, view_name, m) -%}
+        {%- set ttl_text = ttl -%}
+    {%- else -%}
+        {#- the longest window: a value older than it describes an empty window, not the current one -#}
+        {%- set ttl_text = none if state.lifetime else longest[1] -%}
+    {%- endif -%}
+    {{ return({'keys': keys, 'timestamp': timestamp, 'values': values, 'features': features, 'lookback_seconds': lookback, 'ttl': ttl_text}) }}
+{% endmacro %}
+
+
+{#- The join keys of an entity (or list of entities) declared in vars.fw.entities, in order. -#}
+{% macro fw_rolling_entity_keys(entity) %}
+    {%- set declared = (var('fw', {}) or {}).get('entities') or {} -%}
+    {%- set names = [entity] if entity is string else (entity or []) -%}
+    {%- if names | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail('rolling_features', "entity is missing",
+            "pass entity='<name>' (one of: " ~ (declared.keys() | list | sort | join(', ')) ~ ")") }}
+    {%- endif -%}
+    {%- set keys = [] -%}
+    {%- for e in names -%}
+        {%- if e not in declared -%}
+            {{ featurewarehouse.fw_pit_fail('rolling_features', "unknown entity '" ~ e ~ "'." ~ featurewarehouse.fw_pit_did_you_mean(e, declared.keys() | list),
+                "use one of the entities declared in dbt_project.yml under vars.fw.entities ("
+                    ~ (declared.keys() | list | sort | join(', ')) ~ "), or declare '" ~ e ~ "' there") }}
+        {%- endif -%}
+        {%- for k in declared[e].get('join_keys') or [] -%}
+            {%- set kname = k.get('name') if k is mapping else k -%}
+            {%- if kname not in keys -%}{%- do keys.append(kname) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if keys | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail('rolling_features', "the entities " ~ names | join(', ') ~ " declare no join_keys",
+            "give each entity join_keys: [{name: ..., dtype: ...}] in dbt_project.yml vars.fw.entities") }}
+    {%- endif -%}
+    {{ return(keys) }}
+{% endmacro %}
+
+
+{#-
+  At parse time, record the generated feature columns and the TTL in the model's
+  config.meta.fw_generated (dbt merges it into the node; the registry, the PIT
+  macros and validation read it where the YAML does not list the column), and
+  the unique key an incremental build replaces rows by.
+-#}
+{% macro fw_rolling_record(plan) %}
+    {%- set columns = {} -%}
+    {%- for f in plan.features -%}
+        {%- set fw = {'feature': true} -%}
+        {%- if f.checks -%}{%- do fw.update({'checks': f.checks}) -%}{%- endif -%}
+        {%- do columns.update({f.name: {'name': f.name, 'data_type': f.data_type, 'description': f.description,
+            'config': {'meta': {'fw': fw}}}}) -%}
+    {%- endfor -%}
+    {%- set generated = {'columns': columns} -%}
+    {%- if plan.ttl is not none -%}{%- do generated.update({'ttl': plan.ttl}) -%}{%- endif -%}
+    {%- do config(meta={'fw_generated': generated}, unique_key=plan['keys'] + [plan.timestamp]) -%}
+{% endmacro %}
