@@ -24,6 +24,27 @@ def fw_meta(node: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def generated(node: dict[str, Any]) -> dict[str, Any]:
+    """What a macro generated at parse time (``config.meta.fw_generated``, e.g. rolling_features)."""
+    for holder in ((node.get("config") or {}).get("meta") or {}, node.get("meta") or {}):
+        if isinstance(holder.get("fw_generated"), dict):
+            return holder["fw_generated"]
+    return {}
+
+
+def node_columns(node: dict[str, Any]) -> dict[str, Any]:
+    """The node's columns: the generated ones, then the YAML's; a column in the YAML wins.
+
+    The PIT macros apply the same rule (``fw_pit_columns`` in macros/pit_metadata.sql).
+    """
+    return {**(generated(node).get("columns") or {}), **(node.get("columns") or {})}
+
+
+def view_ttl(node: dict[str, Any], meta: dict[str, Any]) -> Any:
+    """``config.meta.fw.ttl`` when the YAML has the key (even null), else the generated TTL."""
+    return meta["ttl"] if "ttl" in meta else generated(node).get("ttl")
+
+
 def yaml_file(node: dict[str, Any]) -> str:
     patch = node.get("patch_path") or ""
     if "://" in patch:
@@ -116,7 +137,7 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
         problems.append(Problem(f"feature view {name!r} declares no timestamp column", where(node, key="timestamp"),
                                 "set config.meta.fw.timestamp to the column holding when each row became true"))
     try:
-        ttl = parse_ttl(meta.get("ttl"), where=where(node, key="ttl"))
+        ttl = parse_ttl(view_ttl(node, meta), where=where(node, key="ttl"))
     except MetadataError as exc:
         problems.append(Problem(exc.message, exc.where, exc.hint))
         ttl = None
@@ -166,7 +187,7 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
                     where(node, column=k.name), f"cast it in the model: cast({k.name} as {k.dtype})"))
 
     features: list[Feature] = []
-    for col_name, col in (node.get("columns") or {}).items():
+    for col_name, col in node_columns(node).items():
         cmeta = fw_meta(col) or {}
         if not cmeta.get("feature"):
             continue

@@ -20,7 +20,7 @@ from featurewarehouse import DBT_PACKAGE
 from featurewarehouse.errors import ConfigError, MetadataError
 from featurewarehouse.files import atomic_write
 from featurewarehouse.registry.model import parse_ttl
-from featurewarehouse.registry.records import fw_meta
+from featurewarehouse.registry.records import fw_meta, node_columns
 
 GENERATED = "fw_generated"
 SUITES_DIR = "expectations"
@@ -129,7 +129,7 @@ def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any]) -> l
         where = f"{node.get('original_file_path') or node.get('patch_path') or uid}: {node['name']}"
         fw = fw_meta(node) or {}
         columns = []
-        for col in (node.get("columns") or {}).values():
+        for col in node_columns(node).values():
             cfw = fw_meta(col) or {}
             checks = cfw.get("checks") or {}
             if not isinstance(checks, dict):
