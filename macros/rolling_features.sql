@@ -31,7 +31,8 @@
     name         optional column prefix; default <agg>_<column> (count: count)
     windows      optional, overrides the macro's windows for this aggregation
     data_type    optional result type (count*: bigint, avg/stddev: double; others default double)
-    description  optional; a generated one says what, over which window, edges included
+    description  optional, `{window}` stands for the window ('24h'); by default one says
+                 what is aggregated, over which window, and whether the edges are included
     checks       optional validation checks for every window column, as in config.meta.fw.checks
   Output columns: the entity's join keys, `timestamp`, `passthrough` columns
   (max per instant), then `<name>_<window>` for each aggregation and window.
@@ -327,7 +328,8 @@ select * from final
             {%- set span = ('at or before this instant' if not exclusive else 'before this instant') if seconds is none
                 else ('in the ' ~ label ~ ' up to ' ~ ('and including' if not exclusive else 'but excluding') ~ ' this instant (start included)') -%}
             {%- do features.append({'name': fname, 'agg': agg, 'index': i, 'seconds': seconds, 'data_type': data_type,
-                'description': a.get('description') or (what ~ ', ' ~ span ~ '.'), 'checks': a.get('checks') or {}}) -%}
+                'description': (a.get('description') or (what ~ ', ' ~ span ~ '.')).replace('{window}', label),
+                'checks': a.get('checks') or {}}) -%}
         {%- endfor -%}
     {%- endfor -%}
 
