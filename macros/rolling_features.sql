@@ -98,6 +98,7 @@ fw_source as (
         {%- endif %}
 ),
 
+{%- if not incremental %}
 fw_windows as (
     select
         {{ featurewarehouse.fw_pit_list(keys, '') }},
@@ -113,7 +114,7 @@ fw_windows as (
         {%- endfor %}
         1 as fw_row
         {%- for f in plan.features if f.agg not in ('last', 'count_distinct') %},
-        {{ featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr('fw_v' ~ f.index, f.data_type)) }} over (
+        {{ 'count(*)' if f.rows else featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr('fw_v' ~ f.index, f.data_type)) }} over (
             partition by {{ featurewarehouse.fw_pit_list(keys, '') }} order by fw_ts
             range between {{ featurewarehouse.fw_rolling_frame_start(f.seconds) }} and {{ frame_end }}) as {{ f.name }}
         {%- endfor %}
@@ -137,6 +138,45 @@ fw_instants as (
     from fw_windows
     group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts
 )
+{%- else %}
+-- incremental: the instants at or after the watermark, the only ones new rows can change
+fw_new as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, '') }},
+        fw_ts
+        {%- for c in passthrough %},
+        max(fw_p{{ loop.index }}) as fw_p{{ loop.index }}
+        {%- endfor %}
+    from fw_source
+    where {{ watermark }} is null or fw_ts >= {{ watermark }}
+    group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts
+),
+
+-- each new instant joins the rows of its longest window: a few instants cost far less
+-- this way than windows over the whole lookback (bench/rolling_build.py)
+fw_instants as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_n.') }},
+        fw_n.fw_ts
+        {%- for c in passthrough %},
+        max(fw_n.fw_p{{ loop.index }}) as fw_p{{ loop.index }}
+        {%- endfor %}
+        {%- for v in lasts %},
+        max(case when fw_s.fw_v{{ v.index }} is not null then fw_s.fw_ts end) as fw_last_ts{{ v.index }}
+        {%- endfor %}
+        {%- for f in plan.features if f.agg != 'last' %},
+        {%- set value = ('(case when fw_s.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl('fw_n.fw_ts', f.seconds) ~ ' then fw_s.fw_v' ~ f.index ~ ' end)') if f.seconds else ('fw_s.fw_v' ~ f.index) %}
+        {{ 'count(distinct ' ~ value ~ ')' if f.agg == 'count_distinct' else featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr(value, f.data_type)) }} as {{ f.name }}
+        {%- endfor %}
+    from fw_new as fw_n
+    left join fw_source as fw_s
+        on {% for k in keys %}fw_s.{{ k }} = fw_n.{{ k }} and {% endfor %}fw_s.fw_ts {{ '<' if exclusive else '<=' }} fw_n.fw_ts
+        {%- if plan.lookback_seconds %}
+        and fw_s.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_n.fw_ts', plan.lookback_seconds) }}
+        {%- endif %}
+    group by {{ featurewarehouse.fw_pit_list(keys, 'fw_n.') }}, fw_n.fw_ts
+)
+{%- endif %}
 {%- for v in lasts %},
 
 -- the greatest non-NULL value of `last` #{{ v.index }} at each instant
@@ -147,7 +187,7 @@ fw_last{{ v.index }} as (
     group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts
 )
 {%- endfor %}
-{%- for v in distincts %},
+{%- for v in (distincts if not incremental else []) %},
 
 -- count_distinct has no window form on every engine: each instant joins the rows of its longest window
 fw_distinct{{ v.index }} as (
@@ -178,7 +218,7 @@ final as (
         {%- for f in plan.features %}
         {%- if f.agg == 'last' %}
         cast({% if f.seconds %}case when fw_i.fw_last_ts{{ f.index }} >= {{ featurewarehouse.fw_pit_minus_ttl('fw_i.fw_ts', f.seconds) }} then fw_l{{ f.index }}.fw_value end{% else %}fw_l{{ f.index }}.fw_value{% endif %} as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
-        {%- elif f.agg == 'count_distinct' %}
+        {%- elif f.agg == 'count_distinct' and not incremental %}
         cast(coalesce(fw_d{{ f.index }}.{{ f.name }}, 0) as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
         {%- else %}
         cast(fw_i.{{ f.name }} as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
@@ -189,14 +229,10 @@ final as (
     left join fw_last{{ v.index }} as fw_l{{ v.index }}
         on {% for k in keys %}fw_l{{ v.index }}.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_l{{ v.index }}.fw_ts = fw_i.fw_last_ts{{ v.index }}
     {%- endfor %}
-    {%- for v in distincts %}
+    {%- for v in (distincts if not incremental else []) %}
     left join fw_distinct{{ v.index }} as fw_d{{ v.index }}
         on {% for k in keys %}fw_d{{ v.index }}.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_d{{ v.index }}.fw_ts = fw_i.fw_ts
     {%- endfor %}
-    {%- if incremental %}
-    -- incremental: only instants at or after the watermark can change
-    where {{ watermark }} is null or fw_i.fw_ts >= {{ watermark }}
-    {%- endif %}
 )
 
 select * from final
@@ -327,7 +363,9 @@ select * from final
             {%- do seen.update({fname | lower: 'aggregation #' ~ i}) -%}
             {%- set span = ('at or before this instant' if not exclusive else 'before this instant') if seconds is none
                 else ('in the ' ~ label ~ ' up to ' ~ ('and including' if not exclusive else 'but excluding') ~ ' this instant (start included)') -%}
+            {#- rows: count(*), which DuckDB evaluates from the frame's size, without a segment tree -#}
             {%- do features.append({'name': fname, 'agg': agg, 'index': i, 'seconds': seconds, 'data_type': data_type,
+                'rows': agg == 'count' and not column and not filter,
                 'description': (a.get('description') or (what ~ ', ' ~ span ~ '.')).replace('{window}', label),
                 'checks': a.get('checks') or {}}) -%}
         {%- endfor -%}
