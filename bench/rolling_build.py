@@ -11,10 +11,15 @@ Formulations, each materialized with `create table ... as`, --repeat times, best
   incremental    then 1% new rows (the next ~2 days) arrive; the macro's incremental SQL (dbt compiles
                  it with is_incremental() true) runs as dbt's delete+insert does, against a full build
 
+With --count-distinct, also count_distinct of merchants over 4 windows: the macro as dbt compiles it
+(DuckDB: a DISTINCT window aggregate), a hand-written native window query, and the portable body's
+join formulation (what PostgreSQL runs), written out.
+
 Both builds are checked equal (every row and column, floats to 1e-9 relative), and the incremental result equals a full rebuild. Prints seconds and ratios.
 
   .venv/bin/python bench/rolling_build.py                  # 1M transactions
   .venv/bin/python bench/rolling_build.py --rows 10000000  # 10M
+  .venv/bin/python bench/rolling_build.py --count-distinct  # also count_distinct: the macro's join vs native
 """
 from __future__ import annotations
 
@@ -69,6 +74,37 @@ final as (
 )
 select * from final
 """
+# count_distinct: the macro's portable formulation (each instant joins its longest window) against
+# DuckDB's native DISTINCT window aggregate, to decide whether a duckdb__ override pays
+DISTINCT_WINDOWS = ("1h", "24h", "7d", "30d")
+DISTINCT_MODEL = """{{ featurewarehouse.rolling_features(
+    source=ref('stg_transactions'), entity='customer', timestamp='event_ts',
+    aggregations=[{'agg': 'count_distinct', 'column': 'merchant_id', 'name': 'merchant_count'}],
+    windows=['1h', '24h', '7d', '30d']) }}
+"""
+DISTINCT_NATIVE = """
+select customer_id, event_ts, {maxes}
+from (
+    select customer_id, event_ts, {windows}
+    from stg_transactions
+) as w
+group by customer_id, event_ts
+""".format(
+    maxes=", ".join(f"max(m_{w}) as merchant_count_{w}" for w in DISTINCT_WINDOWS),
+    windows=", ".join(f"count(distinct merchant_id) over (partition by customer_id order by event_ts range between "
+                      f"interval '{s} seconds' preceding and current row) as m_{w}"
+                      for w, s in zip(DISTINCT_WINDOWS, (3600, 86400, 604800, 2592000))))
+# the portable body's formulation (PostgreSQL): each instant joins the rows of its longest window
+DISTINCT_JOIN = """
+with instants as (select distinct customer_id, event_ts from stg_transactions)
+select i.customer_id, i.event_ts, {counts}
+from instants as i
+inner join stg_transactions as s
+    on s.customer_id = i.customer_id and s.event_ts <= i.event_ts and s.event_ts >= i.event_ts - interval '2592000 seconds'
+group by i.customer_id, i.event_ts
+""".format(counts=", ".join(
+    f"count(distinct case when s.event_ts >= i.event_ts - interval '{s} seconds' then s.merchant_id end)"
+    f" as merchant_count_{w}" for w, s in zip(DISTINCT_WINDOWS, (3600, 86400, 604800, 2592000))))
 FEATURES = [f"{f}_{w}" for w in ("1h", "24h", "7d", "30d") for f in ("txn_count", "amount_sum", "amount_avg")]
 
 
@@ -80,13 +116,15 @@ def generate(con, rows: int, first_id: int, start: str, days: float, customers: 
             select
                 {first_id} + i as transaction_id,
                 cast(hash(i, 'c') % {customers} as bigint) as customer_id,
+                cast(hash(i, 'm') % {max(20, customers // 5)} as bigint) as merchant_id,
                 timestamp '{start}' + to_seconds(cast(hash(i, 't') % {int(days * 86400)} as bigint)) as event_ts,
                 round(exp(3 + (hash(i, 'a') % 1000) / 400.0), 2) as amount_usd
             from range({rows}) as r(i)
         )
         select * from base
         union all  -- same-second repeats: RANGE peers that share one output row
-        select transaction_id + {rows}, customer_id, event_ts, amount_usd / 2 from base where transaction_id % 20 = 0
+        select transaction_id + {rows}, customer_id, merchant_id, event_ts, amount_usd / 2
+        from base where transaction_id % 20 = 0
     """)
 
 
@@ -101,8 +139,8 @@ def differences(con, a: str, b: str) -> int:
     """).fetchone()[0]
 
 
-def compile_macro(work: Path, db: Path) -> tuple[str, str]:
-    """The demo model's SQL as dbt compiles it: full, then incremental (target table exists)."""
+def compile_macro(work: Path, db: Path) -> tuple[str, ...]:
+    """The demo model's SQL as dbt compiles it: full, incremental (target table exists); the count_distinct model."""
     project = work / "project"
     (project / "models").mkdir(parents=True)
     shutil.copytree(REPO / "macros", project / "macros")
@@ -126,13 +164,15 @@ def compile_macro(work: Path, db: Path) -> tuple[str, str]:
     demo = DEMO_MODEL.read_text()
     (project / "models" / "spend_full.sql").write_text(demo)
     (project / "models" / "spend_incremental.sql").write_text("{{ config(materialized='incremental') }}\n" + demo)
+    (project / "models" / "merchant_count.sql").write_text(DISTINCT_MODEL)
     proc = subprocess.run([str(VENV_BIN / "dbt"), "--quiet", "compile", "--select", "spend_full", "spend_incremental",
+                           "merchant_count",
                            "--profiles-dir", str(project), "--project-dir", str(project)],
                           capture_output=True, text=True, cwd=project)
     if proc.returncode != 0:
         raise SystemExit(f"dbt compile failed:\n{proc.stdout}\n{proc.stderr}")
     compiled = project / "target" / "compiled" / "featurewarehouse" / "models"
-    return (compiled / "spend_full.sql").read_text(), (compiled / "spend_incremental.sql").read_text()
+    return tuple((compiled / f"{m}.sql").read_text() for m in ("spend_full", "spend_incremental", "merchant_count"))
 
 
 def timed(con, sql: str) -> float:
@@ -146,6 +186,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="transactions (before same-second repeats)")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--count-distinct", action="store_true",
+                        help="also time count_distinct over 4 windows: the macro's join vs DuckDB's native window")
     args = parser.parse_args()
     import duckdb
 
@@ -159,7 +201,7 @@ def main() -> None:
         # the incremental model's target must exist for dbt to compile its incremental branch
         con.execute("create table spend_incremental as select * from stg_transactions limit 0")
         con.close()
-        full_sql, incremental_sql = compile_macro(work, db)
+        full_sql, incremental_sql, distinct_sql = compile_macro(work, db)
         assert "select max(event_ts) from" in incremental_sql, "dbt did not compile the incremental branch"
         con = duckdb.connect(str(db))
         con.execute(f"set threads = {args.threads}")
@@ -174,6 +216,18 @@ def main() -> None:
                 best[name] = min(best.get(name, t), t)
         bad = differences(con, "spend_hand_written", "spend_macro")
         assert bad == 0, f"{bad} rows of the macro differ from the hand-written ones"
+
+        if args.count_distinct:
+            for _ in range(args.repeat):
+                for name, sql in (("distinct_macro", distinct_sql), ("distinct_native", DISTINCT_NATIVE),
+                                  ("distinct_join", DISTINCT_JOIN)):
+                    t = timed(con, f"create or replace table {name} as {sql}")
+                    best[name] = min(best.get(name, t), t)
+            cols = ", ".join(["customer_id", "event_ts", *[f"merchant_count_{w}" for w in DISTINCT_WINDOWS]])
+            for other in ("distinct_native", "distinct_join"):
+                bad = con.execute(f"select count(*) from (select {cols} from distinct_macro except "
+                                  f"select {cols} from {other})").fetchone()[0]
+                assert bad == 0, f"{bad} count_distinct rows of the macro differ from {other}"
 
         # 1% new rows over the next ~2 days, then the incremental step (dbt delete+insert) vs a full build
         con.execute("drop table spend_incremental")
@@ -199,6 +253,12 @@ def main() -> None:
         print(f"hand-written build    {best['hand_written']:8.2f} s")
         print(f"macro build           {best['macro']:8.2f} s   ratio {best['macro'] / best['hand_written']:.2f}x"
               f"  (target <= 1.20x)")
+        if args.count_distinct:
+            print(f"count_distinct, macro             {best['distinct_macro']:8.2f} s")
+            print(f"count_distinct, native window     {best['distinct_native']:8.2f} s   "
+                  f"macro/native {best['distinct_macro'] / best['distinct_native']:.2f}x")
+            print(f"count_distinct, join (portable)   {best['distinct_join']:8.2f} s   "
+                  f"join/native {best['distinct_join'] / best['distinct_native']:.2f}x")
         print(f"full build, +1% rows  {best['full_after']:8.2f} s")
         print(f"incremental, +1% rows {best['incremental']:8.2f} s   "
               f"{100 * best['incremental'] / best['full_after']:.1f}% of a full build (target <= 5%), "
