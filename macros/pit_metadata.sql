@@ -86,17 +86,20 @@
 {#-
   What a macro generated for the model at parse time (config.meta.fw_generated,
   written by rolling_features): {columns: {name: column entry}, ttl}. The same
-  rule as registry/records.py node_columns/view_ttl: a column listed in the YAML
-  wins over the generated one, and config.meta.fw.ttl (even null) over the generated TTL.
+  rule as registry/records.py node_columns/view_ttl: the YAML's own columns, then
+  the generated ones in order, a column the YAML also lists taking the YAML's
+  entry; config.meta.fw.ttl (even null) wins over the generated TTL.
 -#}
 {% macro fw_pit_generated(node) %}
     {{ return(((node.get('config') or {}).get('meta') or {}).get('fw_generated') or (node.get('meta') or {}).get('fw_generated') or {}) }}
 {% endmacro %}
 
 {% macro fw_pit_columns(node) %}
+    {%- set yaml = node.columns or {} -%}
+    {%- set made = featurewarehouse.fw_pit_generated(node).get('columns') or {} -%}
     {%- set columns = {} -%}
-    {%- do columns.update(featurewarehouse.fw_pit_generated(node).get('columns') or {}) -%}
-    {%- do columns.update(node.columns or {}) -%}
+    {%- for name, col in yaml.items() if name not in made -%}{%- do columns.update({name: col}) -%}{%- endfor -%}
+    {%- for name, col in made.items() -%}{%- do columns.update({name: yaml.get(name, col)}) -%}{%- endfor -%}
     {{ return(columns) }}
 {% endmacro %}
 

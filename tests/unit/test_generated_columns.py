@@ -13,12 +13,12 @@ def _node(columns: dict, generated: dict) -> dict:
     return {"name": "v", "columns": columns, "config": {"meta": {"fw": {}, "fw_generated": generated}}}
 
 
-def test_generated_columns_come_first_and_a_yaml_column_replaces_its_generated_entry() -> None:
-    node = _node({"b": _col("b", "yaml"), "extra": _col("extra", "yaml only")},
-                 {"columns": {"a": _col("a", "gen"), "b": _col("b", "gen")}})
+def test_yaml_columns_then_generated_ones_where_a_yaml_entry_replaces_its_generated_one() -> None:
+    node = _node({"b": _col("b", "yaml"), "key": _col("key", "yaml only")},
+                 {"columns": {"a": _col("a", "gen"), "b": _col("b", "gen"), "c": _col("c", "gen")}})
     cols = node_columns(node)
-    assert list(cols) == ["a", "b", "extra"]
-    assert [c["description"] for c in cols.values()] == ["gen", "yaml", "yaml only"]
+    assert list(cols) == ["key", "a", "b", "c"]  # the generated (feature) order is kept
+    assert [c["description"] for c in cols.values()] == ["yaml only", "gen", "yaml", "gen"]
 
 
 def test_no_generated_metadata_leaves_the_yaml_columns() -> None:

@@ -33,11 +33,14 @@ def generated(node: dict[str, Any]) -> dict[str, Any]:
 
 
 def node_columns(node: dict[str, Any]) -> dict[str, Any]:
-    """The node's columns: the generated ones, then the YAML's; a column in the YAML wins.
+    """The node's columns: the YAML's own (keys, timestamp...), then the generated ones in their
+    order, where a column the YAML also lists takes the YAML's entry.
 
     The PIT macros apply the same rule (``fw_pit_columns`` in macros/pit_metadata.sql).
     """
-    return {**(generated(node).get("columns") or {}), **(node.get("columns") or {})}
+    yaml = node.get("columns") or {}
+    made = generated(node).get("columns") or {}
+    return {**{n: c for n, c in yaml.items() if n not in made}, **{n: yaml.get(n, c) for n, c in made.items()}}
 
 
 def view_ttl(node: dict[str, Any], meta: dict[str, Any]) -> Any:
