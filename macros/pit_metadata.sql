@@ -81,6 +81,27 @@
 
 
 {#-
+  What a macro generated for the model at parse time (config.meta.fw_generated,
+  written by rolling_features): {columns: {name: column entry}, ttl}. The same
+  rule as registry/records.py node_columns/view_ttl: the YAML's own columns, then
+  the generated ones in order, a column the YAML also lists taking the YAML's
+  entry; config.meta.fw.ttl (even null) wins over the generated TTL.
+-#}
+{% macro fw_pit_generated(node) %}
+    {{ return(((node.get('config') or {}).get('meta') or {}).get('fw_generated') or (node.get('meta') or {}).get('fw_generated') or {}) }}
+{% endmacro %}
+
+{% macro fw_pit_columns(node) %}
+    {%- set yaml = node.columns or {} -%}
+    {%- set made = featurewarehouse.fw_pit_generated(node).get('columns') or {} -%}
+    {%- set columns = {} -%}
+    {%- for name, col in yaml.items() if name not in made -%}{%- do columns.update({name: col}) -%}{%- endfor -%}
+    {%- for name, col in made.items() -%}{%- do columns.update({name: yaml.get(name, col)}) -%}{%- endfor -%}
+    {{ return(columns) }}
+{% endmacro %}
+
+
+{#-
   Everything the SQL needs about one feature view, checked:
   {name, relation, keys: [join key names], timestamp, created, available,
    ttl_seconds, features: [{name, data_type}] in declared column order}.
@@ -142,11 +163,12 @@
             "feature view '" ~ view_name ~ "' (" ~ where ~ ") has no timestamp column in config.meta.fw.timestamp",
             "add `timestamp: <column>` (the time its values became true) to the view's config.meta.fw") }}
     {%- endif -%}
-    {%- set ttl_seconds = featurewarehouse.fw_pit_ttl_seconds(fw.get('ttl'), view_name, macro_name) -%}
+    {%- set ttl = fw.get('ttl') if 'ttl' in fw else featurewarehouse.fw_pit_generated(node).get('ttl') -%}
+    {%- set ttl_seconds = featurewarehouse.fw_pit_ttl_seconds(ttl, view_name, macro_name) -%}
 
     {#- features: columns marked config.meta.fw.feature: true, in declared order -#}
     {%- set features = [] -%}
-    {%- for col_name, col in node.columns.items() -%}
+    {%- for col_name, col in featurewarehouse.fw_pit_columns(node).items() -%}
         {%- if featurewarehouse.fw_pit_fw_meta(col).get('feature') -%}
             {%- do features.append({'name': col.get('name') or col_name, 'data_type': col.get('data_type') or ''}) -%}
         {%- endif -%}

@@ -19,10 +19,10 @@ if str(TESTS) not in sys.path:  # for `import pit_cases` (shared cases and refer
     sys.path.insert(0, str(TESTS))
 
 
-def make_project(dest: Path) -> Path:
-    """Copy the fixture project with the repository's real macros/ and profiles.yml into ``dest``."""
+def make_project(dest: Path, fixture: Path = FIXTURE) -> Path:
+    """Copy a fixture project with the repository's real macros/ and profiles.yml into ``dest``."""
     project = dest / "project"
-    shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    shutil.copytree(fixture, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
     shutil.copytree(REPO / "macros", project / "macros")
     shutil.copy(REPO / "profiles" / "profiles.yml", project / "profiles.yml")
     return project
@@ -107,6 +107,8 @@ def literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return f"cast({value!r} as double precision)"
     if isinstance(value, datetime):
         return f"cast('{value.isoformat(sep=' ')}' as timestamp)"
     if isinstance(value, date):

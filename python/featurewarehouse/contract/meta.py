@@ -54,6 +54,30 @@ def fw_meta(node: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def generated(node: dict[str, Any]) -> dict[str, Any]:
+    """What a macro generated at parse time (``config.meta.fw_generated``, e.g. rolling_features)."""
+    for holder in ((node.get("config") or {}).get("meta") or {}, node.get("meta") or {}):
+        if isinstance(holder.get("fw_generated"), dict):
+            return holder["fw_generated"]
+    return {}
+
+
+def node_columns(node: dict[str, Any]) -> dict[str, Any]:
+    """The node's columns: the YAML's own (keys, timestamp...), then the generated ones in their
+    order, where a column the YAML also lists takes the YAML's entry.
+
+    The PIT macros apply the same rule (``fw_pit_columns`` in macros/pit_metadata.sql).
+    """
+    yaml_cols = node.get("columns") or {}
+    made = generated(node).get("columns") or {}
+    return {**{n: c for n, c in yaml_cols.items() if n not in made}, **{n: yaml_cols.get(n, c) for n, c in made.items()}}
+
+
+def view_ttl(node: dict[str, Any], meta: dict[str, Any]) -> Any:
+    """``config.meta.fw.ttl`` when the YAML has the key (even null), else the generated TTL."""
+    return meta["ttl"] if "ttl" in meta else generated(node).get("ttl")
+
+
 def dbt_meta(node: dict[str, Any]) -> dict[str, Any]:
     """``config.meta`` of a node (or the older top-level ``meta``)."""
     return (node.get("config") or {}).get("meta") or node.get("meta") or {}
@@ -132,7 +156,7 @@ def reserved_feature_problems(node: dict[str, Any], meta: dict[str, Any], key_na
         if meta.get(ts_key):
             reserved.setdefault(str(meta[ts_key]).lower(), f"the view's {ts_key.replace('_', ' ')}")
     problems = []
-    for col_name, col in (node.get("columns") or {}).items():
+    for col_name, col in node_columns(node).items():
         if (fw_meta(col) or {}).get("feature") is True and col_name.lower() in reserved:
             problems.append(Problem(
                 f"feature column {col_name!r} of {node['name']!r} is {reserved[col_name.lower()]}: "

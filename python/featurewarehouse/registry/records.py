@@ -11,9 +11,11 @@ from featurewarehouse.contract.meta import (
     TIMESTAMP_KEYS,
     fw_meta,
     model_meta_problems,
+    node_columns,
     owner_of,
     reserved_feature_problems,
     tags_of,
+    view_ttl,
     where,
 )
 from featurewarehouse.contract.ttl import parse_ttl
@@ -100,7 +102,7 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
         problems.append(Problem(f"feature view {name!r} declares no timestamp column", where(node, key="timestamp"),
                                 "set config.meta.fw.timestamp to the column holding when each row became true"))
     try:
-        ttl = parse_ttl(meta.get("ttl"), where=where(node, key="ttl"))
+        ttl = parse_ttl(view_ttl(node, meta), where=where(node, key="ttl"))
     except MetadataError as exc:
         problems.append(Problem(exc.message, exc.where, exc.hint))
         ttl = None
@@ -133,7 +135,7 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
 
     # a column's type: the warehouse's (catalog) when known, else the YAML data_type (dbt's model contract)
     yaml_types = {str(c.get("name") or n).lower(): str(c.get("data_type") or "")
-                  for n, c in (node.get("columns") or {}).items()}
+                  for n, c in node_columns(node).items()}
 
     def column_type(col: str) -> tuple[str, str]:
         actual = cat_cols.get(col.lower())
@@ -174,7 +176,7 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
     problems.extend(reserved_feature_problems(node, meta, [k.name for k in join_keys]))
 
     features: list[Feature] = []
-    for col_name, col in (node.get("columns") or {}).items():
+    for col_name, col in node_columns(node).items():
         cmeta = fw_meta(col) or {}
         if cmeta.get("feature") is not True:  # a non-boolean is reported by model_meta_problems
             continue

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from featurewarehouse import DBT_PACKAGE
 from featurewarehouse.errors import ConfigError, MetadataError
 from featurewarehouse.files import atomic_write
-from featurewarehouse.contract.meta import fw_meta, timestamp_range
+from featurewarehouse.contract.meta import fw_meta, node_columns, timestamp_range
 from featurewarehouse.contract.ttl import parse_ttl
 from featurewarehouse.contract.types import type_family
 
@@ -128,7 +128,7 @@ def specs_from_manifest(manifest: dict[str, Any], entities: dict[str, Any],
         where = f"{node.get('original_file_path') or node.get('patch_path') or uid}: {node['name']}"
         fw = fw_meta(node) or {}
         columns = []
-        for col in (node.get("columns") or {}).values():
+        for col in node_columns(node).values():
             cfw = fw_meta(col) or {}
             checks = cfw.get("checks") or {}
             if not isinstance(checks, dict):

@@ -1,0 +1,145 @@
+"""Brute-force reference for featurewarehouse.rolling_features: every window of every instant by a scan.
+
+The edge rule it states (docs/rolling-windows.md): the window ``d`` of an entity's
+instant ``t`` holds its rows with ``t - d <= ts <= t`` (``ts < t`` when exclusive),
+lifetime every row with ``ts <= t`` (``< t``). Empty: count 0, others None.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Mapping, Sequence
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Agg:
+    """One aggregation of the macro call, with its filter as a Python predicate."""
+
+    agg: str
+    column: str | None = None
+    name: str | None = None
+    keep: Callable[[Row], bool] | None = None  # the SQL filter; a NULL comparison is False
+    windows: tuple[str, ...] | None = None
+
+    def prefix(self) -> str:
+        return self.name or (f"{self.agg}_{self.column}" if self.column else self.agg)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A model's macro call: keys, timestamp, aggregations, windows."""
+
+    keys: tuple[str, ...]
+    timestamp: str
+    aggs: tuple[Agg, ...]
+    windows: tuple[str, ...]
+    exclusive: bool = False
+    passthrough: tuple[str, ...] = field(default=())
+
+    def columns(self) -> list[str]:
+        out = [*self.keys, self.timestamp, *self.passthrough]
+        for a in self.aggs:
+            out += [f"{a.prefix()}_{w}" for w in (a.windows or self.windows)]
+        return out
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def window_seconds(text: str) -> int | None:
+    return None if text == "lifetime" else int(text[:-1]) * _UNITS[text[-1]]
+
+
+def _aggregate(agg: str, values: list[Any], times: list[datetime]) -> Any:
+    present = [(t, v) for t, v in zip(times, values) if v is not None]
+    vals = [v for _, v in present]
+    if agg == "count":
+        return len(vals)
+    if agg == "count_distinct":
+        return len(set(vals))
+    if not vals:
+        return None
+    if agg == "sum":
+        return math.fsum(vals)
+    if agg == "avg":
+        return math.fsum(vals) / len(vals)
+    if agg == "min":
+        return min(vals)
+    if agg == "max":
+        return max(vals)
+    if agg == "stddev":
+        return statistics.stdev(vals) if len(vals) > 1 else None
+    if agg == "last":  # the latest instant; several values there: the greatest (decision 0001)
+        latest = max(t for t, _ in present)
+        return max(v for t, v in present if t == latest)
+    raise ValueError(agg)
+
+
+def rolling(spec: Spec, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """The macro's output rows (any order): one per entity and instant."""
+    by_key: dict[tuple, list[Row]] = {}
+    for r in rows:
+        key = tuple(r[k] for k in spec.keys)
+        if any(k is None for k in key) or r[spec.timestamp] is None:
+            continue
+        by_key.setdefault(key, []).append(r)
+    out = []
+    for key, group in by_key.items():
+        for t in sorted({r[spec.timestamp] for r in group}):
+            row: dict[str, Any] = dict(zip(spec.keys, key))
+            row[spec.timestamp] = t
+            for c in spec.passthrough:
+                vals = [r[c] for r in group if r[spec.timestamp] == t and r[c] is not None]
+                row[c] = max(vals) if vals else None
+            for a in spec.aggs:
+                for w in a.windows or spec.windows:
+                    seconds = window_seconds(w)
+                    start = None if seconds is None else t - timedelta(seconds=seconds)
+                    inside = [r for r in group
+                              if (r[spec.timestamp] < t if spec.exclusive else r[spec.timestamp] <= t)
+                              and (start is None or r[spec.timestamp] >= start)]
+                    counted = [r for r in inside if a.keep is None or a.keep(r)]
+                    values = [(r[a.column] if a.column else 1) for r in counted]
+                    row[f"{a.prefix()}_{w}"] = _aggregate(a.agg, values, [r[spec.timestamp] for r in counted])
+            out.append(row)
+    return out
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is b
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def diff(spec: Spec, got: Sequence[Row], expected: Sequence[Row]) -> list[str]:
+    """Human-readable differences between two outputs, matched by (keys, timestamp)."""
+    def index(rows: Sequence[Row]) -> dict[tuple, Row]:
+        out: dict[tuple, Row] = {}
+        for r in rows:
+            k = tuple(_plain(r[c]) for c in (*spec.keys, spec.timestamp))
+            assert k not in out, f"two rows for {k}"
+            out[k] = r
+        return out
+
+    g, e = index(got), index(expected)
+    problems = [f"missing row {k}" for k in e.keys() - g.keys()] + [f"extra row {k}" for k in g.keys() - e.keys()]
+    for k in sorted(e.keys() & g.keys(), key=repr):
+        for c in spec.columns():
+            if not same(_plain(g[k][c]), e[k][c]):
+                problems.append(f"{k} {c}: got {g[k][c]!r}, expected {e[k][c]!r}")
+    return problems
+
+
+def _plain(value: Any) -> Any:
+    """Driver values as Python ones (Decimal from PostgreSQL, numpy/pandas from DuckDB)."""
+    if hasattr(value, "to_pydatetime"):
+        return value.to_pydatetime()
+    if type(value).__name__ == "Decimal":
+        return float(value)
+    return value
