@@ -6,7 +6,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from online_support import CUSTOMER, MERCHANT, cleanup, h, make_view, registry, store_url  # noqa: I001
+from online_support import CUSTOMER, MERCHANT, cleanup, h, make_view, STORE_KINDS, redis_service_url, registry, store_url  # noqa: I001
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
 from featurewarehouse.online.base import ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import NO_CREATED, encode_key, encode_keys_arrow, micros
@@ -20,9 +20,9 @@ PAIR = make_view("pair", keys=(CUSTOMER, MERCHANT), features=(("score", "double"
 STRKEY = make_view("bystr", keys=(CUSTOMER.__class__("code", "varchar"),), features=(("v", "bigint"),))
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def url(request, tmp_path):
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    redis_url = redis_service_url(request, request.param)
     u = store_url(request.param, tmp_path, redis_url)
     yield u
     cleanup(u)
