@@ -1,0 +1,100 @@
+"""What is particular to the Redis store on a Redis Cluster (the shared suites also run there):
+its key layout keeps every script on one slot, views spread over the nodes, and reads check
+the live generation after their data even when the meta hash lives on another node."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from online_support import cleanup, h, make_view  # noqa: I001
+from featurewarehouse.errors import ConfigError, ServiceUnavailable
+from featurewarehouse.online import redis as redis_store
+from featurewarehouse.online.base import StaleLayout, ViewLayout, open_store
+from test_online_store_contract import client, write
+
+SPEND = make_view("spend")
+
+
+def _url_where(cluster_url: str, same_node: bool) -> str:
+    """A store URL whose meta hash is (or is not) on the node of ``spend`` generation 0."""
+    probe = open_store(cluster_url)
+    try:
+        data_node = probe.client.get_node_from_key(probe.data_prefix("spend", 0) + "i1")
+        for _ in range(200):
+            prefix = f"fwtest_{uuid.uuid4().hex[:10]}"
+            if (probe.client.get_node_from_key(f"{prefix}:meta") == data_node) == same_node:
+                return f"{cluster_url}?prefix={prefix}"
+    finally:
+        probe.close()
+    raise AssertionError("no prefix found on the wanted node")
+
+
+@pytest.fixture
+def url(redis_cluster_url):
+    u = _url_where(redis_cluster_url, same_node=False)
+    yield u
+    cleanup(u)
+
+
+def test_every_script_touches_one_slot_and_views_spread_over_the_nodes(url):
+    rows = [{"customer_id": i, "ts": h(1), "cnt": i} for i in range(1, 201)]
+    names = ["spend", "orders", "refunds", "clicks", "logins", "visits"]
+    for name in names:
+        write(url, make_view(name), rows)
+    store = open_store(url)
+    try:
+        c = store.client
+        for name in names:
+            keys = list(c.scan_iter(match=store.data_prefix(name, 0) + "*", count=1000))
+            assert len(keys) == 200
+            assert len({c.keyslot(k) for k in keys}) == 1, name  # the upsert script's keys: one slot
+        assert c.keyslot(store._lock_key("spend")) == c.keyslot(store._meta)  # the commit script's keys
+        nodes = {c.get_node_from_key(store.data_prefix(name, 0)).name for name in names}
+        assert len(nodes) > 1  # one view generation per slot, not every view on one node
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("same_node", [False, True], ids=["meta on another node", "meta on the data's node"])
+def test_reads_check_the_generation_after_their_data_answered(redis_cluster_url, same_node, monkeypatch):
+    u = _url_where(redis_cluster_url, same_node)
+    try:
+        write(u, SPEND, [{"customer_id": i, "ts": h(1), "cnt": i} for i in range(1, 6)])
+        reader = client(u, SPEND)
+        calls = []
+        for name in ("_round_trip", "_round_trips"):
+            real = getattr(redis_store, name)
+            monkeypatch.setattr(redis_store, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
+        assert reader.get_online_features(["spend:cnt"], {"customer_id": [3, 1, 9]}).to_dict()["cnt"] == [3, 1, None]
+        # on another node: the reads (all nodes at once), then the check; else one round trip
+        assert calls == (["_round_trip"] if same_node else ["_round_trips", "_round_trip"])
+        # a full refresh switches the generation and deletes the old one: the reader notices and reloads
+        write(u, SPEND, [{"customer_id": 1, "ts": h(2), "cnt": 100}], full=True)
+        assert reader.get_online_features(["spend:cnt"], {"customer_id": [3, 1]}).to_dict()["cnt"] == [None, 100]
+    finally:
+        cleanup(u)
+
+
+def test_a_stale_reader_on_another_node_raises_stale_layout(url):
+    write(url, SPEND, [{"customer_id": 1, "ts": h(1), "cnt": 1}])
+    store = open_store(url)
+    try:
+        state = store.view_states()["spend"]
+        layout = ViewLayout.from_view(SPEND)
+        reader = store.reader(state, [layout.feature_index("cnt")])
+        assert tuple(reader.many([(1,)])[0][1]) == (1,)
+        write(url, SPEND, [{"customer_id": 1, "ts": h(2), "cnt": 2}], full=True)
+        with pytest.raises(StaleLayout):
+            reader.many([(1,)])
+        with pytest.raises(StaleLayout):
+            reader.one((1,))
+    finally:
+        store.close()
+
+
+def test_cluster_url_errors_are_clear(redis_cluster_url):
+    with pytest.raises(ConfigError, match="a Redis Cluster has only database 0, the URL names '3'"):
+        open_store(redis_cluster_url + "/3")
+    with pytest.raises(ServiceUnavailable, match=r"redis\+cluster://:\*\*\*@127.0.0.1:1"):
+        open_store("redis+cluster://:secret@127.0.0.1:1")
