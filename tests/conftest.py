@@ -72,81 +72,16 @@ def redis_url() -> str:
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
 
 
-def _free_cluster_port() -> int:
-    """A free port whose cluster bus port (port + 10000) is free too."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 10000 < 65536:
-            with socket.socket() as bus:
-                try:
-                    bus.bind(("127.0.0.1", port + 10000))
-                except OSError:
-                    continue
-            return port
-    raise RuntimeError("no free port pair for a Redis Cluster node")
-
-
-def _cluster_unavailable(message: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{message}; CI=true makes the Redis Cluster tests mandatory", pytrace=False)
-    pytest.skip(f"{message}; to run these tests install redis-server and redis-cli (Debian: apt install redis-server)")
-
-
 @pytest.fixture(scope="session")
 def redis_cluster_url(tmp_path_factory):
     """A ``redis+cluster://`` URL of a 3-node Redis Cluster (no replicas) started for the session
     from Debian's ``redis-server`` on free ports in a temp dir, stopped at the end."""
-    import shutil
-    import subprocess
-    import time
+    from redis_cluster_support import ClusterUnavailable, redis_cluster
 
-    missing = [p for p in ("redis-server", "redis-cli") if shutil.which(p) is None]
-    if missing:
-        _cluster_unavailable(f"{' and '.join(missing)} not found")
-    d = tmp_path_factory.mktemp("redis_cluster")
-    procs: list[subprocess.Popen] = []
     try:
-        ports = []
-        for i in range(3):
-            port = _free_cluster_port()
-            ports.append(port)
-            node_dir = d / str(port)
-            node_dir.mkdir()
-            procs.append(subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                 "--cluster-config-file", str(node_dir / "nodes.conf"), "--dir", str(node_dir),
-                 "--save", "", "--appendonly", "no", "--daemonize", "no"],
-                stdout=open(node_dir / "log", "wb"), stderr=subprocess.STDOUT,
-            ))
-        deadline = time.monotonic() + 15
-        for port, proc in zip(ports, procs):
-            while not _reachable("127.0.0.1", port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    _cluster_unavailable(f"a Redis Cluster node did not start on port {port} (log: {d / str(port) / 'log'})")
-                time.sleep(0.05)
-        create = subprocess.run(
-            ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-             "--cluster-replicas", "0", "--cluster-yes"],
-            capture_output=True, text=True, timeout=60,
-        )
-        if create.returncode != 0:
-            _cluster_unavailable(f"`redis-cli --cluster create` failed: {create.stdout[-500:]} {create.stderr[-500:]}")
-        # the nodes agree on the slot map a moment after `create` returns
-        while True:
-            info = subprocess.run(["redis-cli", "-p", str(ports[0]), "cluster", "info"], capture_output=True, text=True)
-            if "cluster_state:ok" in info.stdout:
-                break
-            if time.monotonic() > deadline + 30:
-                _cluster_unavailable(f"the Redis Cluster on ports {ports} did not reach cluster_state:ok")
-            time.sleep(0.1)
-        yield f"redis+cluster://127.0.0.1:{ports[0]}"
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        with redis_cluster(tmp_path_factory.mktemp("redis_cluster")) as url:
+            yield url
+    except ClusterUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"{exc}; CI=true makes the Redis Cluster tests mandatory", pytrace=False)
+        pytest.skip(f"{exc}; to run these tests install redis-server and redis-cli (Debian: apt install redis-server)")
