@@ -98,3 +98,53 @@ def test_cluster_url_errors_are_clear(redis_cluster_url):
         open_store(redis_cluster_url + "/3")
     with pytest.raises(ServiceUnavailable, match=r"redis\+cluster://:\*\*\*@127.0.0.1:1"):
         open_store("redis+cluster://:secret@127.0.0.1:1")
+
+
+def _move_slot(client, key: str) -> None:
+    """Migrate the slot of ``key``, with its keys, to another primary (as a resharding does)."""
+    slot = client.keyslot(key)
+    src = client.get_node_from_key(key)
+    dst = next(n for n in client.get_primaries() if n.name != src.name)
+    src_c, dst_c = client.get_redis_connection(src), client.get_redis_connection(dst)
+    src_id, dst_id = src_c.execute_command("CLUSTER MYID").decode(), dst_c.execute_command("CLUSTER MYID").decode()
+    dst_c.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
+    src_c.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
+    while keys := src_c.execute_command("CLUSTER GETKEYSINSLOT", slot, 1000):
+        src_c.execute_command("MIGRATE", dst.host, dst.port, "", 0, 5000, "KEYS", *keys)
+    for node in client.get_primaries():
+        client.get_redis_connection(node).execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+
+
+def test_reads_follow_a_slot_that_moved_and_a_sync_fails_cleanly_then_reruns(url):
+    write(url, SPEND, [{"customer_id": i, "ts": h(1), "cnt": i} for i in range(1, 6)])
+    reader = client(url, SPEND)
+    assert reader.get_online_features(["spend:cnt"], {"customer_id": [2, 5]}).to_dict()["cnt"] == [2, 5]
+    store = open_store(url)
+    try:
+        _move_slot(store.client, store.data_prefix("spend", 0))
+    finally:
+        store.close()
+    # the reader's client still maps the slot to the old node: MOVED, learn the new node, read again
+    assert reader.get_online_features(["spend:cnt"], {"customer_id": [2, 5]}).to_dict()["cnt"] == [2, 5]
+    # a fresh store's client knows the new map: an incremental sync writes to the new node
+    write(url, SPEND, [{"customer_id": 2, "ts": h(2), "cnt": 20}])
+    assert reader.get_online_features(["spend:cnt"], {"customer_id": [2, 5]}).to_dict()["cnt"] == [20, 5]
+
+
+def test_a_sync_whose_slot_moves_mid_write_fails_cleanly_and_the_rerun_succeeds(url):
+    from test_online_store_contract import batch
+
+    write(url, SPEND, [{"customer_id": 1, "ts": h(1), "cnt": 1}])
+    store = open_store(url)
+    try:
+        layout = ViewLayout.from_view(SPEND)
+        store.begin_view(layout, full_refresh=False)
+        _move_slot(store.client, store.data_prefix("spend", 0))
+        with pytest.raises(ServiceUnavailable, match="moved a slot while this call used it"):
+            store.write_batch(layout, batch(SPEND, [{"customer_id": 1, "ts": h(2), "cnt": 2}]))
+        store.abort_view(layout)
+    finally:
+        store.close()
+    assert client(url, SPEND).get_online_features(["spend:cnt"], {"customer_id": [1]}).to_dict()["cnt"] == [1]
+    write(url, SPEND, [{"customer_id": 1, "ts": h(2), "cnt": 2}])
+    assert client(url, SPEND).get_online_features(["spend:cnt"], {"customer_id": [1]}).to_dict()["cnt"] == [2]

@@ -186,6 +186,14 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
                 hint="start Redis or fix the URL (--store, FW_ONLINE_STORE or vars.fw.online_store); "
                 "the store keeps its last committed state, rerun the sync when Redis is back",
             ) from exc
+        except redis.exceptions.MovedError as exc:
+            # only the raw pipelines (which bypass RedisCluster's redirect handling) see this:
+            # learn the slot's new node, so the next call goes there
+            self.client.nodes_manager.move_slot(exc)
+            raise ServiceUnavailable(
+                f"the Redis Cluster at {redact(self.url)} moved a slot while this call used it ({exc})",
+                hint="a resharding moved the view's keys; the store keeps its last committed state: rerun the sync",
+            ) from exc
         except redis.exceptions.RedisClusterException as exc:
             # what RedisCluster raises when no node answers (and for commands it refuses to route)
             raise ServiceUnavailable(
@@ -475,6 +483,16 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
                 b"".join(data + r.check for r, data, _ in packs), sum(n + 1 for _, _, n in packs),
             )
             return _split(replies, [n + 1 for _, _, n in packs])
+        try:
+            return self._fetch_cluster(packs)
+        except ServiceUnavailable as exc:
+            import redis
+
+            if not isinstance(exc.__cause__, redis.exceptions.MovedError):
+                raise
+            return self._fetch_cluster(packs)  # reads are safe to repeat, on the slot's new node
+
+    def _fetch_cluster(self, packs: Sequence[tuple["RedisReader", bytes, int]]) -> list[list[Any]]:
         meta_pool = self._pool(self._meta)
         pools = [self._pool(r.slot_key) for r, _, _ in packs]
         if all(p is meta_pool for p in pools):
