@@ -148,3 +148,15 @@ def test_a_sync_whose_slot_moves_mid_write_fails_cleanly_and_the_rerun_succeeds(
     assert client(url, SPEND).get_online_features(["spend:cnt"], {"customer_id": [1]}).to_dict()["cnt"] == [1]
     write(url, SPEND, [{"customer_id": 1, "ts": h(2), "cnt": 2}])
     assert client(url, SPEND).get_online_features(["spend:cnt"], {"customer_id": [1]}).to_dict()["cnt"] == [2]
+
+
+def test_a_plain_redis_url_on_a_cluster_node_says_to_use_redis_cluster(redis_cluster_url):
+    node = redis_cluster_url.split("//")[1]
+    probe = open_store(redis_cluster_url)
+    try:  # a prefix whose meta hash is on another node than the one the URL names
+        prefix = next(p for p in (f"fwtest_{uuid.uuid4().hex[:10]}" for _ in range(200))
+                      if probe.client.get_node_from_key(f"{p}:meta").name != node)
+    finally:
+        probe.close()
+    with pytest.raises(ConfigError, match=r"is a node of a Redis Cluster \(it answered MOVED .*\n.*redis\+cluster://host:port"):
+        write(f"redis://{node}/0?prefix={prefix}", SPEND, [{"customer_id": 1, "ts": h(1), "cnt": 1}])

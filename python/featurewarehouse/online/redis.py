@@ -187,6 +187,11 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
                 "the store keeps its last committed state, rerun the sync when Redis is back",
             ) from exc
         except redis.exceptions.MovedError as exc:
+            if not self.cluster:
+                raise ConfigError(
+                    f"the Redis at {redact(self.url)} is a node of a Redis Cluster (it answered MOVED {exc})",
+                    hint="name the cluster with a redis+cluster://host:port URL (rediss+cluster:// for TLS)",
+                ) from exc
             # only the raw pipelines (which bypass RedisCluster's redirect handling) see this:
             # learn the slot's new node, so the next call goes there
             self.client.nodes_manager.move_slot(exc)
