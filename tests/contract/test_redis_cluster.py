@@ -9,7 +9,7 @@ import pytest
 
 from online_support import cleanup, h, make_view  # noqa: I001
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
-from featurewarehouse.online import redis as redis_store
+from featurewarehouse.online import redis_wire
 from featurewarehouse.online.base import StaleLayout, ViewLayout, open_store
 from test_online_store_contract import client, write
 
@@ -63,12 +63,12 @@ def test_reads_check_the_generation_after_their_data_answered(redis_cluster_url,
         write(u, SPEND, [{"customer_id": i, "ts": h(1), "cnt": i} for i in range(1, 6)])
         reader = client(u, SPEND)
         calls = []
-        for name in ("_round_trip", "_round_trips"):
-            real = getattr(redis_store, name)
-            monkeypatch.setattr(redis_store, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
+        for name in ("round_trip", "round_trips"):
+            real = getattr(redis_wire, name)
+            monkeypatch.setattr(redis_wire, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
         assert reader.get_online_features(["spend:cnt"], {"customer_id": [3, 1, 9]}).to_dict()["cnt"] == [3, 1, None]
         # on another node: the reads (all nodes at once), then the check; else one round trip
-        assert calls == (["_round_trip"] if same_node else ["_round_trips", "_round_trip"])
+        assert calls == (["round_trip"] if same_node else ["round_trips", "round_trip"])
         # a full refresh switches the generation and deletes the old one: the reader notices and reloads
         write(u, SPEND, [{"customer_id": 1, "ts": h(2), "cnt": 100}], full=True)
         assert reader.get_online_features(["spend:cnt"], {"customer_id": [3, 1]}).to_dict()["cnt"] == [None, 100]

@@ -49,6 +49,8 @@ from featurewarehouse.online.base import (
 )
 from featurewarehouse.online.keys import VERSION_SHIFT, encode_key, encode_keys_arrow, encode_values_arrow, text_decoder
 from featurewarehouse.online.redis_locks import LOCK_SCRIPTS, RedisLocks
+from featurewarehouse.online import redis_wire
+from featurewarehouse.online.redis_wire import bulk, concat, drain_integer_replies, resp_pieces, split
 
 CHUNK_ROWS = 2_000
 PIPELINE_CHUNKS = 8
@@ -289,12 +291,12 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         argv_cols = [pc.binary_join_element_wise(ts, cts, "")]
         for f, kind in zip(layout.feature_names, layout.feature_kinds):
             argv_cols.append(pc.fill_null(encode_values_arrow(batch.column(f), kind), ""))
-        key_resp = _resp_pieces(keys)
+        key_resp = resp_pieces(keys)
         # a key twice in one batch (not from the sync's query, which emits one row per key)
         # goes through the guard even in a fresh generation
         if self._fresh.get(layout.name) and pc.count_distinct(keys).as_py() == batch.num_rows:
             return ("fresh", batch.num_rows, self._fresh_commands(layout, batch.num_rows, key_resp, argv_cols))
-        row_resp = pc.binary_join_element_wise(*(_resp_pieces(c) for c in argv_cols), "")
+        row_resp = pc.binary_join_element_wise(*(resp_pieces(c) for c in argv_cols), "")
         return ("guard", batch.num_rows, key_resp, row_resp)
 
     def _send_guarded(self, pool: Any, layout: ViewLayout, n: int, key_resp: Any, row_resp: Any) -> WriteResult:
@@ -308,13 +310,13 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
             for start in range(0, n, CHUNK_ROWS):
                 m = min(CHUNK_ROWS, n - start)
                 nargs = 3 + m + len(head_fields) + m * (nf + 1)
-                head = [f"*{nargs}\r\n".encode(), _bulk(b"EVALSHA"), _bulk(sha), _bulk(str(m).encode())]
+                head = [f"*{nargs}\r\n".encode(), bulk(b"EVALSHA"), bulk(sha), bulk(str(m).encode())]
                 conn.send_packed_command(
                     [
                         b"".join(head),
-                        _concat(key_resp.slice(start, m)),
-                        b"".join(_bulk(h) for h in head_fields),
-                        _concat(row_resp.slice(start, m)),
+                        concat(key_resp.slice(start, m)),
+                        b"".join(bulk(h) for h in head_fields),
+                        concat(row_resp.slice(start, m)),
                     ],
                     check_health=False,
                 )
@@ -338,16 +340,16 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        pieces = [pc.binary_join_element_wise(_bulk(b"__v").decode(), _resp_pieces(argv_cols[0]), "")]
+        pieces = [pc.binary_join_element_wise(bulk(b"__v").decode(), resp_pieces(argv_cols[0]), "")]
         present = None
         for name, col in zip(layout.feature_names, argv_cols[1:]):
             valid = pc.not_equal(col, "")
-            piece = pc.binary_join_element_wise(_bulk(name.encode()).decode(), _resp_pieces(col), "")
+            piece = pc.binary_join_element_wise(bulk(name.encode()).decode(), resp_pieces(col), "")
             pieces.append(pc.if_else(valid, piece, ""))
             as_int = pc.cast(valid, pa.int64())
             present = as_int if present is None else pc.add(present, as_int)
         nargs = pc.add(pc.multiply(present, 2), 4) if present is not None else pa.array([4] * n, pa.int64())
-        head = pc.binary_join_element_wise("*", pc.cast(nargs, pa.string()), "\r\n" + _bulk(b"HSET").decode(), "")
+        head = pc.binary_join_element_wise("*", pc.cast(nargs, pa.string()), "\r\n" + bulk(b"HSET").decode(), "")
         return pc.binary_join_element_wise(head, key_resp, *pieces, "")
 
     def _send_fresh(self, pool: Any, n: int, commands: Any) -> WriteResult:
@@ -357,12 +359,12 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
             step = CHUNK_ROWS * 4
             for start in range(0, n, step):
                 m = min(step, n - start)
-                conn.send_packed_command([_concat(commands.slice(start, m))], check_health=False)
+                conn.send_packed_command([concat(commands.slice(start, m))], check_health=False)
                 pending += m
                 if pending >= step * PIPELINE_CHUNKS:
-                    _drain_integer_replies(conn, pending)
+                    drain_integer_replies(conn, pending)
                     pending = 0
-            _drain_integer_replies(conn, pending)
+            drain_integer_replies(conn, pending)
         except BaseException:
             conn.disconnect()
             raise
@@ -420,9 +422,9 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         layout = state.layout
         prefix = self.data_prefix(layout.name, state.generation).encode()
         fields = [b"__v", *(layout.feature_names[i].encode() for i in feature_idx)]
-        hmget_head = b"*%d\r\n" % (2 + len(fields)) + _bulk(b"HMGET")
-        fields_tail = b"".join(_bulk(f) for f in fields)
-        gen_check = b"*3\r\n" + _bulk(b"HGET") + _bulk(self._meta.encode()) + _bulk(f"gen:{layout.name}".encode())
+        hmget_head = b"*%d\r\n" % (2 + len(fields)) + bulk(b"HMGET")
+        fields_tail = b"".join(bulk(f) for f in fields)
+        gen_check = b"*3\r\n" + bulk(b"HGET") + bulk(self._meta.encode()) + bulk(f"gen:{layout.name}".encode())
         generation = str(state.generation).encode()
         kinds = layout.key_kinds
         feature_kinds = [layout.feature_kinds[i] for i in feature_idx]
@@ -435,7 +437,7 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
 
         def pack(keys: Sequence[tuple[Any, ...]]) -> tuple[bytes, int]:
             data_keys = [data_key(key) for key in keys]
-            return b"".join([hmget_head + _bulk(k) + fields_tail for k in data_keys]), len(data_keys)
+            return b"".join([hmget_head + bulk(k) + fields_tail for k in data_keys]), len(data_keys)
 
         def checked(replies: list[Any]) -> list[Any]:
             if replies.pop() != generation:
@@ -484,10 +486,10 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         """
         if not self.cluster:
             replies = self._call(
-                _round_trip, self.client.connection_pool,
+                redis_wire.round_trip, self.client.connection_pool,
                 b"".join(data + r.check for r, data, _ in packs), sum(n + 1 for _, _, n in packs),
             )
-            return _split(replies, [n + 1 for _, _, n in packs])
+            return split(replies, [n + 1 for _, _, n in packs])
         try:
             return self._fetch_cluster(packs)
         except ServiceUnavailable as exc:
@@ -502,12 +504,12 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         pools = [self._pool(r.slot_key) for r, _, _ in packs]
         if all(p is meta_pool for p in pools):
             replies = self._call(
-                _round_trip, meta_pool,
+                redis_wire.round_trip, meta_pool,
                 b"".join(data + r.check for r, data, _ in packs), sum(n + 1 for _, _, n in packs),
             )
-            return _split(replies, [n + 1 for _, _, n in packs])
-        data_replies = self._call(_round_trips, [(pool, data, n) for pool, (_, data, n) in zip(pools, packs)])
-        checks = self._call(_round_trip, meta_pool, b"".join(r.check for r, _, _ in packs), len(packs))
+            return split(replies, [n + 1 for _, _, n in packs])
+        data_replies = self._call(redis_wire.round_trips, [(pool, data, n) for pool, (_, data, n) in zip(pools, packs)])
+        checks = self._call(redis_wire.round_trip, meta_pool, b"".join(r.check for r, _, _ in packs), len(packs))
         return [replies + [check] for replies, check in zip(data_replies, checks)]
 
     def view_states(self) -> dict[str, ViewState]:
@@ -554,100 +556,3 @@ class RedisReader(Reader):
     unpack: Callable[[list[Any]], Rows]  # their replies, then the generation check's -> rows
     slot_key: str  # a key in the slot of every key this reader reads (its generation's data prefix)
     check: bytes  # the HGET of the view's live generation, sent after the reads
-
-
-def _round_trip(pool: Any, packed: bytes, replies: int) -> list[Any]:
-    """Send packed commands on a pooled connection and read their replies. An error reply is
-    raised by ``read_response``; the connection, with replies left unread, is then dropped."""
-    conn = pool.get_connection()
-    try:
-        conn.send_packed_command([packed], check_health=False)
-        return [conn.read_response() for _ in range(replies)]
-    except BaseException:
-        conn.disconnect()
-        raise
-    finally:
-        pool.release(conn)
-
-
-def _round_trips(parts: Sequence[tuple[Any, bytes, int]]) -> list[list[Any]]:
-    """Per (pool, packed commands, reply count): its replies. Parts on one node share a
-    connection; every part is sent before any reply is read, so the nodes work in parallel."""
-    by_pool: dict[int, list[int]] = {}
-    for i, (pool, _, _) in enumerate(parts):
-        by_pool.setdefault(id(pool), []).append(i)
-    conns = []
-    try:
-        for indexes in by_pool.values():
-            pool = parts[indexes[0]][0]
-            conn = pool.get_connection()
-            conns.append((pool, conn))
-            conn.send_packed_command([b"".join(parts[i][1] for i in indexes)], check_health=False)
-        out: list[list[Any]] = [[] for _ in parts]
-        for (_, conn), indexes in zip(conns, by_pool.values()):
-            for i in indexes:
-                out[i] = [conn.read_response() for _ in range(parts[i][2])]
-        return out
-    except BaseException:
-        for _, conn in conns:
-            conn.disconnect()  # replies may be left unread on it
-        raise
-    finally:
-        for pool, conn in conns:
-            pool.release(conn)
-
-
-def _split(replies: list[Any], counts: Sequence[int]) -> list[list[Any]]:
-    out, start = [], 0
-    for n in counts:
-        out.append(replies[start:start + n])
-        start += n
-    return out
-
-
-def _drain_integer_replies(conn: Any, n: int) -> None:
-    """Consume ``n`` one-line replies (``:<int>`` from HSET) straight off the socket.
-
-    Parsing 10^6 replies one by one in Python costs more than encoding the commands;
-    each HSET reply is exactly one CRLF-terminated line, so counting lines is enough,
-    and an error reply (a line starting with ``-``) is raised as such.
-    """
-    import redis
-
-    if n <= 0:
-        return
-    sock = conn._sock
-    received = bytearray()
-    lines = 0
-    while lines < n:
-        data = sock.recv(1 << 20)
-        if not data:
-            raise redis.ConnectionError("Redis closed the connection during a write")
-        lines += data.count(b"\n")
-        received += data
-    if received.startswith(b"-") or b"\n-" in received:
-        start = received.index(b"-") if received.startswith(b"-") else received.index(b"\n-") + 1
-        raise redis.ResponseError(received[start:received.index(b"\r\n", start)].decode(errors="replace"))
-
-
-def _bulk(b: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(b), b)
-
-
-def _resp_pieces(col: Any) -> Any:
-    """Each value as a RESP bulk string, ``$<len>\\r\\n<value>\\r\\n``, in one Arrow kernel pass."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    length = pc.cast(pc.binary_length(col), pa.string())
-    return pc.binary_join_element_wise("$", length, "\r\n", col, "\r\n", "")
-
-
-def _concat(arr: Any) -> memoryview:
-    """The bytes of a string array's values, back to back, without a Python loop."""
-    import numpy as np
-
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
-    start, end = int(offsets[0]), int(offsets[-1])
-    return memoryview(bufs[2])[start:end]
