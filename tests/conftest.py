@@ -70,3 +70,18 @@ def redis_url() -> str:
     )
     db = os.environ.get("FW_REDIS_TEST_DB", "15")
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory):
+    """A ``redis+cluster://`` URL of a 3-node Redis Cluster (no replicas) started for the session
+    from Debian's ``redis-server`` on free ports in a temp dir, stopped at the end."""
+    from redis_cluster_support import ClusterUnavailable, redis_cluster
+
+    try:
+        with redis_cluster(tmp_path_factory.mktemp("redis_cluster")) as url:
+            yield url
+    except ClusterUnavailable as exc:
+        if IN_CI:
+            pytest.fail(f"{exc}; CI=true makes the Redis Cluster tests mandatory", pytrace=False)
+        pytest.skip(f"{exc}; to run these tests install redis-server and redis-cli (Debian: apt install redis-server)")

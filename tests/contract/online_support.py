@@ -50,6 +50,17 @@ def registry(*views: FeatureView, version: str = "v1") -> Registry:
     return Registry(entities=ENTITIES, feature_views=tuple(views), version=version)
 
 
+# every store the shared suites run on: a file, a single Redis, a 3-node Redis Cluster
+STORE_KINDS = ["sqlite", "redis", "redis_cluster"]
+
+
+def redis_service_url(request: Any, kind: str) -> str | None:
+    """The server URL behind a store kind (its session fixture), None for SQLite."""
+    if kind == "sqlite":
+        return None
+    return request.getfixturevalue("redis_cluster_url" if kind == "redis_cluster" else "redis_url")
+
+
 def store_url(kind: str, tmp_path: Path, redis_url: str | None) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'online.db'}"

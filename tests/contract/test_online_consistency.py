@@ -21,7 +21,7 @@ for extra in (TESTS, TESTS / "dbt"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-from online_support import cleanup, registry, store_url  # noqa: E402
+from online_support import cleanup, STORE_KINDS, redis_service_url, registry, store_url  # noqa: E402
 from pit_cases import reference  # noqa: E402
 from pit_cases.cases import T0, VIEW_COLUMNS, VIEWS  # noqa: E402
 from pit_project import Runner, build, fill_statements, make_project  # noqa: E402
@@ -91,7 +91,7 @@ def random_rows(rng: random.Random, name: str) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", STORE_KINDS)
 def test_online_values_equal_the_macro_at_sync_time(built, kind, tmp_path, request):
     check_consistency(built, kind, tmp_path, request, "duckdb")
 
@@ -103,7 +103,7 @@ def test_online_values_equal_the_macro_on_postgres(built_postgres, tmp_path, req
 
 def check_consistency(built, kind, tmp_path, request, dialect):
     result, runner, wh = built
-    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    redis_url = redis_service_url(request, kind)
     views = [feature_view(v, result.relation[v]) for v in ALL_VIEWS]
     rng = random.Random(20261123)
     compared = 0

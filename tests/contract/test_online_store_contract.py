@@ -6,7 +6,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from online_support import CUSTOMER, MERCHANT, cleanup, h, make_view, registry, store_url  # noqa: I001
+from online_support import CUSTOMER, MERCHANT, cleanup, h, make_view, STORE_KINDS, redis_service_url, registry, store_url  # noqa: I001
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
 from featurewarehouse.online.base import ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import NO_CREATED, encode_key, encode_keys_arrow, micros
@@ -20,9 +20,9 @@ PAIR = make_view("pair", keys=(CUSTOMER, MERCHANT), features=(("score", "double"
 STRKEY = make_view("bystr", keys=(CUSTOMER.__class__("code", "varchar"),), features=(("v", "bigint"),))
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def url(request, tmp_path):
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    redis_url = redis_service_url(request, request.param)
     u = store_url(request.param, tmp_path, redis_url)
     yield u
     cleanup(u)
@@ -322,7 +322,7 @@ def test_sqlite_store_leaves_no_wal_behind_after_a_sync(tmp_path):
 
 
 def test_redis_reads_every_view_of_a_request_in_one_round_trip(redis_url, tmp_path, monkeypatch):
-    from featurewarehouse.online import redis as redis_store
+    from featurewarehouse.online import redis_wire
 
     url = store_url("redis", tmp_path, redis_url)
     try:
@@ -331,8 +331,8 @@ def test_redis_reads_every_view_of_a_request_in_one_round_trip(redis_url, tmp_pa
         write(url, pair, [{"customer_id": 1, "merchant_id": 7, "ts": h(1), "score": 0.5}])
         reader = client(url, spend, pair)
         trips = []
-        real = redis_store._round_trip
-        monkeypatch.setattr(redis_store, "_round_trip", lambda *a: trips.append(1) or real(*a))
+        real = redis_wire.round_trip
+        monkeypatch.setattr(redis_wire, "round_trip", lambda *a: trips.append(1) or real(*a))
         one = reader.get_online_features(["spend:cnt", "pair:score"], [{"customer_id": 1, "merchant_id": 7}])
         assert one.to_dict() == {"customer_id": [1], "merchant_id": [7], "cnt": [1], "score": [0.5]}
         many = reader.get_online_features(["spend:cnt", "pair:score"], {"customer_id": [2, 1], "merchant_id": [7, 7]})

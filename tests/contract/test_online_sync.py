@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from online_support import Warehouse, cleanup, dump, h, make_view, registry, store_url  # noqa: I001
+from online_support import Warehouse, cleanup, dump, h, make_view, STORE_KINDS, redis_service_url, registry, store_url  # noqa: I001
 from featurewarehouse.errors import ConfigError, ServiceUnavailable
 from featurewarehouse.online.base import ViewLayout, open_store
 from featurewarehouse.online.locks import SyncLocked
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOW = h(100)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def kind(request):
     return request.param
 
@@ -32,7 +32,7 @@ def kind(request):
 @pytest.fixture
 def urls(request, kind, tmp_path):
     """Two independent stores of the same kind (the run under test and a reference)."""
-    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    redis_url = redis_service_url(request, kind)
     made = [store_url(kind, tmp_path / name, redis_url) for name in ("a", "b")]
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

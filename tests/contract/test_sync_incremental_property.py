@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from online_support import Warehouse, cleanup, h, make_view, registry, store_url  # noqa: I001
+from online_support import Warehouse, cleanup, h, make_view, STORE_KINDS, redis_service_url, registry, store_url  # noqa: I001
 from featurewarehouse.online.base import open_store
 from featurewarehouse.online.sync import sync_views
 from featurewarehouse.serving.client import OnlineClient
@@ -47,12 +47,12 @@ def _sync(wh, url, view, now, **kw):
         store.close()
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+@pytest.mark.parametrize("kind", STORE_KINDS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=history_st)
 def test_after_each_incremental_sync_the_store_equals_a_full_refresh(kind, history, request):
     load_col, steps = history
-    redis_url = request.getfixturevalue("redis_url") if kind == "redis" else None
+    redis_url = redis_service_url(request, kind)
     view = make_view("spend", features=(("cnt", "bigint"),),
                      created="loaded_at" if load_col == "created" else None,
                      available="available_at" if load_col == "available" else None)
@@ -83,9 +83,9 @@ def test_after_each_incremental_sync_the_store_equals_a_full_refresh(kind, histo
             cleanup(full)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def url(request, tmp_path):
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    redis_url = redis_service_url(request, request.param)
     u = store_url(request.param, tmp_path, redis_url)
     yield u
     cleanup(u)

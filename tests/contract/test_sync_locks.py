@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from online_support import Warehouse, cleanup, h, make_view, registry, store_url  # noqa: I001
+from online_support import Warehouse, cleanup, h, make_view, STORE_KINDS, redis_service_url, registry, store_url  # noqa: I001
 from featurewarehouse.offline.warehouse import DuckDBWarehouse
 from featurewarehouse.online.base import ViewLayout, ViewState, open_store
 from featurewarehouse.online.locks import LockLost, LockOwner, SyncLocked, view_lock
@@ -22,9 +22,9 @@ NOW = h(100)
 KEYS = range(1, 401)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def url(request, tmp_path):
-    redis_url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    redis_url = redis_service_url(request, request.param)
     u = store_url(request.param, tmp_path, redis_url)
     yield u
     cleanup(u)

@@ -265,6 +265,8 @@ STORE_CLASSES: dict[str, str] = {
     "sqlite": "featurewarehouse.online.sqlite:SqliteOnlineStore",
     "redis": "featurewarehouse.online.redis:RedisOnlineStore",
     "rediss": "featurewarehouse.online.redis:RedisOnlineStore",
+    "redis+cluster": "featurewarehouse.online.redis:RedisOnlineStore",
+    "rediss+cluster": "featurewarehouse.online.redis:RedisOnlineStore",
 }
 
 

@@ -1,4 +1,5 @@
-"""Redis online store: production serving, chosen by ``redis://`` or ``rediss://`` (TLS) URLs.
+"""Redis online store: production serving, chosen by ``redis://`` or ``rediss://`` (TLS) URLs,
+and on a Redis Cluster by ``redis+cluster://`` or ``rediss+cluster://``.
 
 Layout under a prefix (``fw`` unless the URL says ``?prefix=...``):
 
@@ -7,6 +8,13 @@ Layout under a prefix (``fw`` unless the URL says ``?prefix=...``):
 - ``<prefix>:v:<view>:g<gen>:<key>`` hash per entity key: ``__v`` (the 38-digit
   version text: event ts then created ts, comparable as text) and one field per
   non-NULL feature (text encodings of :mod:`featurewarehouse.online.keys`).
+
+On a Redis Cluster, every script must touch one hash slot, so the keys carry hash
+tags: data keys are ``<prefix>:v:{<view>:g<gen>}:<key>`` (one view generation, one
+slot: the upsert script of a chunk and a reader's HMGETs each go to one node) and
+lock keys are ``<prefix>:lock:{<prefix>:meta}:<view>`` (the meta hash's slot: the
+commit script checks the lock and switches the generation on one node). A single
+Redis keeps the untagged names, so existing stores need no migration.
 
 Writes run one Lua script per chunk of rows, which keeps a key's value from
 moving backwards (``stored __v <= new __v`` or nothing happens) atomically on
@@ -41,6 +49,8 @@ from featurewarehouse.online.base import (
 )
 from featurewarehouse.online.keys import VERSION_SHIFT, encode_key, encode_keys_arrow, encode_values_arrow, text_decoder
 from featurewarehouse.online.redis_locks import LOCK_SCRIPTS, RedisLocks
+from featurewarehouse.online import redis_wire
+from featurewarehouse.online.redis_wire import bulk, concat, drain_integer_replies, resp_pieces, split
 
 CHUNK_ROWS = 2_000
 PIPELINE_CHUNKS = 8
@@ -96,11 +106,14 @@ def _connection_error() -> tuple[type[BaseException], ...]:
 
 @dataclass(frozen=True)
 class RedisConfig:
-    """``redis[s]://[user:password@]host:port/db[?prefix=fw&<redis-py options>]``.
-    ``client_url`` is what redis-py receives (TLS and auth options included)."""
+    """``redis[s]://[user:password@]host:port/db[?prefix=fw&<redis-py options>]``, or
+    ``redis[s]+cluster://[user:password@]host:port[?prefix=fw&...]`` for a Redis Cluster
+    (any node; the client discovers the others). ``client_url`` is what redis-py receives
+    (TLS and auth options included)."""
 
     client_url: str
     prefix: str = "fw"
+    cluster: bool = False
 
     @classmethod
     def from_url(cls, url: str) -> "RedisConfig":
@@ -109,23 +122,35 @@ class RedisConfig:
         prefix = query.pop("prefix", "fw")
         if not prefix or ":" in prefix:
             raise ConfigError(f"bad Redis key prefix {prefix!r}", where=redact(url), hint="use letters, digits and _")
-        client_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
-        return cls(client_url, prefix)
+        scheme, _, mode = parts.scheme.lower().partition("+")
+        cluster = mode == "cluster"
+        if cluster and parts.path.strip("/") not in ("", "0"):
+            raise ConfigError(
+                f"a Redis Cluster has only database 0, the URL names {parts.path.strip('/')!r}", where=redact(url),
+                hint="drop the /<db> from the URL; use ?prefix=<name> to keep several stores apart",
+            )
+        path = "" if cluster else parts.path
+        client_url = urlunsplit((scheme, parts.netloc, path, urlencode(query), parts.fragment))
+        return cls(client_url, prefix, cluster)
 
 
 class RedisOnlineStore(RedisLocks, OnlineStore):
 
-    def __init__(self, client: Any, url: str, prefix: str = "fw"):
+    def __init__(self, client: Any, url: str, prefix: str = "fw", cluster: bool = False):
         self.client = client
         self.url = url
         self.prefix = prefix
+        self.cluster = cluster
         self._meta = f"{prefix}:meta"
         self._gen: dict[str, int] = {}
         self._fresh: dict[str, bool] = {}
         self._old_gen: dict[str, int | None] = {}
         self._sha: str | None = None
         self._locks: dict[str, str] = {}  # view -> the value of the lock this instance holds
-        self._scripts = {name: client.register_script(lua) for name, lua in (*LOCK_SCRIPTS, ("commit", _COMMIT_LUA))}
+        self._scripts = (
+            {} if client is None else
+            {name: client.register_script(lua) for name, lua in (*LOCK_SCRIPTS, ("commit", _COMMIT_LUA))}
+        )
 
     @classmethod
     def from_url(cls, url: str) -> "RedisOnlineStore":
@@ -134,12 +159,16 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         except ImportError as exc:
             raise ConfigError("the redis online store needs redis-py", hint='pip install "featurewarehouse[redis]"') from exc
         config = RedisConfig.from_url(url)
+        client_class = redis.RedisCluster if config.cluster else redis.Redis
+        # a RedisCluster connects (to learn the slot map) as it is built: its errors are the store's
+        shell = cls(None, url, config.prefix, config.cluster)
         try:
-            client = redis.Redis.from_url(config.client_url, socket_connect_timeout=5, socket_timeout=60)
+            client = shell._call(client_class.from_url, config.client_url, socket_connect_timeout=5, socket_timeout=60)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"malformed Redis URL: {exc}", where=redact(url),
-                              hint="use redis://[:password@]host:6379/0 or rediss:// for TLS") from exc
-        store = cls(client, url, config.prefix)
+                              hint="use redis://[:password@]host:6379/0, rediss:// for TLS, "
+                              "redis+cluster://host:port for a Redis Cluster") from exc
+        store = cls(client, url, config.prefix, config.cluster)
         store._call(client.ping)
         return store
 
@@ -159,11 +188,43 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
                 hint="start Redis or fix the URL (--store, FW_ONLINE_STORE or vars.fw.online_store); "
                 "the store keeps its last committed state, rerun the sync when Redis is back",
             ) from exc
+        except redis.exceptions.MovedError as exc:
+            if not self.cluster:
+                raise ConfigError(
+                    f"the Redis at {redact(self.url)} is a node of a Redis Cluster (it answered MOVED {exc})",
+                    hint="name the cluster with a redis+cluster://host:port URL (rediss+cluster:// for TLS)",
+                ) from exc
+            # only the raw pipelines (which bypass RedisCluster's redirect handling) see this:
+            # learn the slot's new node, so the next call goes there
+            self.client.nodes_manager.move_slot(exc)
+            raise ServiceUnavailable(
+                f"the Redis Cluster at {redact(self.url)} moved a slot while this call used it ({exc})",
+                hint="a resharding moved the view's keys; the store keeps its last committed state: rerun the sync",
+            ) from exc
+        except redis.exceptions.RedisClusterException as exc:
+            # what RedisCluster raises when no node answers (and for commands it refuses to route)
+            raise ServiceUnavailable(
+                f"the Redis Cluster online store at {redact(self.url)} failed: {exc}",
+                hint="check that the cluster's nodes are up and reachable from here (redis-cli -c -p <port> cluster info)",
+            ) from exc
         except redis.ResponseError as exc:
             raise ServiceUnavailable(f"the Redis online store at {redact(self.url)} answered with an error: {exc}") from exc
 
     def data_prefix(self, view: str, gen: int) -> str:
+        if self.cluster:
+            return f"{self.prefix}:v:{{{view}:g{gen}}}:"
         return f"{self.prefix}:v:{view}:g{gen}:"
+
+    def _generations_pattern(self, view: str) -> str:
+        """A SCAN pattern matching the data keys of every generation of ``view``."""
+        return f"{self.prefix}:v:{{{view}:g*" if self.cluster else f"{self.prefix}:v:{view}:g*"
+
+    def _pool(self, key: str) -> Any:
+        """The connection pool of the node serving ``key`` (on a cluster: its slot's primary).
+        Raw pipelines go there; a slot that moves mid-write answers MOVED, which fails the sync."""
+        if not self.cluster:
+            return self.client.connection_pool
+        return self.client.get_redis_connection(self.client.get_node_from_key(key)).connection_pool
 
     # ---- writes -----------------------------------------------------------
     def _delete_matching(self, pattern: str, keep_prefix: str | None = None) -> int:
@@ -192,7 +253,7 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
             target = 0 if current is None else current + 1
             # leftovers of a crashed sync (any generation but the live one) go first
             keep = self.data_prefix(layout.name, current) if current is not None else None
-            self._call(self._delete_matching, f"{self.prefix}:v:{layout.name}:g*", keep)
+            self._call(self._delete_matching, self._generations_pattern(layout.name), keep)
         else:
             target = current
         self._gen[layout.name] = target
@@ -208,9 +269,11 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
     def write_encoded(self, layout: ViewLayout, encoded: Any) -> WriteResult:
         if encoded is None:
             return WriteResult(0, 0)
+        # every key of a generation is in one slot: the whole batch goes to one node
+        pool = self._pool(self.data_prefix(layout.name, self._gen[layout.name]))
         if encoded[0] == "fresh":
-            return self._call(self._send_fresh, encoded[1], encoded[2])
-        return self._call(self._send_guarded, layout, *encoded[1:])
+            return self._call(self._send_fresh, pool, encoded[1], encoded[2])
+        return self._call(self._send_guarded, pool, layout, *encoded[1:])
 
     def encode_batch(self, layout: ViewLayout, batch: Any) -> Any:
         """The RESP bytes of a batch, built with Arrow kernels (no network; may run in another thread)."""
@@ -228,32 +291,32 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         argv_cols = [pc.binary_join_element_wise(ts, cts, "")]
         for f, kind in zip(layout.feature_names, layout.feature_kinds):
             argv_cols.append(pc.fill_null(encode_values_arrow(batch.column(f), kind), ""))
-        key_resp = _resp_pieces(keys)
+        key_resp = resp_pieces(keys)
         # a key twice in one batch (not from the sync's query, which emits one row per key)
         # goes through the guard even in a fresh generation
         if self._fresh.get(layout.name) and pc.count_distinct(keys).as_py() == batch.num_rows:
             return ("fresh", batch.num_rows, self._fresh_commands(layout, batch.num_rows, key_resp, argv_cols))
-        row_resp = pc.binary_join_element_wise(*(_resp_pieces(c) for c in argv_cols), "")
+        row_resp = pc.binary_join_element_wise(*(resp_pieces(c) for c in argv_cols), "")
         return ("guard", batch.num_rows, key_resp, row_resp)
 
-    def _send_guarded(self, layout: ViewLayout, n: int, key_resp: Any, row_resp: Any) -> WriteResult:
+    def _send_guarded(self, pool: Any, layout: ViewLayout, n: int, key_resp: Any, row_resp: Any) -> WriteResult:
         nf = len(layout.feature_names)
         head_fields = [str(nf).encode(), *(f.encode() for f in layout.feature_names)]
         sha = self._sha.encode() if isinstance(self._sha, str) else self._sha
-        conn = self.client.connection_pool.get_connection()
+        conn = pool.get_connection()
         written = 0
         try:
             pending = 0
             for start in range(0, n, CHUNK_ROWS):
                 m = min(CHUNK_ROWS, n - start)
                 nargs = 3 + m + len(head_fields) + m * (nf + 1)
-                head = [f"*{nargs}\r\n".encode(), _bulk(b"EVALSHA"), _bulk(sha), _bulk(str(m).encode())]
+                head = [f"*{nargs}\r\n".encode(), bulk(b"EVALSHA"), bulk(sha), bulk(str(m).encode())]
                 conn.send_packed_command(
                     [
                         b"".join(head),
-                        _concat(key_resp.slice(start, m)),
-                        b"".join(_bulk(h) for h in head_fields),
-                        _concat(row_resp.slice(start, m)),
+                        concat(key_resp.slice(start, m)),
+                        b"".join(bulk(h) for h in head_fields),
+                        concat(row_resp.slice(start, m)),
                     ],
                     check_health=False,
                 )
@@ -268,7 +331,7 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
             conn.disconnect()
             raise
         finally:
-            self.client.connection_pool.release(conn)
+            pool.release(conn)
         return WriteResult(written, n - written)
 
     @staticmethod
@@ -277,36 +340,36 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        pieces = [pc.binary_join_element_wise(_bulk(b"__v").decode(), _resp_pieces(argv_cols[0]), "")]
+        pieces = [pc.binary_join_element_wise(bulk(b"__v").decode(), resp_pieces(argv_cols[0]), "")]
         present = None
         for name, col in zip(layout.feature_names, argv_cols[1:]):
             valid = pc.not_equal(col, "")
-            piece = pc.binary_join_element_wise(_bulk(name.encode()).decode(), _resp_pieces(col), "")
+            piece = pc.binary_join_element_wise(bulk(name.encode()).decode(), resp_pieces(col), "")
             pieces.append(pc.if_else(valid, piece, ""))
             as_int = pc.cast(valid, pa.int64())
             present = as_int if present is None else pc.add(present, as_int)
         nargs = pc.add(pc.multiply(present, 2), 4) if present is not None else pa.array([4] * n, pa.int64())
-        head = pc.binary_join_element_wise("*", pc.cast(nargs, pa.string()), "\r\n" + _bulk(b"HSET").decode(), "")
+        head = pc.binary_join_element_wise("*", pc.cast(nargs, pa.string()), "\r\n" + bulk(b"HSET").decode(), "")
         return pc.binary_join_element_wise(head, key_resp, *pieces, "")
 
-    def _send_fresh(self, n: int, commands: Any) -> WriteResult:
-        conn = self.client.connection_pool.get_connection()
+    def _send_fresh(self, pool: Any, n: int, commands: Any) -> WriteResult:
+        conn = pool.get_connection()
         try:
             pending = 0
             step = CHUNK_ROWS * 4
             for start in range(0, n, step):
                 m = min(step, n - start)
-                conn.send_packed_command([_concat(commands.slice(start, m))], check_health=False)
+                conn.send_packed_command([concat(commands.slice(start, m))], check_health=False)
                 pending += m
                 if pending >= step * PIPELINE_CHUNKS:
-                    _drain_integer_replies(conn, pending)
+                    drain_integer_replies(conn, pending)
                     pending = 0
-            _drain_integer_replies(conn, pending)
+            drain_integer_replies(conn, pending)
         except BaseException:
             conn.disconnect()
             raise
         finally:
-            self.client.connection_pool.release(conn)
+            pool.release(conn)
         return WriteResult(n, 0)
 
     def commit_view(self, state: ViewState) -> None:
@@ -353,18 +416,19 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         deletes the old one's keys, so when the HGET still answers the reader's generation,
         every HMGET before it read that generation intact. The commands are packed here
         (their field list is fixed per request shape) and sent on a pooled connection.
+        On a cluster whose meta hash is on another node than the generation's slot, the
+        check is sent once the reads have answered: two round trips (see ``_fetch``).
         """
         layout = state.layout
         prefix = self.data_prefix(layout.name, state.generation).encode()
         fields = [b"__v", *(layout.feature_names[i].encode() for i in feature_idx)]
-        hmget_head = b"*%d\r\n" % (2 + len(fields)) + _bulk(b"HMGET")
-        fields_tail = b"".join(_bulk(f) for f in fields)
-        gen_check = b"*3\r\n" + _bulk(b"HGET") + _bulk(self._meta.encode()) + _bulk(f"gen:{layout.name}".encode())
+        hmget_head = b"*%d\r\n" % (2 + len(fields)) + bulk(b"HMGET")
+        fields_tail = b"".join(bulk(f) for f in fields)
+        gen_check = b"*3\r\n" + bulk(b"HGET") + bulk(self._meta.encode()) + bulk(f"gen:{layout.name}".encode())
         generation = str(state.generation).encode()
         kinds = layout.key_kinds
         feature_kinds = [layout.feature_kinds[i] for i in feature_idx]
         decoders = [_NUMBER.get(kind) or text_decoder(kind) for kind in feature_kinds]
-        pool = self.client.connection_pool
 
         def data_key(key: tuple[Any, ...]) -> bytes:
             if kinds == ("int",):  # the common single integer key: encode_key's text, without the per-part dispatch
@@ -373,7 +437,7 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
 
         def pack(keys: Sequence[tuple[Any, ...]]) -> tuple[bytes, int]:
             data_keys = [data_key(key) for key in keys]
-            return b"".join([*(hmget_head + _bulk(k) + fields_tail for k in data_keys), gen_check]), len(data_keys) + 1
+            return b"".join([hmget_head + bulk(k) + fields_tail for k in data_keys]), len(data_keys)
 
         def checked(replies: list[Any]) -> list[Any]:
             if replies.pop() != generation:
@@ -381,7 +445,7 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
             return replies
 
         def one(key: tuple[Any, ...]) -> Row:
-            r = checked(self._call(_round_trip, pool, *pack([key])))[0]
+            r = checked(self._fetch([(reader, *pack([key]))])[0])[0]
             if r[0] is None:
                 return None
             return int(r[0][:19]) - VERSION_SHIFT, [None if v is None else d(v) for d, v in zip(decoders, r[1:])]
@@ -402,19 +466,51 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
             return [None if r[0] is None else next(it) for r in entries]
 
         def many(keys: Sequence[tuple[Any, ...]]) -> Rows:
-            return unpack(self._call(_round_trip, pool, *pack(keys)))
+            return unpack(self._fetch([(reader, *pack(keys))])[0])
 
-        return RedisReader(many, one, pack, unpack)
+        reader = RedisReader(many, one, pack, unpack, prefix.decode(), gen_check)
+        return reader
 
     def read_views(self, requests: Sequence[tuple[Reader, Sequence[tuple[Any, ...]]]]) -> list[Rows]:
-        """Several views' reads packed into one round trip (their readers came from this store)."""
-        packs = [reader.pack(keys) for reader, keys in requests]  # type: ignore[attr-defined]
-        replies = self._call(_round_trip, self.client.connection_pool, b"".join(p for p, _ in packs), sum(n for _, n in packs))
-        out, start = [], 0
-        for (reader, _), (_, n) in zip(requests, packs):
-            out.append(reader.unpack(replies[start:start + n]))  # type: ignore[attr-defined]
-            start += n
-        return out
+        """Several views' reads packed into one round trip per node (their readers came from this store)."""
+        packs = [(reader, *reader.pack(keys)) for reader, keys in requests]  # type: ignore[attr-defined]
+        return [reader.unpack(replies) for (reader, _), replies in zip(requests, self._fetch(packs))]  # type: ignore[attr-defined]
+
+    def _fetch(self, packs: Sequence[tuple["RedisReader", bytes, int]]) -> list[list[Any]]:
+        """Per (reader, packed HMGETs, their count): the HMGET replies and then its generation check's.
+
+        A single Redis (or a cluster whose meta hash shares the node of every read slot) gets the
+        reads and checks in one round trip. Elsewhere on a cluster, the reads go to their slots'
+        nodes first (all sent, then all read), and the checks to the meta node only once every
+        read has answered: the check must run after the reads, and two nodes keep no order.
+        """
+        if not self.cluster:
+            replies = self._call(
+                redis_wire.round_trip, self.client.connection_pool,
+                b"".join(data + r.check for r, data, _ in packs), sum(n + 1 for _, _, n in packs),
+            )
+            return split(replies, [n + 1 for _, _, n in packs])
+        try:
+            return self._fetch_cluster(packs)
+        except ServiceUnavailable as exc:
+            import redis
+
+            if not isinstance(exc.__cause__, redis.exceptions.MovedError):
+                raise
+            return self._fetch_cluster(packs)  # reads are safe to repeat, on the slot's new node
+
+    def _fetch_cluster(self, packs: Sequence[tuple["RedisReader", bytes, int]]) -> list[list[Any]]:
+        meta_pool = self._pool(self._meta)
+        pools = [self._pool(r.slot_key) for r, _, _ in packs]
+        if all(p is meta_pool for p in pools):
+            replies = self._call(
+                redis_wire.round_trip, meta_pool,
+                b"".join(data + r.check for r, data, _ in packs), sum(n + 1 for _, _, n in packs),
+            )
+            return split(replies, [n + 1 for _, _, n in packs])
+        data_replies = self._call(redis_wire.round_trips, [(pool, data, n) for pool, (_, data, n) in zip(pools, packs)])
+        checks = self._call(redis_wire.round_trip, meta_pool, b"".join(r.check for r, _, _ in packs), len(packs))
+        return [replies + [check] for replies, check in zip(data_replies, checks)]
 
     def view_states(self) -> dict[str, ViewState]:
         raw = self._call(self.client.hgetall, self._meta)
@@ -456,67 +552,7 @@ def _decode_text_column(kind: str, col: Sequence[Any]) -> list[Any]:
 class RedisReader(Reader):
     """A Reader whose commands can also be packed with other views' into one round trip."""
 
-    pack: Callable[[Sequence[tuple[Any, ...]]], tuple[bytes, int]]  # keys -> (commands, replies)
-    unpack: Callable[[list[Any]], Rows]  # those replies -> rows
-
-
-def _round_trip(pool: Any, packed: bytes, replies: int) -> list[Any]:
-    """Send packed commands on a pooled connection and read their replies. An error reply is
-    raised by ``read_response``; the connection, with replies left unread, is then dropped."""
-    conn = pool.get_connection()
-    try:
-        conn.send_packed_command([packed], check_health=False)
-        return [conn.read_response() for _ in range(replies)]
-    except BaseException:
-        conn.disconnect()
-        raise
-    finally:
-        pool.release(conn)
-
-
-def _drain_integer_replies(conn: Any, n: int) -> None:
-    """Consume ``n`` one-line replies (``:<int>`` from HSET) straight off the socket.
-
-    Parsing 10^6 replies one by one in Python costs more than encoding the commands;
-    each HSET reply is exactly one CRLF-terminated line, so counting lines is enough,
-    and an error reply (a line starting with ``-``) is raised as such.
-    """
-    import redis
-
-    if n <= 0:
-        return
-    sock = conn._sock
-    received = bytearray()
-    lines = 0
-    while lines < n:
-        data = sock.recv(1 << 20)
-        if not data:
-            raise redis.ConnectionError("Redis closed the connection during a write")
-        lines += data.count(b"\n")
-        received += data
-    if received.startswith(b"-") or b"\n-" in received:
-        start = received.index(b"-") if received.startswith(b"-") else received.index(b"\n-") + 1
-        raise redis.ResponseError(received[start:received.index(b"\r\n", start)].decode(errors="replace"))
-
-
-def _bulk(b: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(b), b)
-
-
-def _resp_pieces(col: Any) -> Any:
-    """Each value as a RESP bulk string, ``$<len>\\r\\n<value>\\r\\n``, in one Arrow kernel pass."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    length = pc.cast(pc.binary_length(col), pa.string())
-    return pc.binary_join_element_wise("$", length, "\r\n", col, "\r\n", "")
-
-
-def _concat(arr: Any) -> memoryview:
-    """The bytes of a string array's values, back to back, without a Python loop."""
-    import numpy as np
-
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset: arr.offset + len(arr) + 1]
-    start, end = int(offsets[0]), int(offsets[-1])
-    return memoryview(bufs[2])[start:end]
+    pack: Callable[[Sequence[tuple[Any, ...]]], tuple[bytes, int]]  # keys -> (HMGETs, their count)
+    unpack: Callable[[list[Any]], Rows]  # their replies, then the generation check's -> rows
+    slot_key: str  # a key in the slot of every key this reader reads (its generation's data prefix)
+    check: bytes  # the HGET of the view's live generation, sent after the reads

@@ -1,5 +1,6 @@
 """The Redis store's sync locks (see :mod:`featurewarehouse.online.locks`): a key per view,
-``<prefix>:lock:<view>``, holding its owner's JSON, with a TTL; only its owner renews or
+``<prefix>:lock:<view>`` (on a Redis Cluster ``<prefix>:lock:{<prefix>:meta}:<view>``,
+in the meta hash's slot), holding its owner's JSON, with a TTL; only its owner renews or
 deletes it (compare-and-set scripts).
 
 Mixed into :class:`~featurewarehouse.online.redis.RedisOnlineStore`, whose ``client``,
@@ -33,11 +34,15 @@ LOCK_SCRIPTS = (("renew", _RENEW_LUA), ("release", _RELEASE_LUA), ("take_over", 
 class RedisLocks:
     prefix: str
     url: str
+    cluster: bool
     client: Any
     _locks: dict[str, str]  # view -> the value of the lock this instance holds
     _scripts: dict[str, Any]
 
     def _lock_key(self, view: str) -> str:
+        if self.cluster:
+            # tagged with the meta hash's name: the commit script reads both, so both share its slot
+            return f"{self.prefix}:lock:{{{self.prefix}:meta}}:{view}"
         return f"{self.prefix}:lock:{view}"
 
     def acquire_view_lock(self, view: str, owner: Any, ttl: float) -> tuple[bool, Any]:
