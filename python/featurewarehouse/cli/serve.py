@@ -45,6 +45,8 @@ def register(app: typer.Typer) -> None:
             None, "--token-file", envvar="FW_SERVE_TOKEN_FILE",
             help="YAML/JSON file of bearer tokens, each scoped to feature services and views (docs/serving.md). "
                  "Tokens are never taken on the command line."),
+        workers: int = typer.Option(1, "--workers", min=1, envvar="FW_SERVE_WORKERS",
+                                    help="Server processes sharing the port (one core each); each logs to its own files."),
         insecure: bool = typer.Option(False, "--insecure", help="Serve a non-loopback --host without any token (loudly)."),
         project_dir: Optional[Path] = options.ProjectDir,
         profiles_dir: Optional[Path] = options.ProfilesDir,
@@ -80,10 +82,19 @@ def register(app: typer.Typer) -> None:
         config = options.resolve(project_dir, profiles_dir, target, store)
         check_bindable(host, port)
         log_path = str(log_to) if log_to else (str(config.feature_log_path) if log else None)
-        app = app_from_config(
-            config, store_url=store, log_to=log_path, log_sample_rate=log_sample_rate, max_entities=max_entities,
-            max_body_bytes=limits.max_body_bytes, token="", tokens=tokens,
-        )
+
+        def make_app():
+            return app_from_config(
+                config, store_url=store, log_to=log_path, log_sample_rate=log_sample_rate, max_entities=max_entities,
+                max_body_bytes=limits.max_body_bytes, token="", tokens=tokens,
+            )
+
+        # built once in the parent as well: a bad store URL or setting fails here, before any worker starts
+        app = make_app() if workers == 1 else None
+        if workers > 1:
+            from featurewarehouse.serving.http import check_app_config
+
+            check_app_config(config, store_url=store, log_to=log_path, max_entities=max_entities)
         info(f"serving {redact_url(store or config.online_store)} on http://{host}:{port}  (OpenAPI: /docs, health: /health)")
         if log_path:
             info(f"logging {log_sample_rate:.0%} of requests to {log_path}")
@@ -100,4 +111,10 @@ def register(app: typer.Typer) -> None:
             warn(f"--max-connections lowered to {cap}: the open-files limit is {server_limits.descriptor_limit()} "
                  f"(raise it with `ulimit -n`)")
         tune_gc_for_serving()
-        server_limits.run(app, host=host, port=port, limits=limits)
+        if workers == 1:
+            server_limits.run(app, host=host, port=port, limits=limits)
+            return
+        from featurewarehouse.serving.workers import run_workers
+
+        info(f"{workers} worker processes share the port")
+        run_workers(make_app, host=host, port=port, limits=limits, workers=workers)

@@ -308,6 +308,22 @@ def app_from_config(
                       log_sink=sink)
 
 
+def check_app_config(config: Any, *, store_url: str | None, log_to: str | None, max_entities: int) -> None:
+    """What :func:`app_from_config` would refuse, checked without building the app (and its log writer)."""
+    from pathlib import Path
+
+    from featurewarehouse.serving.client import OnlineClient
+
+    if max_entities < 1:
+        raise ConfigError(f"--max-entities must be at least 1, got {max_entities}")
+    OnlineClient.from_config(config, store_url=store_url).close()
+    if log_to:
+        try:
+            Path(log_to).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the feature log directory {log_to}: {exc}") from exc
+
+
 def tune_gc_for_serving() -> None:
     """For a process that only serves: collect young objects 70x less often.
 
