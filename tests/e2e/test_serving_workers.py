@@ -79,3 +79,45 @@ def test_two_workers_answer_and_sigterm_flushes_every_log(tmp_path):
     # files are named fw-log-<time>-<pid>-<seq>: both workers served and wrote their own
     pids = {f.name.split("-")[-2] for f in files}
     assert len(pids) == 2, [f.name for f in files]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rpartition(")")[2].split()[1] == str(pid):
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def test_a_dead_worker_stops_the_others_and_the_server_exits_3(tmp_path):
+    from featurewarehouse.online.base import open_store
+    from test_serving_http import fill
+
+    store = f"sqlite:///{tmp_path / 'online.db'}"
+    fill(open_store(store))
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
+                             "--port", str(port), "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 60
+        while len(workers := _children(proc.pid)) < 2:
+            assert time.time() < deadline and proc.poll() is None, proc.communicate(timeout=5)
+            time.sleep(0.1)
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, err
+    assert f"worker {workers[0]} exited with -9" in err
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}")], "a worker outlived the server"
