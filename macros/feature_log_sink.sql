@@ -26,6 +26,7 @@
         ('value', 'varchar'),
         ('status', 'varchar'),
         ('event_ts', 'timestamp'),
+        ('feature_service', 'varchar'),
     ]) }}
 {%- endmacro %}
 
@@ -41,6 +42,10 @@
         {%- for name, type in featurewarehouse.fw_feature_log_columns() %}
             {{ name }} {{ type }}{{ "," if not loop.last }}
         {%- endfor %}
-        )
+        );
+        {#- a table created before a column joined the contract gets it (null in the rows it holds) #}
+        {%- for name, type in featurewarehouse.fw_feature_log_columns() %}
+        alter table {{ relation }} add column if not exists {{ name }} {{ type }};
+        {%- endfor %}
     {%- endif -%}
 {%- endmacro %}

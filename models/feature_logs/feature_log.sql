@@ -16,7 +16,19 @@
 
 with logged as (
 
-{%- if has_logs %}
+{%- if has_logs and target.type == 'duckdb' %}
+
+    -- by name, over an empty row of every contract column: files written before a column
+    -- existed (feature_service) read it as null
+    select
+    {%- for name, type in featurewarehouse.fw_feature_log_columns() %}
+        cast(null as {{ type }}) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    where 1 = 0
+    union all by name
+    select * from {{ log_source }}
+
+{%- elif has_logs %}
 
     select * from {{ log_source }}
 

@@ -63,19 +63,25 @@ class FeatureStore:
 
     def get_online_features(
         self,
-        features: Sequence[str],
-        entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        features: Sequence[str] | str | None = None,
+        entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]] = (),
         *,
+        feature_service: str | None = None,
         full_feature_names: bool = False,
     ) -> Any:
-        """The latest values of ``features`` for each entity row, from the project's online store
-        (``FW_ONLINE_STORE`` or ``vars.fw.online_store``), as Feast's SDK returns them:
-        ``.to_dict()``, ``.to_df()``; each value comes with a status and an event timestamp."""
+        """The latest values of ``features`` (or of ``feature_service``'s) for each entity row, from the
+        project's online store (``FW_ONLINE_STORE`` or ``vars.fw.online_store``), as Feast's SDK returns
+        them: ``.to_dict()``, ``.to_df()``; each value comes with a status and an event timestamp.
+
+        As in Feast, ``features`` may instead name a feature service (a string, not a list)."""
         if self._online is None:
             from featurewarehouse.serving.client import OnlineClient
 
             self._online = OnlineClient.from_config(self.config)
-        return self._online.get_online_features(list(features), entity_rows, full_feature_names=full_feature_names)
+        if isinstance(features, str) and feature_service is None:  # Feast's SDK takes a FeatureService in place of the list
+            features, feature_service = None, features
+        return self._online.get_online_features(None if features is None else list(features), entity_rows,
+                                                full_feature_names=full_feature_names, feature_service=feature_service)
 
     def _rendered(self, features: Sequence[str], full_feature_names: bool) -> list[str]:
         key = (tuple(features), bool(full_feature_names))

@@ -201,7 +201,11 @@ BAD_REQUESTS = [
      413, "at most 5"),
     ("typo in field", {"features": ["customer_spend_features:txn_count_7d"], "entitys": {"customer_id": [1]}},
      422, "unknown field 'entitys': did you mean 'entities'"),
-    ("feature service", {"feature_service": "fraud_v1", "entities": {"customer_id": [1]}}, 422, "feature service 'fraud_v1' is not declared"),
+    ("feature service without registry", {"feature_service": "fraud_v1", "entities": {"customer_id": [1]}}, 422,
+     "feature service 'fraud_v1' cannot be resolved: the project's registry has not been built"),
+    ("service and features", {"feature_service": "fraud_v1", "features": ["customer_spend_features:txn_count_7d"],
+                              "entities": {"customer_id": [1]}}, 422, "both \"features\" and feature service 'fraud_v1'"),
+    ("service not a name", {"feature_service": 3, "entities": {"customer_id": [1]}}, 422, "must be a name"),
     ("full names null", {"features": ["customer_spend_features:txn_count_7d"], "entities": {"customer_id": [1]},
                          "full_feature_names": None}, 422, "true or false"),
     ("version metadata not bool", {"features": ["customer_spend_features:txn_count_7d"], "entities": {"customer_id": [1]},
@@ -252,7 +256,8 @@ def test_openapi_page_documents_the_endpoint(http):
     schema = http.get("/openapi.json").json()
     op = schema["paths"]["/get-online-features"]["post"]
     body = op["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["required"]) == {"features", "entities"}
+    assert set(body["required"]) == {"entities"}
+    assert body["anyOf"] == [{"required": ["features"]}, {"required": ["feature_service"]}]
     assert {"200", "400", "413", "422"} <= set(op["responses"])
     assert http.get("/docs").status_code == 200
 

@@ -2,7 +2,8 @@
 
     <feast-venv>/bin/python feast_driver.py <repo_dir> <cases.json>
 
-Each case is ``{"features": [...], "entity_rows": [...], "full_feature_names": bool}``;
+Each case is ``{"features": [...], "entity_rows": [...], "full_feature_names": bool}``, or names
+``"feature_service"`` instead of ``features`` (passed as a Feast ``FeatureService``, as Feast users do);
 prints one JSON line per case: ``{"dict": to_dict(), "df_columns": [...]}`` or
 ``{"error_class": ..., "error_module": ..., "message": ...}``.
 """
@@ -11,7 +12,7 @@ import sys
 
 
 def main() -> None:
-    from feast import FeatureStore
+    from feast import FeatureService, FeatureStore
 
     repo, cases_path = sys.argv[1], sys.argv[2]
     store = FeatureStore(repo_path=repo)
@@ -20,7 +21,9 @@ def main() -> None:
     for case in cases:
         try:
             response = store.get_online_features(
-                features=case["features"],
+                # only the name travels (the remote store sends feature_service), so no Feast registry entry is needed
+                features=FeatureService(name=case["feature_service"], features=[]) if "feature_service" in case
+                else case["features"],
                 entity_rows=case["entity_rows"],
                 full_feature_names=case.get("full_feature_names", False),
             )

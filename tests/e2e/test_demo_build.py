@@ -28,7 +28,7 @@ USD_RATE = {cur: rate for cur, rate, _ in COUNTRIES.values()}
 WINDOWS = {"1h": pd.Timedelta(hours=1), "24h": pd.Timedelta(hours=24),
            "7d": pd.Timedelta(days=7), "30d": pd.Timedelta(days=30)}
 FEATURE_LOG_COLUMNS = ["request_id", "served_at", "row_index", "entity_keys", "feature_view",
-                       "feature_name", "value", "status", "event_ts"]
+                       "feature_name", "value", "status", "event_ts", "feature_service"]
 
 
 @pytest.fixture(scope="module")

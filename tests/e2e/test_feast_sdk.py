@@ -80,22 +80,33 @@ def _fill(url: str) -> None:
     store.close()
 
 
-@pytest.fixture(scope="module")
-def feast(tmp_path_factory):
-    """(feast python, feast repo dir) with `fwctl serve` running behind the repo's remote online store."""
-    python = _feast_python()
-    tmp = tmp_path_factory.mktemp("feast")
+SERVICES = (("fraud_model", ("customer_spend_features:txn_count_7d", "merchant_risk_features:*")),)
+SECRET = "feast-sdk-test-token-0001"
+
+
+def _project(tmp: Path) -> Path:
+    """A project whose registry declares the feature services (what `fwctl registry build` writes)."""
+    from featurewarehouse.registry.model import FeatureService, Registry
+
+    project = tmp / "project"
+    (project / "target").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    registry = Registry(entities=(), feature_views=(), feature_services=tuple(FeatureService(n, f) for n, f in SERVICES))
+    (project / "target" / "fw_registry.json").write_text(json.dumps(registry.to_dict()))
+    return project
+
+
+def _serve(tmp: Path, extra: list[str], auth: str = ""):
+    """(fwctl serve process, feast repo dir) for the filled store and _project; ``auth``: feature_store.yaml's auth section."""
     store = f"sqlite:///{tmp / 'online.db'}"
     _fill(store)
-    project = tmp / "project"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    project = _project(tmp)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
     proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
-                             "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--port", str(port), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 30
     while True:
         try:
@@ -116,18 +127,45 @@ def feast(tmp_path_factory):
         "online_store:\n"
         "  type: remote\n"
         f"  path: http://127.0.0.1:{port}\n"
-        "entity_key_serialization_version: 3\n"
+        "entity_key_serialization_version: 3\n" + auth
     )
-    yield python, repo
+    return proc, repo
+
+
+def _stop(proc) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(30)
 
 
-def run_cases(feast, cases: list[dict]) -> list[dict]:
+@pytest.fixture(scope="module")
+def feast(tmp_path_factory):
+    """(feast python, feast repo dir) with `fwctl serve` running behind the repo's remote online store."""
+    python = _feast_python()
+    proc, repo = _serve(tmp_path_factory.mktemp("feast"), [])
+    yield python, repo
+    _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def feast_with_token(tmp_path_factory):
+    """The same, behind a token file: the token reads the fraud_model service only; Feast sends it as a bearer token."""
+    python = _feast_python()
+    tmp = tmp_path_factory.mktemp("feast-token")
+    tokens = tmp / "tokens.yml"
+    tokens.write_text(json.dumps({"tokens": [{"name": "fraud", "token": SECRET, "services": ["fraud_model"],
+                                              "scopes": ["read"]}]}))
+    # Feast's client sends `Authorization: Bearer <token>` from its oidc auth config's token_env_var
+    proc, repo = _serve(tmp, ["--token-file", str(tokens)], "auth:\n  type: oidc\n  token_env_var: FW_TEST_FEAST_TOKEN\n")
+    yield python, repo
+    _stop(proc)
+
+
+def run_cases(feast, cases: list[dict], env: dict | None = None) -> list[dict]:
     python, repo = feast
     path = repo / "cases.json"
     path.write_text(json.dumps(cases))
-    result = subprocess.run([str(python), str(DRIVER), str(repo), str(path)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([str(python), str(DRIVER), str(repo), str(path)], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, **(env or {})})
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
@@ -141,12 +179,15 @@ SEVERAL = {
 }
 WILDCARD_FULL_NAMES = {"features": ["customer_spend_features:*"], "entity_rows": [{"customer_id": 1}], "full_feature_names": True}
 UNKNOWN = {"features": ["customer_spend_features:txn_cnt_7d"], "entity_rows": [{"customer_id": 1}]}
+SERVICE = {"feature_service": "fraud_model", "entity_rows": [{"customer_id": 1, "merchant_id": 7}]}
+SERVICE_VALUES = {"customer_id": [1], "merchant_id": [7], "txn_count_7d": [3], "chargeback_rate_90d": [0.25]}
 
 
 @pytest.fixture(scope="module")
 def results(feast):
     """Every case in one SDK process (Feast's import costs seconds)."""
-    return dict(zip(["single", "several", "full_names", "unknown"], run_cases(feast, [SINGLE, SEVERAL, WILDCARD_FULL_NAMES, UNKNOWN])))
+    return dict(zip(["single", "several", "full_names", "unknown", "service"],
+                    run_cases(feast, [SINGLE, SEVERAL, WILDCARD_FULL_NAMES, UNKNOWN, SERVICE])))
 
 
 def test_single_view(results):
@@ -180,6 +221,15 @@ def test_an_unknown_feature_raises_feasts_error_with_our_message(results):
     assert "did you mean 'txn_count_7d'" in r["message"], r
 
 
-def test_feature_service():
-    pytest.skip("feature services are not declared on this branch (the metadata contract helper adds them); "
-                "fwctl serve refuses feature_service with FeatureServiceNotFoundException until then")
+def test_feature_service(results):
+    assert results["service"].get("dict") == SERVICE_VALUES, results["service"]
+
+
+def test_with_a_token_feasts_sdk_reads_its_service_and_nothing_else(feast_with_token):
+    with_token, outside_scope, wrong = (
+        run_cases(feast_with_token, [SERVICE, SINGLE], env={"FW_TEST_FEAST_TOKEN": SECRET})
+        + run_cases(feast_with_token, [SERVICE], env={"FW_TEST_FEAST_TOKEN": "not-the-token"}))
+    assert with_token.get("dict") == SERVICE_VALUES, with_token
+    assert "token 'fraud' may not read feature view(s) merchant_risk_features" in outside_scope.get("message", ""), outside_scope
+    assert "wrong bearer token" in wrong.get("message", ""), wrong
+    assert SECRET not in json.dumps([outside_scope, wrong])

@@ -62,6 +62,12 @@ def test_demo_syncs_and_serves(tmp_path, monkeypatch, capsys):
     frame = online.to_df()
     assert list(frame.columns) == ["customer_id", "txn_count_7d"] and len(frame) == 2
     assert online.statuses[1] == ("PRESENT", "NOT_FOUND")
+    # a feature service, by keyword or (Feast's habit) in place of the list: the same as its refs
+    rows = [{"customer_id": row["customer_id"], "merchant_id": 1}]
+    refs = list(store.registry.service("fraud_model").features)
+    by_refs = store.get_online_features(features=refs, entity_rows=rows).to_dict()
+    assert store.get_online_features(feature_service="fraud_model", entity_rows=rows).to_dict() == by_refs
+    assert store.get_online_features("fraud_model", rows).to_dict() == by_refs
     store.close()
 
     again = sync_online(config)

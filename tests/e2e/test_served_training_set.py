@@ -154,3 +154,41 @@ def test_the_scoring_window_follows_the_ttl_in_the_yaml(built):
     run_dbt(config, ["compile", "-s", "served_training_set"], quiet=True)
     compiled = next(config.target_path.glob("compiled/**/served_training_set.sql")).read_text()
     assert "interval '600 seconds'" in compiled and "interval '300 seconds'" not in compiled
+
+
+def test_feature_log_records_the_service_and_reads_old_files_as_null(built, tmp_path, monkeypatch):
+    """A feature-service request's rows carry its name; files written before the column existed load (null)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from featurewarehouse.dbt import run_dbt
+    from featurewarehouse.serving.log_format import log_schema
+    from featurewarehouse.serving.logging import FeatureLogSink
+
+    config, _ = built
+    logs = tmp_path / "logs"
+    served_at = dt.datetime(2025, 4, 1, 12, 0, 0)
+    with FeatureLogSink(logs) as sink:
+        result = Served(("customer_id", "txn_count_1h"), ((1,), (2,)), (("PRESENT",), ("PRESENT",)), ((None,), (None,)))
+        sink.log(result, ["customer_txn_features:txn_count_1h"], request_id="svc", served_at=served_at,
+                 feature_service="fraud_model")
+        sink.log(result, ["customer_txn_features:txn_count_1h"], request_id="refs", served_at=served_at)
+    old = pa.schema([f for f in log_schema() if f.name != "feature_service"])
+    pq.write_table(pa.Table.from_pylist([{
+        "request_id": "old", "served_at": served_at, "row_index": 0, "entity_keys": '{"customer_id":1}',
+        "feature_view": "customer_txn_features", "feature_name": "txn_count_1h", "value": "2", "status": "PRESENT",
+        "event_ts": None}], schema=old), logs / "fw-log-old.parquet")
+
+    monkeypatch.setenv("FW_FEATURE_LOG_PATH", str(logs))
+    run_dbt(config, ["run", "--select", "feature_log"], quiet=True)
+    got = _query(config, "select request_id, feature_service from feature_log order by request_id")
+    assert got == [{"request_id": "old", "feature_service": None}, {"request_id": "refs", "feature_service": None},
+                   {"request_id": "svc", "feature_service": "fraud_model"}]
+    # only files from before the column: it is still there, null (DuckDB's union_by_name alone would not add it)
+    only_old = tmp_path / "only_old"
+    only_old.mkdir()
+    (logs / "fw-log-old.parquet").rename(only_old / "fw-log-old.parquet")
+    monkeypatch.setenv("FW_FEATURE_LOG_PATH", str(only_old))
+    run_dbt(config, ["run", "--select", "feature_log"], quiet=True)
+    assert _query(config, "select request_id, feature_service from feature_log") == [
+        {"request_id": "old", "feature_service": None}]

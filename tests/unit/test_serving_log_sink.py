@@ -63,6 +63,7 @@ def test_rows_follow_the_contract_schema(tmp_path):
         "value": "3",
         "status": "PRESENT",
         "event_ts": T0.replace(tzinfo=None),
+        "feature_service": None,  # named by refs, not by a service
     }
     missing = rows[1]
     assert (missing["row_index"], missing["value"], missing["status"], missing["event_ts"]) == (1, None, "NOT_FOUND", None)

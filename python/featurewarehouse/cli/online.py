@@ -81,19 +81,26 @@ def register(app: typer.Typer) -> None:
     @app.command("get-online")
     def get_online_cmd(
         entity: List[str] = typer.Option(..., "--entity", "-e", help="A join key and value, e.g. customer_id=42 (repeatable; repeat a key for more rows)."),
-        feature: List[str] = typer.Option(..., "--feature", "-f", help="view:feature or view:* (repeatable)."),
+        feature: Optional[List[str]] = typer.Option(None, "--feature", "-f", help="view:feature or view:* (repeatable)."),
+        feature_service: Optional[str] = typer.Option(
+            None, "--feature-service", help="A feature service of the project (vars.fw.feature_services), instead of --feature."),
         full_feature_names: bool = typer.Option(False, "--full-feature-names", help="Name columns view__feature."),
         store: Optional[str] = options.Store,
         json_out: bool = options.Json,
         project_dir: Optional[Path] = options.ProjectDir,
     ) -> None:
-        """Read features for entities from the online store (no dbt project needed with --store)."""
+        """Read features for entities from the online store (no dbt project needed with --store and --feature)."""
         from featurewarehouse.cli.output import print_json, print_table
+        from featurewarehouse.errors import ConfigError
 
+        if bool(feature) == bool(feature_service):
+            raise ConfigError("pass --feature (repeatable) or --feature-service, one of them",
+                              hint="e.g. --feature customer_spend_features:* or --feature-service fraud_model")
         client = _client(project_dir, store)
         try:
             rows = parse_entities(entity, client)
-            result = client.get_online_features(feature, rows, full_feature_names=full_feature_names)
+            result = client.get_online_features(feature or None, rows, full_feature_names=full_feature_names,
+                                                feature_service=feature_service)
         finally:
             client.close()
         if json_out:

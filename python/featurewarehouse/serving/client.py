@@ -237,13 +237,35 @@ class OnlineClient:
         return _Plan(tuple(views), keys, refs, tuple(name for vp in views for name in vp.out_names))
 
     # ---- reads ------------------------------------------------------------
+    def service(self, name: str) -> Any:
+        """The project's feature service ``name`` (``vars.fw.feature_services``), from the registry."""
+        if self.registry is None:
+            raise ConfigError(
+                f"feature service {name!r} cannot be resolved: the project's registry has not been built",
+                hint="run `fwctl registry build` in the project, then restart the server",
+            )
+        return self.registry.service(name)
+
+    def features_of(self, features: Sequence[Any] | None, feature_service: str | None) -> tuple[Any, Any]:
+        """(the refs to read, the FeatureService or None): ``features`` or a service's, never both."""
+        if feature_service is None:
+            return features, None
+        if features:
+            raise ConfigError(f"both features and feature_service {feature_service!r} are given",
+                              hint="name the features or the feature service, not both")
+        service = self.service(feature_service)
+        return service.features, service
+
     def get_online_features(
         self,
-        features: Sequence[str],
+        features: Sequence[str] | None,
         entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
         full_feature_names: bool = False,
+        *,
+        feature_service: str | None = None,
     ) -> OnlineFeatures:
-        """Values, statuses and event timestamps of ``features`` for each entity row."""
+        """Values, statuses and event timestamps of ``features`` (or of ``feature_service``'s) for each entity row."""
+        features, service = self.features_of(features, feature_service)
         columns = _entity_columns(entity_rows)
         for _ in range(3):
             plan = self._plan(features, full_feature_names)
@@ -254,7 +276,11 @@ class OnlineClient:
                 self._refresh()
                 continue
             if self.logger is not None:
-                self.logger.log(result, result.feature_refs)
+                if service is None:
+                    self.logger.log(result, result.feature_refs)
+                elif service.logging.get("enabled", True):
+                    self.logger.log(result, result.feature_refs, feature_service=service.name,
+                                    sample_rate=service.logging.get("sample_rate"))
             return result
         raise ConfigError(
             f"the data in the online store {redact_url(self.store.url)} does not match its stored definitions ({stale})",

@@ -21,7 +21,6 @@ the pydantic models there only document the wire format in the OpenAPI schema.
 """
 from __future__ import annotations
 
-import hmac
 import os
 from typing import Any
 
@@ -29,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact, redact_url
+from featurewarehouse.serving.auth import TOKEN_ENV, Denied, TokenSet
 from featurewarehouse.serving.limits import ServerLimits
 from featurewarehouse.serving.logging import request_ids
 from featurewarehouse.serving.wire import (  # noqa: F401  (parse_request, feast_json, _dumps: the wire API)
@@ -44,7 +44,6 @@ from featurewarehouse.serving.wire import (  # noqa: F401  (parse_request, feast
     request_schema,
 )
 
-TOKEN_ENV = "FW_SERVE_TOKEN"
 DEFAULT_MAX_ENTITIES = 1000
 DEFAULT_MAX_BODY_BYTES = ServerLimits.max_body_bytes
 
@@ -87,13 +86,15 @@ def create_app(
     max_entities: int = DEFAULT_MAX_ENTITIES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     token: str | None = None,
+    tokens: TokenSet | None = None,
     log_sink: Any = None,
     threadpool: bool = False,
 ) -> FastAPI:
     """Build the feature server around an ``OnlineClient``.
 
-    ``token``: when set (default: env ``FW_SERVE_TOKEN``), ``/get-online-features``
-    needs ``Authorization: Bearer <token>``. ``log_sink``: a ``FeatureLogSink`` that
+    ``tokens``: the bearer tokens ``/get-online-features`` accepts, each scoped to
+    services and views (:mod:`featurewarehouse.serving.auth`); ``token``: one secret
+    that reads everything (default: env ``FW_SERVE_TOKEN``; ``""``: none). ``log_sink``: a ``FeatureLogSink`` that
     receives every served response (it samples and writes off the request path).
     ``threadpool``: run the online read in Starlette's thread pool instead of on
     the event loop (the read is a sub-millisecond blocking call; on the event loop
@@ -101,9 +102,11 @@ def create_app(
     """
     from contextlib import asynccontextmanager
 
-    if token is None:
-        token = os.environ.get(TOKEN_ENV) or None
-    expected = f"Bearer {token}".encode() if token else None
+    if tokens is None:
+        if token is None:
+            token = os.environ.get(TOKEN_ENV) or None
+        tokens = TokenSet.from_secret(token) if token else None
+    expected = tokens is not None
     next_request_id = request_ids()
 
     @asynccontextmanager
@@ -127,10 +130,21 @@ def create_app(
     app.state.client = client
     app.state.log_sink = log_sink
 
-    def serve(raw: bytes, request_id: str) -> Response:
+    def serve(raw: bytes, request_id: str, caller: Any) -> Response:
+        service = None
         try:
-            features, entities, full = parse_request(raw, max_entities=max_entities)
+            features, entities, full, service_name = parse_request(raw, max_entities=max_entities)
+            if service_name is not None:
+                try:
+                    service = client.service(service_name)
+                except FwError as exc:
+                    return _error(422, exc.message, exc.hint, feast_class="FeatureServiceNotFoundException")
+                features = service.features
+            if caller is not None:
+                tokens.authorize(caller, features, service_name)
             result = client.get_online_features(features, entities, full_feature_names=full)
+        except Denied as exc:
+            return _error(exc.status, exc.detail, exc.hint, feast_class="FeastPermissionError")
         except RequestError as exc:
             return _error(exc.status, exc.detail, exc.hint, feast_class=exc.feast_class)
         except ServiceUnavailable as exc:
@@ -138,10 +152,14 @@ def create_app(
         except FwError as exc:  # unknown features, wrong key names or types: the caller's to fix
             return _error(422, exc.message, exc.hint)
         payload = feast_json(result)
-        if log_sink is not None:
+        if log_sink is not None and (service is None or service.logging.get("enabled", True)):
             try:
                 # the encoded bytes: one object, cheap to hold and forward, converted in bulk off the request path
-                log_sink.log(result, result.feature_refs, request_id=request_id, payload=payload)
+                if service is None:
+                    log_sink.log(result, result.feature_refs, request_id=request_id, payload=payload)
+                else:  # the service's own sample rate; its name goes into every logged row
+                    log_sink.log(result, result.feature_refs, request_id=request_id, payload=payload,
+                                 feature_service=service.name, sample_rate=service.logging.get("sample_rate"))
             except FwError:
                 pass  # never fail a served request because of its log entry
         return Response(payload, media_type="application/json", headers={"x-request-id": request_id})
@@ -152,7 +170,8 @@ def create_app(
     responses = {
         200: {"model": GetOnlineFeaturesResponse, "description": "One result per feature name."},
         400: feast_error("Malformed JSON or an empty body."),
-        401: feast_error("Missing or wrong bearer token (when the server has one)."),
+        401: feast_error("Missing or wrong bearer token (when the server has tokens)."),
+        403: feast_error("The token may not read the feature service or views asked for."),
         413: feast_error("Too many entity rows, or a body that is too large."),
         422: feast_error("Unknown features, wrong join-key names or types, empty lists."),
         500: feast_error("A bug in the server (never bad input)."),
@@ -175,11 +194,13 @@ def create_app(
         response_class=Response,
     )
     async def get_online_features(request: Request) -> Response:
-        if expected is not None:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                return _error(401, "missing or wrong bearer token", f"send Authorization: Bearer <token> (env {TOKEN_ENV})",
-                              headers={"www-authenticate": "Bearer"})
+        caller = None
+        if expected:
+            try:
+                caller = tokens.authenticate(request.headers.get("authorization", ""))
+            except Denied as exc:
+                return _error(exc.status, exc.detail, exc.hint, headers={"www-authenticate": "Bearer"},
+                              feast_class="FeastPermissionError")
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
             return _too_large(f"the request body has {length} bytes; the limit is {max_body_bytes}")
@@ -192,8 +213,8 @@ def create_app(
         if threadpool:
             from starlette.concurrency import run_in_threadpool
 
-            return await run_in_threadpool(serve, raw, request_id)
-        return serve(raw, request_id)
+            return await run_in_threadpool(serve, raw, request_id, caller)
+        return serve(raw, request_id, caller)
 
     # The FastAPI route above documents the endpoint (OpenAPI); requests are served by a plain
     # Starlette route in front of it, which skips FastAPI's per-request dependency machinery
@@ -269,8 +290,9 @@ def app_from_config(
     max_entities: int = DEFAULT_MAX_ENTITIES,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     token: str | None = None,
+    tokens: TokenSet | None = None,
 ) -> FastAPI:
-    """The server for a project: its online store and registry, optional logging."""
+    """The server for a project: its online store and registry, optional logging and tokens."""
     from featurewarehouse.serving.client import OnlineClient
 
     if max_entities < 1:
@@ -282,7 +304,24 @@ def app_from_config(
 
         # conversion and Parquet writing in a child process: off the server's GIL
         sink = FeatureLogSink(log_to, sample_rate=log_sample_rate, converter="process")
-    return create_app(client, max_entities=max_entities, max_body_bytes=max_body_bytes, token=token, log_sink=sink)
+    return create_app(client, max_entities=max_entities, max_body_bytes=max_body_bytes, token=token, tokens=tokens,
+                      log_sink=sink)
+
+
+def check_app_config(config: Any, *, store_url: str | None, log_to: str | None, max_entities: int) -> None:
+    """What :func:`app_from_config` would refuse, checked without building the app (and its log writer)."""
+    from pathlib import Path
+
+    from featurewarehouse.serving.client import OnlineClient
+
+    if max_entities < 1:
+        raise ConfigError(f"--max-entities must be at least 1, got {max_entities}")
+    OnlineClient.from_config(config, store_url=store_url).close()
+    if log_to:
+        try:
+            Path(log_to).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the feature log directory {log_to}: {exc}") from exc
 
 
 def tune_gc_for_serving() -> None:

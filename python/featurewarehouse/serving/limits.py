@@ -208,3 +208,12 @@ def run(app: Any, *, host: str, port: int, limits: ServerLimits) -> None:
     import uvicorn
 
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, **uvicorn_settings(limits))
+
+
+def serve_socket(app: Any, sock: Any, *, limits: ServerLimits) -> None:
+    """Serve ``app`` on an already listening socket (a worker of ``fwctl serve --workers``) under ``limits``."""
+    import uvicorn
+
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, **uvicorn_settings(limits))
+    uvicorn.Server(config).run(sockets=[sock])

@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - orjson comes with the serve extra
 
 LOG_COLUMNS = (
     "request_id", "served_at", "row_index", "entity_keys",
-    "feature_view", "feature_name", "value", "status", "event_ts",
+    "feature_view", "feature_name", "value", "status", "event_ts", "feature_service",
 )
 
 
@@ -41,6 +41,8 @@ def log_schema():
         ("value", pa.string()),
         ("status", pa.string()),
         ("event_ts", pa.timestamp("us")),
+        # the feature service the request named (null for feature refs, and in files written before it existed)
+        ("feature_service", pa.string()),
     ])
 
 
@@ -249,7 +251,7 @@ def responses_table(refs: Sequence[tuple[str, str]], names: Sequence[str], group
     # convert it once per view. Other results are converted feature by feature.
     shared_ts = type(results[0]).__name__ == "OnlineFeatures" or getattr(results[0], "shared_view_ts", False)
     view_ts: dict[str, Any] = {}
-    chunks: list[list] = [[] for _ in LOG_COLUMNS]
+    chunks: list[list] = [[] for _ in LOG_COLUMNS[:-1]]
     for j, (view, name) in enumerate(refs):
         col = n_keys + j
         for c in range(4):
@@ -265,7 +267,19 @@ def responses_table(refs: Sequence[tuple[str, str]], names: Sequence[str], group
             view_ts[view] = ts
         chunks[8].append(ts)
     schema = log_schema()
-    return pa.Table.from_arrays([pa.chunked_array(c, schema.field(i).type) for i, c in enumerate(chunks)], schema=schema)
+    arrays = [pa.chunked_array(c, schema.field(i).type) for i, c in enumerate(chunks)]
+    # rows are feature-major (every vector's rows for one feature, then the next feature)
+    owner = pa.array(list(chain.from_iterable(repeat(i, n) for i, n in enumerate(sizes))), pa.int64())
+    services = services_array(group).take(owner)
+    arrays.append(pa.chunked_array([services] * n_feat, pa.string()))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def services_array(group: list[tuple]) -> "pa.Array":  # noqa: F821
+    """The feature service each entry named (its fifth element; null when it named feature refs), one per entry."""
+    import pyarrow as pa
+
+    return pa.array([item[4] if len(item) > 4 else None for item in group], pa.string())
 
 
 def served_array(group: list[tuple], sizes: list[int]) -> "pa.Array":  # noqa: F821

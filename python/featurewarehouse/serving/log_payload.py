@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from featurewarehouse.serving.log_format import _dump_str, _json_default, log_schema, served_array
+from featurewarehouse.serving.log_format import _dump_str, _json_default, log_schema, served_array, services_array
 
 # A response: {"metadata":{"feature_names":[...]},"results":[{"values":[...],"statuses":["..."],
 # "event_timestamps":["..."]},{"values":[...],...}]}
@@ -117,6 +117,7 @@ def payloads_table(refs: Sequence[tuple[str, str]], header: bytes, group: list[t
         _normalize_values(pc.filter(values, keep)),
         pc.filter(statuses, keep),
         stamps.cast(pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us")),
+        services_array(group).take(pa.array(req)),
     ]
     return pa.Table.from_arrays(columns, schema=log_schema())
 

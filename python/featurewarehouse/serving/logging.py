@@ -184,6 +184,8 @@ class FeatureLogSink:
         request_id: str | None = None,
         served_at: _dt.datetime | None = None,
         payload: bytes | None = None,
+        feature_service: str | None = None,
+        sample_rate: float | None = None,
     ) -> bool:
         """Queue one response for logging; True when accepted (and so durable after close()).
 
@@ -194,10 +196,13 @@ class FeatureLogSink:
         ``features`` are the resolved refs of its feature columns, in order
         (``"view:feature"`` strings or objects with ``.view`` and ``.name``).
         ``served_at`` defaults to now (UTC); pass it to replay historical traffic.
+        ``feature_service``: the service the request named, recorded in every row it logs;
+        ``sample_rate``: that service's own rate, instead of the sink's.
         """
         if self._closed:
             return False
-        if self.sample_rate < 1.0 and self._rng.random() >= self.sample_rate:
+        rate = self.sample_rate if sample_rate is None else sample_rate
+        if rate < 1.0 and self._rng.random() >= rate:
             self._sampled_out += 1
             return False
         if served_at is None:
@@ -215,7 +220,8 @@ class FeatureLogSink:
             features = self._feature_lists.get(features) or self._intern(features)
             if type(given) is tuple:  # immutable: safe to recognise by identity next time
                 self._last_features = (given, features)
-        items.append((request_id or self._next_id(), served_at, result if payload is None else payload, features))
+        items.append((request_id or self._next_id(), served_at, result if payload is None else payload, features,
+                      feature_service))
         self._accepted += 1
         if len(items) == self._wake_at:
             self._wake.set()
@@ -348,7 +354,7 @@ class FeatureLogSink:
         batch = []
         while True:
             try:
-                rid, served_at, data, features = items.popleft()
+                rid, served_at, data, features, service = items.popleft()
             except IndexError:
                 break
             if type(data) is not bytes:
@@ -359,7 +365,7 @@ class FeatureLogSink:
                     self._errors += 1
                     self._last_error = f"{type(exc).__name__}: {exc}"
                     continue
-            batch.append((rid, served_at, data, features))
+            batch.append((rid, served_at, data, features, service))
         if batch:
             try:
                 self._conn.send(("items", batch))  # blocks (without the GIL) only when the child falls behind
@@ -439,7 +445,7 @@ class FeatureLogSink:
                         groups.setdefault((item[3], header, True), []).append(item)
                         continue
                 if type(data) is bytes or type(data) is tuple:  # an odd payload / a forwarded result
-                    item = (item[0], item[1], as_result(data), item[3])
+                    item = (item[0], item[1], as_result(data), *item[3:])
                 key = (item[3], tuple(item[2].feature_names), False)
             except Exception as exc:  # noqa: BLE001 - not a result: count it, keep the others
                 self._errors += 1
@@ -480,7 +486,7 @@ class FeatureLogSink:
             try:
                 return payloads_table(refs, columns, group)
             except NotPayloadLayout:  # not cut as expected: decode each payload in Python instead
-                group = [(item[0], item[1], as_result(item[2]), item[3]) for item in group]
+                group = [(item[0], item[1], as_result(item[2]), *item[3:]) for item in group]
                 columns = header_names(columns)
         return responses_table(refs, columns, group)
 

@@ -67,12 +67,14 @@ _KeyValue = Union[Annotated[int, Field(ge=_INT64[0], le=_INT64[1])], Annotated[s
 class GetOnlineFeaturesRequest(BaseModel):
     """Feast's column-major request, with this server's bounds (the parser checks the same ones).
 
-    One rule JSON Schema cannot state: every join-key list has the same length. Other
+    Rules JSON Schema does not state: every join-key list has the same length; exactly one of
+    ``features`` and ``feature_service`` is given. Other
     fields are ignored, as Feast's server ignores them.
     """
 
+    # (defaults of None without Optional: the schema says "a list" / "a name", not "or null")
     features: List[Annotated[str, StringConstraints(min_length=1, max_length=MAX_REF_CHARS)]] = Field(
-        ..., min_length=1, max_length=MAX_FEATURES, description="Feature refs `view:feature` or `view:*`.",
+        None, min_length=1, max_length=MAX_FEATURES, description="Feature refs `view:feature` or `view:*`.",
         examples=[["customer_spend_features:txn_count_7d"]],
     )
     entities: Dict[_Name, Annotated[List[_KeyValue], Field(min_length=1)]] = Field(
@@ -81,7 +83,8 @@ class GetOnlineFeaturesRequest(BaseModel):
         examples=[{"customer_id": [1, 2]}],
     )
     full_feature_names: bool = Field(False, description="Name features `view__feature` instead of `feature`.")
-    feature_service: Optional[str] = Field(None, description="Feast's field; feature services are not served yet (422).")
+    feature_service: _Name = Field(
+        None, description="A feature service declared in the project (vars.fw.feature_services), instead of `features`.")
     include_feature_view_version_metadata: bool = Field(False, description="Feast's field; accepted and ignored.")
 
 
@@ -89,6 +92,8 @@ def request_schema(max_entities: int) -> dict[str, Any]:
     """The request's JSON Schema for a server taking at most ``max_entities`` rows."""
     schema = GetOnlineFeaturesRequest.model_json_schema()
     schema["properties"]["entities"]["additionalProperties"]["maxItems"] = max_entities
+    # features or a feature service (not both: a rule the parser states, "both ... and feature service")
+    schema["anyOf"] = [{"required": ["features"]}, {"required": ["feature_service"]}]
     return schema
 
 
@@ -149,8 +154,10 @@ class RequestError(Exception):
 
 
 # ---- request parsing -----------------------------------------------------------
-def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str, list], bool]:
-    """Check a request body; return (features, entities, full_feature_names) or raise RequestError.
+def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str] | None, dict[str, list], bool, str | None]:
+    """Check a request body; return (features, entities, full_feature_names, feature_service) or raise RequestError.
+
+    A request names either ``features`` or a ``feature_service`` (then ``features`` is None).
 
     Counts come first (values in the body, refs, join keys, rows), then names (their
     length), then values: the work a request causes is bounded before it is done.
@@ -170,23 +177,27 @@ def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str
         raise RequestError(422, f"the request body must be a JSON object, not {type(body).__name__}")
     service = body.get("feature_service")
     if service is not None:
-        if not isinstance(service, str):
+        if not isinstance(service, str) or not service:
             raise RequestError(422, f"\"feature_service\" must be a name, got {_short(service)}")
-        raise RequestError(
-            422, f"feature service {_name(service)} is not declared: this server serves feature refs only",
-            "list the features instead: \"features\": [\"view:feature\", ...]", "FeatureServiceNotFoundException",
-        )
+        if len(service) > MAX_NAME_CHARS:
+            raise RequestError(422, f"feature service {_name(service)} is too long ({len(service)} characters, "
+                                    f"at most {MAX_NAME_CHARS})", feast_class="FeatureServiceNotFoundException")
+        if body.get("features"):  # Feast's server takes the service and ignores features; silence would hide a bug
+            raise RequestError(422, f"the request names both \"features\" and feature service {_name(service)}",
+                               "send one of them")
     for flag in ("full_feature_names", "include_feature_view_version_metadata"):
         if not isinstance(body.get(flag, False), bool):  # null too: Feast's server (a pydantic bool) refuses it
             raise RequestError(422, f"\"{flag}\" must be true or false, got {_short(body[flag])}")
     features = body.get("features")
-    if not isinstance(features, list) or not features:
+    if service is not None:
+        features = None
+    elif not isinstance(features, list) or not features:
         raise RequestError(422, "\"features\" must be a non-empty list of feature refs" + _unknown_fields(body, "features"),
                            "e.g. [\"customer_spend_features:txn_count_7d\"]")
-    if len(features) > MAX_FEATURES:
+    if features is not None and len(features) > MAX_FEATURES:
         raise RequestError(413, f"the request names {len(features)} features; at most {MAX_FEATURES} are accepted",
                            "split the request")
-    for f in features:
+    for f in features or ():
         if not isinstance(f, str):
             raise RequestError(422, f"feature refs are strings, got {_short(f)}")
         if len(f) > MAX_REF_CHARS:
@@ -223,7 +234,7 @@ def parse_request(raw: bytes, *, max_entities: int) -> tuple[list[str], dict[str
                 values[i] = v = int(v)
             _check_key_value(name, v)
     full = body.get("full_feature_names", False)
-    return features, entities, full
+    return features, entities, full, service
 
 
 def _unknown_fields(body: dict, wanted: str) -> str:
