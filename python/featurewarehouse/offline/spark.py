@@ -77,7 +77,7 @@ class SparkWarehouse(Warehouse):
         try:
             # create(), not getOrCreate(): temp views (uploads, the staged spine) belong to
             # this connection only, as a DuckDB or PostgreSQL connection's temp tables do.
-            self.spark = SparkSession.builder.remote(remote).create()
+            self.spark = _private_session(SparkSession.builder.remote(remote))
             for key, value in SESSION_CONF.items():
                 self.spark.conf.set(key, value)
         except Exception as exc:
@@ -169,6 +169,23 @@ class SparkWarehouse(Warehouse):
             self.spark.stop()
         except Exception:  # the server may already be gone; nothing to release here then
             pass
+
+
+def _private_session(builder: Any) -> Any:
+    """A new Spark Connect session that does not become the process's default one.
+
+    pyspark makes the first session it creates the default, which dbt-spark's session
+    method then picks up with getOrCreate() (and stops when its connection closes): fwctl
+    and dbt run in one process, so each keeps a session of its own.
+    """
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    default = ConnectSession._default_session
+    active = getattr(ConnectSession._active_session, "session", None)
+    session = builder.create()
+    ConnectSession._default_session = default
+    ConnectSession._active_session.session = active
+    return session
 
 
 def _arrow_schema(df: Any) -> Any:
