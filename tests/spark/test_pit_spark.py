@@ -9,6 +9,7 @@ compiled SQL. Spark runs each statement as a job, so the generated examples are 
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -114,3 +115,21 @@ def test_sync_online_equals_the_macro_at_sync_time_on_spark(spark_built, tmp_pat
     built, runner = spark_built
     consistency.check_consistency((built, runner, runner.wh), "sqlite", tmp_path, request, "spark",
                                   datasets=2, min_compared=20)
+
+
+def test_a_failing_spark_query_in_sync_is_a_config_error_naming_the_view(spark_built, tmp_path) -> None:
+    """A view whose declared feature is not in its Spark table: exit 2 with the view named, not an internal error."""
+    from featurewarehouse.errors import ConfigError
+    from featurewarehouse.online.base import open_store
+    from featurewarehouse.online.sync import sync_views
+    from featurewarehouse.registry.model import Feature
+
+    built, runner = spark_built
+    good = consistency.feature_view("v_plain", built.relation["v_plain"])
+    bad = dataclasses.replace(good, features=(Feature("no_such_column", "v_plain", "bigint"),))
+    store = open_store(f"sqlite:///{tmp_path / 'online.db'}")
+    try:
+        with pytest.raises(ConfigError, match="feature view 'v_plain'.*no_such_column"):
+            sync_views(runner.wh, store, consistency.registry(bad), [bad], now=consistency.T0)
+    finally:
+        store.close()
