@@ -28,7 +28,7 @@ from pit_cases.strategies import RandomCase, random_case  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
-EXAMPLES = int(os.environ.get("FW_SPARK_PIT_EXAMPLES", "2"))
+EXAMPLES = int(os.environ.get("FW_SPARK_PIT_EXAMPLES", "1"))
 
 
 class SparkRunner:
