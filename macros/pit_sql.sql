@@ -119,7 +119,17 @@
 
 {#- t minus the view's TTL (seconds). -#}
 {% macro fw_pit_minus_ttl(expr, ttl_seconds) %}
+    {{ return(adapter.dispatch('fw_pit_minus_ttl', 'featurewarehouse')(expr, ttl_seconds)) }}
+{% endmacro %}
+
+{% macro default__fw_pit_minus_ttl(expr, ttl_seconds) %}
     {{ return(dbt.dateadd('second', -1 * ttl_seconds, expr) | trim) }}
+{% endmacro %}
+
+{#- Spark: dbt-spark's dateadd goes through unix seconds and drops the fraction of a second, which
+    moves the inclusive TTL bound (tests/spark/test_pit_spark.py catches it); an interval keeps it. -#}
+{% macro spark__fw_pit_minus_ttl(expr, ttl_seconds) %}
+    {{ return('(' ~ expr ~ ' - make_dt_interval(0, 0, 0, ' ~ ttl_seconds ~ '))') }}
 {% endmacro %}
 
 

@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -85,3 +92,104 @@ def redis_cluster_url(tmp_path_factory):
         if IN_CI:
             pytest.fail(f"{exc}; CI=true makes the Redis Cluster tests mandatory", pytrace=False)
         pytest.skip(f"{exc}; to run these tests install redis-server and redis-cli (Debian: apt install redis-server)")
+
+
+# ---- Spark: one Spark Connect server for the whole test session ---------------------------
+# A JVM takes 20-40 s to start, so every Spark test shares one server started from the
+# pyspark package; tests work in schemas of their own. It binds to 127.0.0.1 on a free
+# port and stops when the session ends. CI=true: a server that cannot start fails the tests.
+
+SPARK_START_TIMEOUT_S = float(os.environ.get("FW_SPARK_START_TIMEOUT", "180"))
+SPARK_HOW = 'pip install -e ".[spark]" (pyspark runs its own local server) and install Java 17 (`apt-get install openjdk-17-jre-headless`)'
+
+
+def _spark_unavailable(message: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true makes the Spark tests mandatory", pytrace=False)
+    pytest.skip(f"{message}; to run the Spark tests: {SPARK_HOW}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def spark_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``sc://127.0.0.1:<port>`` of a Spark Connect server this session started (or FW_SPARK_REMOTE's)."""
+    given = os.environ.get("FW_SPARK_REMOTE")
+    if given:  # a server someone else runs: use it, never stop it
+        yield given
+        return
+    try:
+        import pyspark
+    except ImportError:
+        _spark_unavailable("pyspark is not installed")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        _spark_unavailable("no Java runtime (java not on PATH, JAVA_HOME unset)")
+    spark_home = Path(pyspark.__file__).parent
+    port = _free_port()
+    work = tmp_path_factory.mktemp("spark-server")
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(spark_home),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "SPARK_LOG_DIR": str(work),
+    }
+    env.pop("SPARK_REMOTE", None)
+    command = [
+        str(spark_home / "bin" / "spark-submit"),
+        "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--master", "local[2]",
+        "--driver-memory", os.environ.get("FW_SPARK_DRIVER_MEMORY", "1g"),
+        "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
+        "--conf", f"spark.connect.grpc.binding.port={port}",
+        "--conf", "spark.ui.enabled=false",
+        "--conf", f"spark.sql.warehouse.dir={work / 'warehouse'}",
+        "--conf", f"spark.driver.extraJavaOptions=-Dderby.system.home={work}",
+        "--conf", "spark.sql.shuffle.partitions=2",
+        "--conf", "spark.sql.session.timeZone=UTC",
+    ]
+    log = open(work / "server.log", "wb")
+    proc = subprocess.Popen(command, env=env, cwd=work, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + SPARK_START_TIMEOUT_S
+        while not _reachable("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = (work / "server.log").read_text(errors="replace")[-2000:]
+                why = "exited" if proc.poll() is not None else f"did not listen within {SPARK_START_TIMEOUT_S:.0f} s"
+                _spark_unavailable(f"the Spark Connect server {why} (log {work / 'server.log'}):\n{tail}")
+            time.sleep(0.5)
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def spark_env(spark_remote: str) -> Iterator[str]:
+    """SPARK_REMOTE set for the session: dbt-spark's session method and fwctl both read it."""
+    old = os.environ.get("SPARK_REMOTE")
+    os.environ["SPARK_REMOTE"] = spark_remote
+    try:
+        yield spark_remote
+    finally:
+        if old is None:
+            os.environ.pop("SPARK_REMOTE", None)
+        else:
+            os.environ["SPARK_REMOTE"] = old
+
+
+@pytest.fixture
+def spark_schema() -> str:
+    """A fresh schema name for one test (Spark creates it on first use)."""
+    return f"fwtest_{uuid.uuid4().hex[:10]}"

@@ -101,13 +101,14 @@ def test_online_values_equal_the_macro_on_postgres(built_postgres, tmp_path, req
     check_consistency(built_postgres, "sqlite", tmp_path, request, "postgres")
 
 
-def check_consistency(built, kind, tmp_path, request, dialect):
+def check_consistency(built, kind, tmp_path, request, dialect, datasets=DATASETS, min_compared=100):
+    """``datasets``/``min_compared``: fewer on engines where each query is a job (Spark)."""
     result, runner, wh = built
     redis_url = redis_service_url(request, kind)
     views = [feature_view(v, result.relation[v]) for v in ALL_VIEWS]
     rng = random.Random(20261123)
     compared = 0
-    for dataset in range(DATASETS):
+    for dataset in range(datasets):
         rows = {v: random_rows(rng, v) for v in ALL_VIEWS}
         as_of = T0 + rng.randint(0, 9) * STEP + rng.choice([timedelta(0), timedelta(microseconds=1)])
         statements = []
@@ -158,4 +159,4 @@ def check_consistency(built, kind, tmp_path, request, dialect):
             client.close()
         finally:
             cleanup(url)
-    assert compared > 100  # the random data really exercised the comparison
+    assert compared > min_compared  # the random data really exercised the comparison

@@ -284,7 +284,7 @@ def test_duckdb(duckdb_build, raw, check):
 
 @pytest.mark.postgres
 def test_postgres_builds_the_same_demo(duckdb_build, raw, pg_schema, postgres_uri):
-    from featurewarehouse.demo.load import load_postgres
+    from featurewarehouse.demo.load import load_raw_tables
 
     raw_schema = f"{pg_schema}_raw"
     duckdb_numbers = _fingerprint(*duckdb_build)  # before the env points at postgres
@@ -293,7 +293,7 @@ def test_postgres_builds_the_same_demo(duckdb_build, raw, pg_schema, postgres_ur
             _env(mp, raw, "postgres")
             mp.setenv("FW_PG_SCHEMA", pg_schema)
             config = load_config(raw["project"], target="postgres")
-            loaded = load_postgres(config)
+            loaded = load_raw_tables(config)
             assert loaded.schema == raw_schema
             assert loaded.row_counts["transactions"] == len(raw["raw_txns"])
             assert loaded.row_counts["feature_log_raw"] == 0
@@ -308,7 +308,7 @@ def test_postgres_builds_the_same_demo(duckdb_build, raw, pg_schema, postgres_ur
             mp.setenv("FW_FEATURE_LOG_PATH", str(logs))
             expected = _write_feature_log(logs)
             config = load_config(raw["project"], target="postgres")
-            assert load_postgres(config).row_counts["feature_log_raw"] == expected
+            assert load_raw_tables(config).row_counts["feature_log_raw"] == expected
             run_dbt(config, ["build", "--select", "feature_log"], quiet=True)
             assert int(q(f"select count(*) as n from {s}feature_log").n[0]) == expected
     finally:

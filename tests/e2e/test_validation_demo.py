@@ -135,7 +135,7 @@ def test_demo_validates_on_duckdb_and_the_gate_blocks_bad_data(demo, capsys):
 
 @pytest.mark.postgres
 def test_demo_validates_on_postgres(demo, capsys, pg_schema, postgres_uri):
-    from featurewarehouse.demo.load import load_postgres
+    from featurewarehouse.demo.load import load_raw_tables
 
     root, project = demo
     try:
@@ -144,7 +144,7 @@ def test_demo_validates_on_postgres(demo, capsys, pg_schema, postgres_uri):
             mp.setenv("FW_PG_SCHEMA", pg_schema)
             mp.setenv("FW_TARGET", "postgres")
             config = load_config(project, target="postgres")
-            load_postgres(config)
+            load_raw_tables(config)
             _dbt_build(project, "postgres")
             code, out = _validate(capsys, project)
             assert code == 0, [(m["model"], m["error"], [(o["label"], o["observed_value"], o["exception"])

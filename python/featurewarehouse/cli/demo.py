@@ -181,13 +181,13 @@ def load_cmd(
     target: Optional[str] = options.Target,
     json_out: bool = options.Json,
 ) -> None:
-    """Load the raw Parquet into a server warehouse (--target postgres): tables in <schema>_raw, via ADBC COPY."""
+    """Load the raw Parquet into a server warehouse (--target postgres or spark): tables in <schema>_raw."""
     from featurewarehouse.cli.output import print_json, print_table
-    from featurewarehouse.demo.load import load_postgres
+    from featurewarehouse.demo.load import load_raw_tables
 
     config = options.resolve(project_dir, profiles_dir, target)
     with _Bars() as bars:
-        result = load_postgres(config, data_dir, on_progress=bars.update)
+        result = load_raw_tables(config, data_dir, on_progress=bars.update)
     if json_out:
         print_json({"schema": result.schema, "row_counts": result.row_counts})
         return

@@ -1,9 +1,10 @@
-"""Load the demo's raw Parquet into a server warehouse that cannot read Parquet.
+"""Load the demo's raw Parquet into a server warehouse whose dbt sources are tables.
 
-On PostgreSQL the dbt sources ``raw.*`` and ``fw_logs.feature_log_raw`` are
-tables in schema ``<target schema>_raw``. Each table streams from its Parquet
-file in Arrow batches over ADBC (COPY), into a side table that replaces the
-old one in one transaction: a failed load leaves the previous data in place.
+On PostgreSQL and Spark the dbt sources ``raw.*`` and ``fw_logs.feature_log_raw``
+are tables in schema ``<target schema>_raw``. Each table streams from its Parquet
+file in Arrow batches (ADBC COPY on PostgreSQL, Arrow over Spark Connect), into a
+side table that then replaces the old one (``Warehouse.replace_table``): a failed
+load leaves the previous data in place.
 """
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from featurewarehouse.serving.log_format import log_schema
 
 BATCH_ROWS = 65_536
 FEATURE_LOG_TABLE = "feature_log_raw"
-# SQL types of the feature-log columns (serving.log_format.log_schema, contract 4)
-_SQL_TYPES = {"string": "varchar", "timestamp[us]": "timestamp", "int32": "integer"}
 
 
 @dataclass(frozen=True)
@@ -38,16 +37,10 @@ def _replace(wh, schema: str, table: str, reader) -> None:
     """Stream into ``<table>__loading``, then swap it in atomically."""
     loading = f"{table}__loading"
     wh.upload_arrow(loading, reader, temporary=False, schema=schema)
-    for statement in (
-        "begin",
-        f'drop table if exists "{schema}"."{table}"',
-        f'alter table "{schema}"."{loading}" rename to "{table}"',
-        "commit",
-    ):
-        wh.execute(statement)
+    wh.replace_table(schema, table, loading)
 
 
-def load_postgres(
+def load_raw_tables(
     config: ProjectConfig,
     data_dir: Path | None = None,
     *,
@@ -60,13 +53,13 @@ def load_postgres(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from featurewarehouse.offline.warehouse import connect, read_target
+    from featurewarehouse.offline.warehouse import connect, engine_class, read_target
 
     target = read_target(config)
-    if target.type != "postgres":
+    if engine_class(target).READS_PARQUET_SOURCES:
         raise ConfigError(
             f"target {target.name!r} is {target.type}: it reads the Parquet files directly, nothing to load",
-            hint="pass --target postgres to load the raw tables into PostgreSQL",
+            hint="pass --target postgres (or spark) to load the raw tables into that warehouse",
         )
     source_dir = Path(data_dir) if data_dir else raw_data_dir(config)
     found = existing_dataset(source_dir)
@@ -107,8 +100,9 @@ def _load_feature_logs(wh, schema: str, log_dir: Path) -> int:
     files = sorted(Path(log_dir).glob("*.parquet")) if Path(log_dir).is_dir() else []
     target_schema = log_schema()
     if not files:
-        columns = ", ".join(f"{field.name} {_SQL_TYPES[str(field.type)]}" for field in target_schema)
-        wh.execute(f'create table if not exists "{schema}"."{FEATURE_LOG_TABLE}" ({columns})')
+        # no logs yet: an empty table of the log's Arrow schema (each engine maps the types), kept if present
+        if not wh.relation_exists(f'"{schema}"."{FEATURE_LOG_TABLE}"'):
+            wh.upload_arrow(FEATURE_LOG_TABLE, target_schema.empty_table(), temporary=False, schema=schema)
         return 0
     dataset = ds.dataset([str(f) for f in files], format="parquet")
     total = dataset.count_rows()

@@ -30,7 +30,7 @@ from featurewarehouse.demo.generate import (
     generate,
     TABLES,
 )
-from featurewarehouse.demo.load import LoadResult, load_postgres, raw_data_dir
+from featurewarehouse.demo.load import LoadResult, load_raw_tables, raw_data_dir
 
 ProgressFn = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -120,7 +120,7 @@ def run_demo(
     on_step: Callable[[str], None] | None = None,
 ) -> DemoRun:
     """The main demo job: the steps of the module docstring, each timed."""
-    from featurewarehouse.offline.warehouse import read_target
+    from featurewarehouse.offline.warehouse import engine_class, read_target
 
     step = on_step or (lambda _: None)
     spec = spec or demo_spec()
@@ -136,9 +136,9 @@ def run_demo(
     with timed("data"):
         data_dir, generated = ensure_data(config, spec, on_progress=on_progress)
     loaded = None
-    if read_target(config).type == "postgres":
+    if not engine_class(read_target(config)).READS_PARQUET_SOURCES:
         with timed("load"):
-            loaded = load_postgres(config, data_dir, on_progress=on_progress)
+            loaded = load_raw_tables(config, data_dir, on_progress=on_progress)
     with timed("build"):
         result = build(config)
     with timed("summary"):

@@ -364,14 +364,7 @@ def write_table(wh: Any, sql: str, table: str, n_columns: int = 0) -> None:
         finally:
             wh.execute(f"set threads = {int(threads)}")
         return
-    wh.execute("begin")
-    try:
-        wh.execute(f"drop table if exists {name}")
-        wh.execute(f"create table {name} as {sql}")
-        wh.execute("commit")
-    except Exception:
-        wh.execute("rollback")
-        raise
+    wh.create_table_as(name, sql)
 
 
 # ---- the whole call ------------------------------------------------------------

@@ -51,6 +51,14 @@ class Warehouse:
 
     dialect: str = ""
     SUPPORTS_ASOF_JOIN: bool = False
+    # dbt sources can be Parquet files in place (dbt-duckdb external sources); the other
+    # engines read the demo's raw data from tables that `fwctl demo load` fills.
+    READS_PARQUET_SOURCES: bool = False
+
+    @classmethod
+    def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "Warehouse":
+        """Open the warehouse a dbt profile target describes."""
+        raise NotImplementedError
 
     def execute(self, sql: str) -> None:
         raise NotImplementedError
@@ -76,6 +84,27 @@ class Warehouse:
 
     def relation_exists(self, relation: str) -> bool:
         raise NotImplementedError
+
+    def create_table_as(self, relation: str, sql: str) -> None:
+        """Create or replace ``relation`` from a query, all or nothing."""
+        self.execute("begin")
+        try:
+            self.execute(f"drop table if exists {relation}")
+            self.execute(f"create table {relation} as {sql}")
+            self.execute("commit")
+        except Exception:
+            self.execute("rollback")
+            raise
+
+    def replace_table(self, schema: str, table: str, loaded: str) -> None:
+        """Put table ``loaded`` (in ``schema``) in the place of ``table``, in one transaction."""
+        for statement in (
+            "begin",
+            f'drop table if exists "{schema}"."{table}"',
+            f'alter table "{schema}"."{loaded}" rename to "{table}"',
+            "commit",
+        ):
+            self.execute(statement)
 
     def close(self) -> None:
         raise NotImplementedError
@@ -110,6 +139,13 @@ def _held_by_another_process(path: str, exc: Exception) -> ServiceUnavailable | 
 class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     SUPPORTS_ASOF_JOIN = True
+    READS_PARQUET_SOURCES = True
+
+    @classmethod
+    def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "DuckDBWarehouse":
+        path = duckdb_path(config, target)
+        settings = {**PLANNER_SETTINGS, **(target.settings.get("settings") or {})}
+        return cls(str(path), read_only=read_only, settings=settings)
 
     def __init__(self, path: str, *, read_only: bool = False, settings: dict[str, Any] | None = None):
         import duckdb
@@ -164,6 +200,10 @@ class DuckDBWarehouse(Warehouse):
 
 class PostgresWarehouse(Warehouse):
     dialect = "postgres"
+
+    @classmethod
+    def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "PostgresWarehouse":
+        return cls(postgres_uri(target.settings), schema=target.schema)
 
     def __init__(self, uri: str, schema: str | None = None):
         """``schema``: the target's, searched first, so unqualified names (a spine
@@ -259,20 +299,34 @@ def duckdb_path(config: ProjectConfig, target: Target) -> Path:
 PLANNER_SETTINGS: dict[str, Any] = {"asof_loop_join_threshold": 0}
 
 
+# dbt adapter type -> "module:Class": a fourth engine is one module plus one entry here.
+# Named, not imported, so that an engine's client library loads only when its target is used.
+ENGINES = {
+    "duckdb": "featurewarehouse.offline.warehouse:DuckDBWarehouse",
+    "postgres": "featurewarehouse.offline.warehouse:PostgresWarehouse",
+    "spark": "featurewarehouse.offline.spark:SparkWarehouse",
+}
+
+
+def engine_class(target: Target) -> type[Warehouse]:
+    """The Warehouse class of a target's adapter type (its capability flags, without connecting)."""
+    import importlib
+
+    name = ENGINES.get(target.type)
+    if name is None:
+        raise ConfigError(
+            f"fwctl does not read {target.type!r} warehouses yet",
+            where=f"profiles.yml: {target.name}",
+            hint=f"dbt models still build there; fwctl's Python layer supports {', '.join(ENGINES)}",
+        )
+    module, cls = name.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def connect(config: ProjectConfig, *, read_only: bool = False) -> Warehouse:
     """Open the warehouse of the configured dbt target."""
     target = read_target(config)
-    if target.type == "duckdb":
-        path = duckdb_path(config, target)
-        settings = {**PLANNER_SETTINGS, **(target.settings.get("settings") or {})}
-        return DuckDBWarehouse(str(path), read_only=read_only, settings=settings)
-    if target.type == "postgres":
-        return PostgresWarehouse(postgres_uri(target.settings), schema=target.schema)
-    raise ConfigError(
-        f"fwctl does not read {target.type!r} warehouses yet",
-        where=f"profiles.yml: {target.name}",
-        hint="dbt models still build there; fwctl's Python layer supports duckdb and postgres",
-    )
+    return engine_class(target).from_target(config, target, read_only=read_only)
 
 
 @contextmanager

@@ -225,7 +225,7 @@ def sync_views(
                         pass
                 if isinstance(exc, FwError):
                     raise
-                if isinstance(exc, Exception) and type(exc).__module__.startswith(("duckdb", "adbc", "pyarrow")):
+                if isinstance(exc, Exception) and type(exc).__module__.startswith(("duckdb", "adbc", "pyarrow", "pyspark")):
                     raise ConfigError(
                         f"the warehouse query for feature view {view.name!r} failed: {exc}",
                         where=view.original_file_path or None,

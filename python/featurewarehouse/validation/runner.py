@@ -290,10 +290,14 @@ def warehouse_connection(config: ProjectConfig) -> tuple[str, dict[str, Any], st
     if target.type == "postgres":
         uri = postgres_uri(target.settings).replace("postgresql://", "postgresql+psycopg2://", 1)
         return uri, {}, "postgres"
+    if target.type == "spark":  # GX's Spark engine over Spark Connect DataFrames: the URL is sc://...
+        from featurewarehouse.offline.spark import spark_remote
+
+        return spark_remote(target.settings), {"schema": target.schema}, "spark"
     raise ConfigError(
         f"fwctl validate does not run on {target.type!r} warehouses yet",
         where=f"profiles.yml: {target.name}",
-        hint="validation supports the duckdb and postgres targets",
+        hint="validation supports the duckdb, postgres and spark targets",
     )
 
 
@@ -361,8 +365,21 @@ def run_suites(
     url, engine_kwargs, dialect = connection
     now = now or _dt.datetime.now(_dt.timezone.utc).replace(tzinfo=None)
     context = _context(docs_dir)
+    spark = None
     try:
-        datasource = context.data_sources.add_sql(name="warehouse", connection_string=url, kwargs=engine_kwargs)
+        if dialect == "spark":
+            # GX's Spark engine computes every metric as DataFrame operations on the server
+            # (Spark Connect); the runner hands it each model's table as a DataFrame.
+            from featurewarehouse.offline.spark import SparkWarehouse
+
+            spark = SparkWarehouse(url, schema=engine_kwargs.get("schema"))
+            # persist=False: no cached copy of each table on the server. GX runs query
+            # expectations (unexpected_rows) on the engine's session, which must be the
+            # DataFrames' own (their temp views are per session) and never a new local one.
+            datasource = context.data_sources.add_spark(name="warehouse", persist=False)
+            datasource._spark = spark.spark
+        else:
+            datasource = context.data_sources.add_sql(name="warehouse", connection_string=url, kwargs=engine_kwargs)
         if dialect == "duckdb":
             _fit_duckdb(datasource.get_execution_engine())
         elif dialect == "postgres":
@@ -378,9 +395,13 @@ def run_suites(
             if on_model:
                 on_model(job.model)
             results.append(_run_one(context, datasource, job, now, dialect, store=docs_dir is not None,
-                                    keep=_kept_dir(docs_dir) if docs_dir is not None else None))
+                                    keep=_kept_dir(docs_dir) if docs_dir is not None else None,
+                                    dataframe_of=(lambda j: spark.spark.table(j.relation)) if spark else None))
     finally:
-        datasource.get_execution_engine().engine.dispose()
+        if spark is not None:
+            spark.close()
+        else:
+            datasource.get_execution_engine().engine.dispose()
         close_all = getattr(engine_kwargs.get("creator"), "close_all", None)
         if close_all is not None:  # DuckDB: what the pool did not hold
             close_all()
@@ -442,7 +463,9 @@ def _restore_kept(context: Any, keep: Path, skip: set[str]) -> None:
 def _run_one(
     context: Any, datasource: Any, job: SuiteJob, now: _dt.datetime, dialect: str, *, store: bool,
     keep: Path | None = None,
+    dataframe_of: Callable[[SuiteJob], Any] | None = None,
 ) -> ModelValidation:
+    """``dataframe_of``: the model's table as a DataFrame, for GX's DataFrame engines (Spark)."""
     import great_expectations as gx
 
     from featurewarehouse.validation import gx_count
@@ -455,7 +478,16 @@ def _run_one(
         )
 
     try:
-        asset = datasource.add_table_asset(name=job.model, table_name=job.table, schema_name=job.schema)
+        if dataframe_of is None:
+            asset = datasource.add_table_asset(name=job.model, table_name=job.table, schema_name=job.schema)
+            batch_parameters = None
+            whole = asset.add_batch_definition_whole_table("whole_table")
+        else:
+            frame = dataframe_of(job)
+            frame.schema  # resolves the table now: a missing one fails here, not mid-validation  # noqa: B018
+            asset = datasource.add_dataframe_asset(name=job.model)
+            batch_parameters = {"dataframe": frame}
+            whole = asset.add_batch_definition_whole_dataframe("whole_table")
     except Exception as exc:
         return failed(f"relation {job.relation} cannot be read: {_first_line(exc)}")
     gx_suite = _suite_for_gx(job.suite, job.model, dialect)
@@ -468,7 +500,7 @@ def _run_one(
         return failed(f"Great Expectations rejects the suite {job.suite_path}: {_first_line(exc)}")
     params = freshness_parameters(job.suite, now) or None
     try:
-        batch = asset.add_batch_definition_whole_table("whole_table").get_batch()
+        batch = whole.get_batch(batch_parameters=batch_parameters)
         # Pass 1, verdicts only: GX bundles the aggregate metrics of a table into
         # one query and skips the per-expectation "fetch unexpected rows"
         # queries, each of which scans the table even when nothing is wrong;
@@ -556,6 +588,36 @@ def _store_for_docs(context: Any, result: Any, suite_name: str, batch_id: str, n
     )
 
 
+# GX's Spark engine checks column types by pyspark.sql.types class name; a suite names SQL types.
+# Spark's `timestamp` is what dbt's casts produce, so it stands for the naive family as well.
+_SPARK_TYPES = {
+    "integer": ("ByteType", "ShortType", "IntegerType", "LongType"),
+    "float": ("FloatType", "DoubleType"),
+    "decimal": ("DecimalType",),
+    "text": ("StringType", "VarcharType", "CharType"),
+    "boolean": ("BooleanType",),
+    "date": ("DateType",),
+    "timestamp": ("TimestampType", "TimestampNTZType"),
+    "timestamptz": ("TimestampType",),
+    "binary": ("BinaryType",),
+}
+
+
+def spark_type_names(type_list: list[str]) -> list[str]:
+    """A suite's SQL type names as the pyspark type classes of the same families.
+
+    >>> spark_type_names(["BIGINT", "INTEGER"])
+    ['ByteType', 'ShortType', 'IntegerType', 'LongType']
+    """
+    from featurewarehouse.contract.types import type_family
+
+    names: dict[str, None] = {}
+    for name in type_list:
+        for spark_name in _SPARK_TYPES.get(type_family(name) or "", ()):
+            names[spark_name] = None
+    return list(names) or list(type_list)
+
+
 _REGEX_TYPES = ("expect_column_values_to_match_regex", "expect_column_values_to_not_match_regex")
 
 
@@ -567,6 +629,8 @@ def _suite_for_gx(suite: dict[str, Any], model: str, dialect: str = "") -> dict[
         exp["meta"] = {**(exp.get("meta") or {}), "fw_index": i}
         if dialect == "duckdb" and exp.get("type") in _REGEX_TYPES and "regex" in (exp.get("kwargs") or {}):
             exp["kwargs"] = {**exp["kwargs"], "regex": duckdb_regex(exp["kwargs"]["regex"])}
+        if dialect == "spark" and "type_list" in (exp.get("kwargs") or {}):
+            exp["kwargs"] = {**exp["kwargs"], "type_list": spark_type_names(exp["kwargs"]["type_list"])}
         expectations.append(exp)
     return {
         "name": model,  # one suite per model in our ephemeral store, whatever the file says

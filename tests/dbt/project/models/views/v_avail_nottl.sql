@@ -3,6 +3,6 @@ select
     cast(null as timestamp) as ts,
     cast(null as timestamp) as available_at,
     cast(null as bigint) as f_int,
-    cast(null as varchar) as f_str,
-    cast(null as varchar) as note
+    cast(null as {{ dbt.type_string() }}) as f_str,
+    cast(null as {{ dbt.type_string() }}) as note
 where 1 = 0
