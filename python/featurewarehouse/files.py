@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader sees the old file or the new one, never a part."""
+"""Atomic file writes (a reader sees the old file or the new one, never a part), and JSON records read back."""
 from __future__ import annotations
 
 import os
@@ -25,3 +25,17 @@ def atomic_write(path: Path, text: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_json_object(path: Path) -> dict:
+    """A JSON object file as a dict; {} when it is missing, unreadable or not an object
+    (a record the next write replaces)."""
+    import json
+
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}

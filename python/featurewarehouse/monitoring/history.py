@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from featurewarehouse.config import ProjectConfig
-from featurewarehouse.files import atomic_write
+from featurewarehouse.files import atomic_write, read_json_object
 
 MONITOR_DIR = "fw_monitor"
 LATEST = "latest.json"
@@ -52,14 +52,7 @@ def append(config: ProjectConfig, results: Iterable[Any], now: _dt.datetime) -> 
 
 
 def load_latest(config: ProjectConfig) -> dict[str, Any]:
-    path = monitor_dir(config) / LATEST
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_object(monitor_dir(config) / LATEST)
 
 
 def runs(config: ProjectConfig) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from featurewarehouse.config import ProjectConfig
-from featurewarehouse.files import atomic_write
+from featurewarehouse.files import atomic_write, read_json_object
 from featurewarehouse.validation.results import ModelValidation
 
 REPORT_DIR = "fw_validation"
@@ -133,14 +133,7 @@ def save_run(
 
 def load_latest(config: ProjectConfig) -> dict[str, Any]:
     """``latest.json`` as a dict (empty when nothing was validated yet)."""
-    path = report_dir(config) / LATEST
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text())
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_object(report_dir(config) / LATEST)
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
