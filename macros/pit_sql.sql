@@ -154,8 +154,10 @@
 {#- as_of: none (now), a timestamp/date literal like '2024-05-01 12:00:00', or a SQL expression. -#}
 {% macro fw_pit_as_of_expr(as_of) %}
     {%- if as_of is none or as_of == '' -%}{{ return(featurewarehouse.fw_pit_utc_now()) }}{%- endif -%}
-    {%- if as_of is string and modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]+)?$', as_of.strip()) -%}
-        {{ return(featurewarehouse.fw_pit_ts("timestamp '" ~ as_of.strip() ~ "'")) }}
+    {#- a date-time, bare or as a quoted SQL string literal, is a timestamp literal -#}
+    {%- set literal = modules.re.match("^'?([0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9:.]+)?)'?$", as_of.strip()) if as_of is string else none -%}
+    {%- if literal -%}
+        {{ return(featurewarehouse.fw_pit_ts("timestamp '" ~ literal.group(1) ~ "'")) }}
     {%- endif -%}
     {{ return(featurewarehouse.fw_pit_ts(as_of | string)) }}
 {% endmacro %}
