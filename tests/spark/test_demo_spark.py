@@ -1,9 +1,10 @@
 """`FW_TARGET=spark fwctl demo` on the session's Spark Connect server, end to end at a small size:
 generate, load the raw tables, dbt build (dbt-spark over Spark Connect), registry, validate in the
-warehouse, sync into SQLite and read back."""
+warehouse, sync into SQLite and read back; then served vectors through the feature-log models."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,10 @@ def project(tmp_path, monkeypatch, spark_env, spark_schema) -> Path:
 
 
 def test_demo_runs_the_whole_loop_on_spark(project, capsys, spark_schema):
+    import subprocess
+
+    from featurewarehouse.offline.spark import SparkWarehouse
+
     assert main(["demo", "--rows", "2000", "--json"]) == 0
     run = json.loads(capsys.readouterr().out)
     assert run["target"] == "spark"
@@ -54,3 +59,24 @@ def test_demo_runs_the_whole_loop_on_spark(project, capsys, spark_schema):
     read = run["online_read"]
     assert all(s == "PRESENT" for r in read["results"] for s in r["statuses"])
     assert (project / "data" / "online.db").is_file()
+
+    # served vectors, as `fwctl serve --log` writes them, through the feature-log models: JSON
+    # entity keys and values (a number, an escaped string, a JSON null) read back typed
+    logged = [("txn_count_1h", "customer_spend_features", "2"),
+              ("home_country", "customer_profile_features", '"F\\\\"R"'),  # Spark SQL unescapes \\ to \
+              ("card_type", "customer_profile_features", "null")]
+    rows = ", ".join(
+        f"('r1', timestamp'2026-01-02 03:04:05', 0, '{{\"customer_id\":7,\"merchant_id\":3}}', '{view}', "
+        f"'{name}', '{value}', 'PRESENT', timestamp'2026-01-02 03:00:00', 'fraud')"
+        for name, view, value in logged)
+    with SparkWarehouse(os.environ["FW_SPARK_REMOTE"], schema=spark_schema) as wh:
+        wh.execute(f"insert into {spark_schema}_raw.feature_log_raw values {rows}")
+    dbt = Path(sys.executable).parent / "dbt"
+    done = subprocess.run([str(dbt), "build", "-s", "feature_log+", "--target", "spark", "--profiles-dir", "."],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    with SparkWarehouse(os.environ["FW_SPARK_REMOTE"], schema=spark_schema) as wh:
+        vectors = wh.fetch_arrow(f"select customer_id, merchant_id, n_features from {spark_schema}.feature_log_vectors")
+        served = wh.fetch_arrow(f"select txn_count_1h, home_country, card_type from {spark_schema}.served_fraud_features")
+    assert vectors.to_pylist() == [{"customer_id": 7, "merchant_id": 3, "n_features": 3}]
+    assert served.to_pylist() == [{"txn_count_1h": 2, "home_country": 'F"R', "card_type": None}]
