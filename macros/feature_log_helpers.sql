@@ -5,7 +5,16 @@
 
 {#- The text of one key of a JSON object column: '{"customer_id":42}' -> '42'. Portable (->> on json). -#}
 {% macro fw_json_key_text(column, key) -%}
+    {{ return(adapter.dispatch('fw_json_key_text', 'featurewarehouse')(column, key)) }}
+{%- endmacro %}
+
+{% macro default__fw_json_key_text(column, key) -%}
     (cast({{ column }} as json) ->> '{{ key }}')
+{%- endmacro %}
+
+{#- Spark has no json type; get_json_object reads the text. -#}
+{% macro spark__fw_json_key_text(column, key) -%}
+    get_json_object({{ column }}, '$.{{ key }}')
 {%- endmacro %}
 
 
@@ -18,19 +27,26 @@
     (cast({{ column }} as json) #>> '{}')
 {%- endmacro %}
 
+{#- Spark: get_json_object cannot read a bare scalar document, so wrap it in an object; a JSON
+    string comes back unescaped, a number as written, a JSON null as null. -#}
+{% macro spark__fw_json_scalar_text(column) -%}
+    get_json_object(concat('{"v":', {{ column }}, '}'), '$.v')
+{%- endmacro %}
+
 {#- DuckDB has no #> operator; '$' is the JSONPath of the whole document. -#}
 {% macro duckdb__fw_json_scalar_text(column) -%}
     (cast({{ column }} as json) ->> '$')
 {%- endmacro %}
 
 
-{#- A declared data_type as a cast target DuckDB and PostgreSQL both accept, by its contract family
+{#- A declared data_type as a cast target the warehouse accepts, by its contract family
     (fw_type_family): ubigint, int64, string ... cast as their family's portable type; a decimal keeps
     its precision; a name of no family is used as written. -#}
 {% macro fw_cast_type(data_type) -%}
     {%- set family = featurewarehouse.fw_type_family(data_type or 'varchar') -%}
-    {%- set portable = {'integer': 'bigint', 'float': 'double precision', 'text': 'varchar', 'boolean': 'boolean',
-                        'date': 'date', 'timestamp': 'timestamp', 'timestamptz': 'timestamp with time zone'} -%}
+    {%- set portable = {'integer': 'bigint', 'float': featurewarehouse.fw_type_double(),
+                        'text': featurewarehouse.fw_type_text(), 'boolean': 'boolean',
+                        'date': 'date', 'timestamp': 'timestamp', 'timestamptz': featurewarehouse.fw_type_timestamptz()} -%}
     {{- portable.get(family, (data_type or 'varchar') | lower | trim) -}}
 {%- endmacro %}
 

@@ -17,16 +17,16 @@
 {#- The feature-log contract (contract 4): name -> SQL type, in order. -#}
 {% macro fw_feature_log_columns() -%}
     {{ return([
-        ('request_id', 'varchar'),
+        ('request_id', featurewarehouse.fw_type_text()),
         ('served_at', 'timestamp'),
         ('row_index', 'integer'),
-        ('entity_keys', 'varchar'),
-        ('feature_view', 'varchar'),
-        ('feature_name', 'varchar'),
-        ('value', 'varchar'),
-        ('status', 'varchar'),
+        ('entity_keys', featurewarehouse.fw_type_text()),
+        ('feature_view', featurewarehouse.fw_type_text()),
+        ('feature_name', featurewarehouse.fw_type_text()),
+        ('value', featurewarehouse.fw_type_text()),
+        ('status', featurewarehouse.fw_type_text()),
         ('event_ts', 'timestamp'),
-        ('feature_service', 'varchar'),
+        ('feature_service', featurewarehouse.fw_type_text()),
     ]) }}
 {%- endmacro %}
 
@@ -35,6 +35,10 @@
     <schema>_raw.feature_log_raw; create it empty so feature_log builds before anything
     was served. DuckDB reads the Parquet files directly: nothing to do. -#}
 {% macro fw_ensure_feature_log_raw() -%}
+    {{ return(adapter.dispatch('fw_ensure_feature_log_raw', 'featurewarehouse')()) }}
+{%- endmacro %}
+
+{% macro default__fw_ensure_feature_log_raw() -%}
     {%- if target.type != 'duckdb' -%}
         {%- set relation = source('fw_logs', 'feature_log_raw') -%}
         create schema if not exists {{ adapter.quote(relation.schema) }};
@@ -47,5 +51,28 @@
         {%- for name, type in featurewarehouse.fw_feature_log_columns() %}
         alter table {{ relation }} add column if not exists {{ name }} {{ type }};
         {%- endfor %}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Spark runs one statement per call and has no `add column if not exists`: run each statement
+    here and add only the contract columns the table lacks. The hook itself renders empty. -#}
+{% macro spark__fw_ensure_feature_log_raw() -%}
+    {%- if execute -%}
+        {%- set relation = source('fw_logs', 'feature_log_raw') -%}
+        {%- do run_query('create schema if not exists ' ~ adapter.quote(relation.schema)) -%}
+        {%- set columns = [] -%}
+        {%- for name, type in featurewarehouse.fw_feature_log_columns() -%}
+            {%- do columns.append(name ~ ' ' ~ type) -%}
+        {%- endfor -%}
+        {%- do run_query('create table if not exists ' ~ relation ~ ' (' ~ columns | join(', ') ~ ')') -%}
+        {%- set existing = adapter.get_columns_in_relation(relation) | map(attribute='name') | map('lower') | list -%}
+        {%- set missing = [] -%}
+        {%- for name, type in featurewarehouse.fw_feature_log_columns() -%}
+            {%- if name not in existing -%}{%- do missing.append(name ~ ' ' ~ type) -%}{%- endif -%}
+        {%- endfor -%}
+        {%- if missing -%}
+            {%- do run_query('alter table ' ~ relation ~ ' add columns (' ~ missing | join(', ') ~ ')') -%}
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}

@@ -1,7 +1,7 @@
 """The demo flow behind ``fwctl demo``: a plain sequence of steps.
 
 1. data      generate the default card-payments dataset if it is missing;
-2. load      on a server warehouse (PostgreSQL), load the raw Parquet into <schema>_raw;
+2. load      on a server warehouse (PostgreSQL, Spark), load the raw Parquet into <schema>_raw;
 3. build     ONE ``dbt build`` of the whole project (models and their tests);
 4. summary   the models built and their row counts;
 5. registry  the feature registry, from the manifest that build wrote (no second dbt run);

@@ -40,7 +40,7 @@ final as (
         v.card_type,
         v.credit_limit,
         -- whole days elapsed since signup
-        cast(floor(extract(epoch from (p.feature_ts - v.signup_ts)) / 86400) as bigint) as account_age_days
+        cast(floor({{ featurewarehouse.fw_seconds_between('v.signup_ts', 'p.feature_ts') }} / 86400) as bigint) as account_age_days
     from profile_times as p
     inner join versions as v
         on v.customer_id = p.customer_id

@@ -95,7 +95,7 @@ final as (
         cast(coalesce(rc.fraud_report_count, 0) as bigint) as merchant_fraud_report_count_90d,
         case
             when tw.merchant_txn_count_90d > 0
-                then cast(coalesce(rc.chargeback_count, 0) as double precision) / tw.merchant_txn_count_90d
+                then cast(coalesce(rc.chargeback_count, 0) as {{ featurewarehouse.fw_type_double() }}) / tw.merchant_txn_count_90d
         end as chargeback_rate_90d
     from transaction_windows as tw
     left join reported_chargebacks as rc

@@ -33,7 +33,7 @@ final as (
         t.event_ts as transaction_event_ts,
         cast(r.reported_at as timestamp) as reported_at,
         cast(r.reason as varchar(16)) as reason,
-        cast(r.amount as double precision) as amount,
+        cast(r.amount as {{ featurewarehouse.fw_type_double() }}) as amount,
         cast(r.currency as varchar(3)) as currency
     from reports as r
     inner join transactions as t

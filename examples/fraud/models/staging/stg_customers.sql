@@ -12,7 +12,7 @@ versions as (
         cast(customer_id as bigint) as customer_id,
         cast(home_country as varchar(2)) as home_country,
         cast(card_type as varchar(16)) as card_type,
-        cast(credit_limit as double precision) as credit_limit,
+        cast(credit_limit as {{ featurewarehouse.fw_type_double() }}) as credit_limit,
         cast(signup_ts as timestamp) as signup_ts,
         cast(updated_at as timestamp) as valid_from,
         row_number() over (partition by customer_id, updated_at order by card_type) as copy_number
