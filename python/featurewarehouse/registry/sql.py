@@ -124,6 +124,8 @@ def light_render(node: dict[str, Any], manifest: dict[str, Any], rel: Relations)
 
 
 _EXPR = re.compile(r"\{\{.*?\}\}", re.S)
+# an expression right after `as` (cast(x as {{ ... }})) or `::` stands where a type goes
+_TYPE_POSITION = re.compile(r"(?i)(\bas|::)\s*\Z")
 
 
 def placeholder_render(node: dict[str, Any], manifest: dict[str, Any], rel: Relations) -> str | None:
@@ -143,12 +145,16 @@ def placeholder_render(node: dict[str, Any], manifest: dict[str, Any], rel: Rela
     def keep(m: re.Match) -> str:
         if re.match(r"\{\{-?\s*(ref|source|this|config)\b", m[0]):
             return m[0]
+        if _TYPE_POSITION.search(m.string, 0, m.start()):
+            # a type macro (cast(x as {{ fw_type_double() }})): a string literal there is no SQL;
+            # a type name made of the call's text parses, and still counts in the fingerprint
+            return "fw_jinja_" + re.sub(r"\W+", "_", m[0][2:-2]).strip("_")
         protected.append(m[0])
         return f"@@FW{len(protected) - 1}@@"
 
     stand_in["raw_code"] = _EXPR.sub(keep, raw)
     text = light_render(stand_in, manifest, rel)
-    if text is None or not protected:
+    if text is None or stand_in["raw_code"] == raw:
         return None
     return re.sub(r"@@FW(\d+)@@", lambda m: "'" + protected[int(m[1])].replace("'", "''") + "'", text)
 
