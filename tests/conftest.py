@@ -103,6 +103,24 @@ SPARK_START_TIMEOUT_S = float(os.environ.get("FW_SPARK_START_TIMEOUT", "180"))
 SPARK_HOW = 'pip install -e ".[spark]" (pyspark runs its own local server) and install Java 17 (`apt-get install openjdk-17-jre-headless`)'
 
 
+def _close_spark_clients() -> None:
+    """Close every Spark Connect client of this process (dbt-spark's session's included) while the
+    server still runs: pyspark's exit hook otherwise calls the stopped server for each open client
+    and retries for minutes, so the test process never exits."""
+    import gc
+    import sys
+
+    core = sys.modules.get("pyspark.sql.connect.client.core")
+    if core is None:
+        return
+    for obj in gc.get_objects():
+        if isinstance(obj, core.SparkConnectClient):
+            try:
+                obj.close()
+            except Exception:
+                pass
+
+
 def _spark_unavailable(message: str) -> None:
     if IN_CI:
         pytest.fail(f"{message}; CI=true makes the Spark tests mandatory", pytrace=False)
@@ -165,6 +183,7 @@ def spark_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.5)
         yield f"sc://127.0.0.1:{port}"
     finally:
+        _close_spark_clients()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
