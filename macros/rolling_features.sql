@@ -58,7 +58,7 @@
 
 {% macro default__rolling_features(source, entity, timestamp, aggregations, windows, exclusive, ttl, passthrough, where) %}
     {%- set plan = featurewarehouse.fw_rolling_plan(source, entity, timestamp, aggregations, windows, exclusive, ttl, passthrough) -%}
-    {%- do featurewarehouse.fw_rolling_record(plan) -%}
+    {%- do featurewarehouse.fw_rolling_record(plan, where) -%}
     {%- set keys = plan['keys'] -%}
     {%- set incremental = is_incremental() -%}
     {%- set frame_end = 'current row exclude group' if exclusive else 'current row' -%}

@@ -122,7 +122,8 @@
         {#- the longest window: a value older than it describes an empty window, not the current one -#}
         {%- set ttl_text = none if state.lifetime else longest[1] -%}
     {%- endif -%}
-    {{ return({'keys': keys, 'timestamp': timestamp, 'values': values, 'features': features, 'lookback_seconds': lookback, 'ttl': ttl_text}) }}
+    {{ return({'keys': keys, 'timestamp': timestamp, 'values': values, 'features': features, 'lookback_seconds': lookback, 'ttl': ttl_text,
+        'exclusive': exclusive}) }}
 {% endmacro %}
 
 
@@ -160,7 +161,7 @@
   macros and validation read it where the YAML does not list the column), and
   the unique key an incremental build replaces rows by.
 -#}
-{% macro fw_rolling_record(plan) %}
+{% macro fw_rolling_record(plan, where) %}
     {%- set columns = {} -%}
     {%- for f in plan.features -%}
         {%- set fw = {'feature': true} -%}
@@ -168,7 +169,24 @@
         {%- do columns.update({f.name: {'name': f.name, 'data_type': f.data_type, 'description': f.description,
             'config': {'meta': {'fw': fw}}}}) -%}
     {%- endfor -%}
-    {%- set generated = {'columns': columns} -%}
+    {#-
+      rolling: what computing the windows at any instant t needs (the PIT join at a
+      spine row's time, the online read at request time). The source relation is the
+      model's only parent in the manifest (ref/source at parse time names no relation).
+      values: one SQL expression over the source row per aggregation (its filter
+      applied: NULL where the row does not count); features: name, agg, index of
+      their value, window in seconds (none: lifetime). Read by contract/meta.py.
+    -#}
+    {%- set rolling = {'version': 1, 'keys': plan['keys'], 'timestamp': plan.timestamp, 'exclusive': plan.exclusive,
+        'where': where, 'values': [], 'features': []} -%}
+    {%- for v in plan['values'] -%}
+        {%- do rolling['values'].append({'index': v.index, 'agg': v.agg, 'expr': v.expr, 'data_type': v.data_type}) -%}
+    {%- endfor -%}
+    {%- for f in plan.features -%}
+        {%- do rolling['features'].append({'name': f.name, 'agg': f.agg, 'index': f.index, 'seconds': f.seconds,
+            'data_type': f.data_type, 'rows': f.rows}) -%}
+    {%- endfor -%}
+    {%- set generated = {'columns': columns, 'rolling': rolling} -%}
     {%- if plan.ttl is not none -%}{%- do generated.update({'ttl': plan.ttl}) -%}{%- endif -%}
     {%- do config(meta={'fw_generated': generated}, unique_key=plan['keys'] + [plan.timestamp]) -%}
 {% endmacro %}
