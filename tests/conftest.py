@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
+from serving_support import free_port
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_HOST = os.environ.get("FW_PG_HOST", "127.0.0.1")
@@ -127,12 +128,6 @@ def _spark_unavailable(message: str) -> None:
     pytest.skip(f"{message}; to run the Spark tests: {SPARK_HOW}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def spark_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``sc://127.0.0.1:<port>`` of a Spark Connect server this session started (or FW_SPARK_REMOTE's)."""
@@ -147,7 +142,7 @@ def spark_remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         _spark_unavailable("no Java runtime (java not on PATH, JAVA_HOME unset)")
     spark_home = Path(pyspark.__file__).parent
-    port = _free_port()
+    port = free_port()
     work = tmp_path_factory.mktemp("spark-server")
     env = {
         **os.environ,

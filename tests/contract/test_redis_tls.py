@@ -15,6 +15,7 @@ import pytest
 
 from conftest import IN_CI
 from online_support import h, make_view
+from serving_support import free_port
 from featurewarehouse.errors import ServiceUnavailable
 from featurewarehouse.online.base import ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import NO_CREATED, micros
@@ -22,12 +23,6 @@ from featurewarehouse.serving.client import OnlineClient
 
 PASSWORD = "tls-test-secret"
 VIEW = make_view("spend")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +40,7 @@ def tls_redis(tmp_path_factory):
          "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")],
         check=True, capture_output=True,
     )
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
          "--tls-cert-file", str(d / "cert.pem"), "--tls-key-file", str(d / "key.pem"),

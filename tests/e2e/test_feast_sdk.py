@@ -14,16 +14,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import IN_CI
+from serving_support import start_serve
 
 REPO = Path(__file__).resolve().parents[2]
 FEAST_VERSION = "0.67.0"
@@ -101,22 +99,7 @@ def _serve(tmp: Path, extra: list[str], auth: str = ""):
     store = f"sqlite:///{tmp / 'online.db'}"
     _fill(store)
     project = _project(tmp)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
-    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
-                             "--port", str(port), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail(f"server did not start: {proc.communicate(timeout=5)}")
-            time.sleep(0.1)
+    proc, port = start_serve(["--project-dir", str(project), "--store", store, *extra])
     repo = tmp / "feature_repo"
     repo.mkdir()
     # what docs/feast.md tells a Feast user to write

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from demo_project import copy_demo_project
+from serving_support import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -46,12 +46,6 @@ def _require_feature_services() -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env() -> dict[str, str]:
@@ -108,7 +102,7 @@ def test_the_readme_tutorial_runs_as_written(tmp_path):
     _require_feature_services()
     project = copy_demo_project(tmp_path / "fraud", expectations=True)
     _run(["fwctl", "demo", "--rows", "20000"], project)  # what `make demo` leaves behind, smaller
-    port = _free_port()
+    port = free_port()
     outputs = [apply_block(lang, body, project, port) for lang, body in tutorial_blocks()]
     text = "\n".join(o for o in outputs if o)
 

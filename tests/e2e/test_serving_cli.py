@@ -2,27 +2,18 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))
 
 from featurewarehouse.serving.wire import error_message  # noqa: E402
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serving_support import clean_env, start_serve  # noqa: E402
 
 
 def _post(port: int, body: dict) -> tuple[int, dict]:
@@ -46,24 +37,12 @@ def test_fwctl_serve_answers_logs_and_flushes_on_sigterm(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
-    proc = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
-         "--port", str(port), "--log-to", str(tmp_path / "logs"), "--max-entities", "3"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    env = clean_env()
+    proc, port = start_serve(["--project-dir", str(project), "--store", store, "--log-to", str(tmp_path / "logs"),
+                              "--max-entities", "3"], env=env)
     try:
-        deadline = time.time() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
-                    assert json.loads(r.read())["status"] == "ok"
-                break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    pytest.fail(f"server did not start: {proc.communicate(timeout=5)}")
-                time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+            assert json.loads(r.read())["status"] == "ok"
         status, body = _post(port, {"features": ["merchant_risk_features:chargeback_rate_90d"], "entities": {"merchant_id": [7, 8]}})
         assert status == 200
         assert body["results"][1]["values"] == [0.25, None]

@@ -6,7 +6,6 @@ loop below is bounded in count and in time.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import statistics
@@ -21,6 +20,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))
 
+from serving_support import clean_env, free_port, health_answers, wait_until_up  # noqa: E402
+
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
 MAX_CONNECTIONS = 60
@@ -30,12 +31,6 @@ FD_LIMIT = 160
 MAX_BODY = 1024 * 1024
 MAX_HEADER = 16 * 1024
 BODY = json.dumps({"features": ["merchant_risk_features:chargeback_rate_90d"], "entities": {"merchant_id": [7]}}).encode()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -90,8 +85,8 @@ def server(tmp_path_factory):
     project = tmp / "project"
     project.mkdir()
     (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
+    port = free_port()
+    env = clean_env()
     proc = subprocess.Popen(
         [str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store, "--port", str(port),
          "--header-timeout", str(HEADER_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT),
@@ -99,17 +94,7 @@ def server(tmp_path_factory):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_few_descriptors,
     )
     srv = Server(proc, port)
-    deadline = time.time() + 30
-    while True:
-        try:
-            if srv.get(timeout=1)[0] == 200:
-                break
-        except OSError:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"server did not start: {proc.communicate(timeout=5)}")
-        time.sleep(0.1)
+    wait_until_up(proc, lambda: health_answers(port), timeout=30)
     yield srv
     proc.send_signal(signal.SIGTERM)
     try:

@@ -6,7 +6,6 @@ of old and new values in one response, never NOT_FOUND for a key present before 
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -23,7 +22,7 @@ sys.path.insert(0, str(REPO / "tests" / "contract"))  # the online tests' wareho
 sys.path.insert(0, str(Path(__file__).parent))
 
 from online_support import Warehouse, h, make_view, registry  # noqa: E402
-from test_serving_workers import _free_port  # noqa: E402
+from serving_support import clean_env, start_serve  # noqa: E402
 
 N_KEYS = 30_000  # enough rows that the rebuild takes a while and requests land during it
 NEW = 1_000_000  # the refresh adds this to every value: old and new can never be confused
@@ -49,9 +48,12 @@ def _read(port: int, ids: list[int], request_id: str) -> dict:
         return json.loads(r.read())
 
 
+def _env() -> dict[str, str]:
+    return {k: v for k, v in clean_env().items() if k != "DBT_PROJECT_DIR"}
+
+
 def _fwctl(*args: str, **kw) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_") and k != "DBT_PROJECT_DIR"}
-    return subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), *args], env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), *args], env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -72,20 +74,8 @@ def test_every_response_sees_all_old_or_all_new_values_during_a_full_refresh(tmp
     wh.close()
 
     logs = tmp_path / "logs"
-    port = _free_port()
-    server = _fwctl("serve", *common, "--port", str(port), "--workers", "2", "--log-to", str(logs))
+    server, port = start_serve([*common, "--workers", "2", "--log-to", str(logs)], env=_env())
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                    break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    server.kill()
-                    pytest.fail(f"server did not start: {server.communicate(timeout=5)}")
-                time.sleep(0.1)
-        time.sleep(1.0)  # both workers listening
 
         rng = random.Random(7)
         ids = sorted(rng.sample(range(N_KEYS), 200))

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,11 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))  # the contract tests' store fixture data
 REQUESTS = 60
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from serving_support import start_serve  # noqa: E402
 
 
 def _post(port: int, body: dict, request_id: str) -> int:
@@ -42,25 +37,8 @@ def test_two_workers_answer_and_sigterm_flushes_every_log(tmp_path):
     project.mkdir()
     (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
     logs = tmp_path / "logs"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
-    proc = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
-         "--port", str(port), "--workers", "2", "--log-to", str(logs)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc, port = start_serve(["--project-dir", str(project), "--store", store, "--workers", "2", "--log-to", str(logs)])
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    proc.kill()
-                    pytest.fail(f"server did not start: {proc.communicate(timeout=5)}")
-                time.sleep(0.1)
-        time.sleep(1.0)  # both workers listening (the first health answer may come from either)
         body = {"features": ["merchant_risk_features:chargeback_rate_90d"], "entities": {"merchant_id": [7]}}
         sent = {f"req-{i}" for i in range(REQUESTS)}
         assert {_post(port, body, rid) for rid in sorted(sent)} == {200}
@@ -103,11 +81,7 @@ def test_a_dead_worker_stops_the_others_and_the_server_exits_3(tmp_path):
     project = tmp_path / "project"
     project.mkdir()
     (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
-    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project), "--store", store,
-                             "--port", str(port), "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc, _ = start_serve(["--project-dir", str(project), "--store", store, "--workers", "2"])
     try:
         deadline = time.time() + 60
         while len(workers := _children(proc.pid)) < 2:
