@@ -54,6 +54,11 @@ class WindowProfile:
     newest: tuple[Any, ...] = ()
 
 
+def _day(value: _dt.date) -> _dt.date:
+    """The day of a daily window's key (a truncated timestamp; a date on engines that truncate to one)."""
+    return value.date() if isinstance(value, _dt.datetime) else value
+
+
 def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
@@ -103,7 +108,7 @@ def profile(
                 bins=tuple(_sql.numeric_bins(int(row[f"c{i}_count"]), row.get(f"c{i}_reach")) if c.kind == "numeric"
                            else fl.parse_bin_counts(row[f"c{i}_bins"], _sql.bin_count(c))),
             )
-        window = row["fw_window"].isoformat() if daily else "all"
+        window = _day(row["fw_window"]).isoformat() if daily else "all"
         windows.append(WindowProfile(window, rows, features, tuple(row[f"newest_{k}"] for k in range(len(freshness)))))
     return windows
 
