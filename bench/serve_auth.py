@@ -24,7 +24,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from serve_http import body, fill  # noqa: E402  (the same store and requests as the latency benchmark)
+from servers import free_port, wait_for_health  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-token-secret-000001"
@@ -69,23 +69,12 @@ class Fwctl:
     """`fwctl serve` on a free port, until stop()."""
 
     def __init__(self, project: Path, store: str, *args: str):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
         self.proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "fwctl"), "serve", "--project-dir", str(project),
                                       "--store", store, "--port", str(self.port), *args], env=env)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                c.request("GET", "/health")
-                if c.getresponse().status == 200:
-                    time.sleep(1.0)  # every worker listening
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        wait_for_health(self.proc, self.port)
+        time.sleep(1.0)  # every worker listening
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)

@@ -32,7 +32,6 @@ import multiprocessing as mp
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,9 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from servers import free_port, wait_for_health  # noqa: E402
 
 N_ENTITIES = 10_000
 CUSTOMER_FEATURES = [f"c_f{i}" for i in range(10)]
@@ -206,9 +208,7 @@ def serve(url: str, port: int, log_to: str | None, threadpool: bool, guarded: bo
 
 class Server:
     def __init__(self, url: str, *, log_to: str | None = None, threadpool: bool = False, guarded: bool = True):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         args = [sys.executable, __file__, "--serve", url, "--port", str(self.port)]
         if log_to:
             args += ["--log-to", log_to]
@@ -217,16 +217,7 @@ class Server:
         if not guarded:
             args.append("--unguarded")
         self.proc = subprocess.Popen(args)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-                c.request("GET", "/health")
-                if c.getresponse().status == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        wait_for_health(self.proc, self.port, timeout=30)
 
     def stop(self) -> None:
         self.proc.terminate()  # SIGTERM: uvicorn shuts down, the log sink flushes
