@@ -79,7 +79,7 @@
 {% macro fw_rolling_pit_source(node, v) %}
     {%- set parents = (node.get('depends_on') or {}).get('nodes') or [] -%}
     {%- set fix = "pass rolling_features a source that is a model, seed, snapshot or source, and ref() nothing else in "
-        ~ v.original_file_path ~ " (move the rest into that source model)" -%}
+        ~ node.original_file_path ~ " (move the rest into that source model)" -%}
     {%- if parents | length != 1 -%}
         {{ featurewarehouse.fw_pit_fail('point_in_time_join',
             "feature view '" ~ v.name ~ "' is a rolling_features view, whose window features at the spine's time are computed from its source: its only parent, but it has "

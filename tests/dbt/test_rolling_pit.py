@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pit_project import TESTS, Built, Runner, build, env, fill_statements, make_project, target_env  # noqa: I001
+from pit_project import TESTS, Built, Runner, build, env, fill_statements, invoke, make_project, target_env  # noqa: I001
 from rolling_reference import _plain, rolling_at, same
 from test_rolling_properties import EVENT_COLUMNS, SPECS, T0, event
 
@@ -160,3 +160,16 @@ def test_python_historical_retrieval_gives_empty_windows_long_after_the_last_eve
             spine, ["rolling_all:count_1h", "rolling_all:count_lifetime"], timestamp_column="label_ts").to_pandas()
     assert got["count_1h"].tolist() == [3, 0]
     assert got["count_lifetime"].tolist() == [3, 3]
+
+
+def test_a_rolling_view_with_two_parents_fails_with_the_fix(tmp_path: Path) -> None:
+    project = make_project(tmp_path, FIXTURE)
+    call = ("{{ featurewarehouse.point_in_time_join(spine=ref('spine'), spine_timestamp='label_ts', "
+            "features=['rolling_two_parents:count_1h']) }}")
+    result = invoke(project, ["compile", "--inline", call], "dev")
+    text = " ".join([str(result.exception or "")] + result.logged)
+    assert not result.success
+    for part in ("featurewarehouse.point_in_time_join", "feature view 'rolling_two_parents' is a rolling_features view",
+                 "it has 2 (", "model.featurewarehouse.events", "model.featurewarehouse.spine",
+                 "fix: pass rolling_features a source", "models/rolling_two_parents.sql"):
+        assert part in text, f"{part!r} not in {text}"
