@@ -3,8 +3,9 @@
 Data (DuckDB, bench/rolling_build.py's generator): --rows transactions over 180
 days, one customer per 40 transactions; the spend view is the demo's
 customer_spend_features (rolling_features: count, sum, avg over 1h, 24h, 7d, 30d),
-built by dbt. The spine has --spine-rows labels: half at a transaction's own time
-(a label per payment), half at uniform random times.
+built by dbt. The spine has --spine-rows labels: a share --at-events (default 0.5)
+at a transaction's own time (a label per payment, as the demo's fraud labels),
+the rest at uniform random times.
 
 Formulations, each materialized with `create table ... as`, --repeat times, best time counts:
 
@@ -20,6 +21,7 @@ is printed (the stale windows the change removes). Prints seconds and the ratio 
 
   .venv/bin/python bench/rolling_pit.py                     # 1M transactions, 200k labels
   .venv/bin/python bench/rolling_pit.py --spine-rows 1000000
+  .venv/bin/python bench/rolling_pit.py --at-events 1        # every label on a payment (the demo's spine)
 """
 from __future__ import annotations
 
@@ -110,6 +112,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="transactions (before same-second repeats)")
     parser.add_argument("--spine-rows", type=int, default=200_000)
+    parser.add_argument("--at-events", type=float, default=0.5, help="share of labels at a transaction's time")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-portable", action="store_true", help="skip the portable body")
@@ -122,7 +125,7 @@ def main() -> None:
         customers = max(50, args.rows // 40)
         con = duckdb.connect(str(db))
         generate(con, args.rows, 0, "2024-01-01", DAYS, customers, "stg_transactions")
-        half = args.spine_rows // 2
+        half = round(args.spine_rows * args.at_events)
         con.execute(f"""
             create or replace table labels as
             select row_number() over () as label_id, customer_id, event_ts as label_ts, 1 as at_event
@@ -141,7 +144,8 @@ def main() -> None:
         con = duckdb.connect(str(db))
         con.execute(f"set threads = {args.threads}")
         n = con.execute("select count(*) from stg_transactions").fetchone()[0]
-        print(f"{n:,} transactions, {customers:,} customers, {args.spine_rows:,} labels, threads={args.threads}"
+        print(f"{n:,} transactions, {customers:,} customers, {args.spine_rows:,} labels "
+              f"({100 * args.at_events:.0f}% at a transaction's time), threads={args.threads}"
               f" (dbt run of the view and compile: {built:.1f} s)")
         names = [t for t in TRAININGS if not (args.no_portable and t.endswith("_portable"))]
         best: dict[str, float] = {}

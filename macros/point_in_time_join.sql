@@ -127,7 +127,7 @@ final as (
         {%- for v in plan.views %}
         {%- set p = 'fw_v' ~ loop.index %}
         {%- for f in v.selected %},
-        {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_row_ts is not null') }} as {{ f.output }}
+        {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_row_ts', t) }} as {{ f.output }}
         {%- endfor %}
         {%- endfor %}
     from fw_spine
@@ -242,7 +242,7 @@ final as (
         {%- set guard = guard ~ ' and ' ~ p ~ '.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl(t, v.ttl_seconds) %}
         {%- endif %}
         {%- for f in v.selected %},
-        case when {{ guard }} then {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_ts is not null') }} end as {{ f.output }}
+        case when {{ guard }} then {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_ts', t) }} end as {{ f.output }}
         {%- endfor %}
         {%- endfor %}
     from fw_spine

@@ -27,8 +27,10 @@
   Hooks, callable from any PIT body whose spine CTE is `fw_spine`:
     fw_rolling_pit_ctes(v, p, t)        CTEs `<p>_w*`, each followed by a comma ('' for other views)
     fw_rolling_pit_join(v, p, t)        the left join of `<p>_w` on (keys, t) ('' for other views)
-    fw_rolling_pit_value(v, p, f, found) the column of selected feature f: its window value where
-                                        `found` (the row lookup found a row) holds, else `<p>.<f>`
+    fw_rolling_pit_value(v, p, f, row_ts, t)  the column of selected feature f: `<p>.<f>` for other
+        features; for a window feature NULL where the row lookup found no row (`row_ts`, the
+        found row's time, is NULL), the found row's value where it is at t itself (the same
+        window, and bit for bit the view's value), else the value of `<p>_w`
 -#}
 
 {#-
@@ -109,11 +111,19 @@
         else meta['values'] | selectattr('agg', 'equalto', 'count_distinct') | list -%}
     {%- set sql %}
 
--- {{ v.name }}: each distinct (keys, time) of the spine, for its window features
+-- {{ v.name }}: each distinct (keys, time) of the spine at which the view has no row: a row
+-- at t holds the windows at t already (the view evaluates the same rule at its instants;
+-- with an available_timestamp the row at t may not be the one found, so every time is computed)
 {{ p }}_wlookups as (
     select distinct {{ featurewarehouse.fw_pit_list(keys, 'fw_spine.') }}, {{ t }} as fw_ts
     from fw_spine
     where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_spine.') }} and {{ t }} is not null
+        {%- if not v.available %}
+        and not exists (
+            select 1 from {{ v.relation }} as fw_src
+            where {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_src.', 'fw_spine.') }}
+                and {{ featurewarehouse.fw_pit_view_ts(v, v.timestamp) }} = {{ t }})
+        {%- endif %}
 ),
 
 -- {{ v.name }}: its source's rows (fw_v<i>: the aggregated values, filters applied) and the
@@ -201,10 +211,11 @@
 {% endmacro %}
 
 
-{% macro fw_rolling_pit_value(v, p, f, found) %}
+{% macro fw_rolling_pit_value(v, p, f, row_ts, t) %}
     {%- set meta = featurewarehouse.fw_rolling_pit_meta(v) -%}
     {%- if meta is none or f.name not in (meta.features | map(attribute='name') | list) -%}
         {{ return(p ~ '.' ~ f.name) }}
     {%- endif -%}
-    {{ return('case when ' ~ found ~ ' then ' ~ p ~ '_w.' ~ f.name ~ ' end') }}
+    {{ return('case when ' ~ row_ts ~ ' = ' ~ t ~ ' then ' ~ p ~ '.' ~ f.name
+        ~ ' when ' ~ row_ts ~ ' is not null then ' ~ p ~ '_w.' ~ f.name ~ ' end') }}
 {% endmacro %}
