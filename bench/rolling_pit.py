@@ -1,7 +1,7 @@
 """Benchmark: a training set over the demo's spend view, windows at the spine's time vs as of the last event.
 
 Data (DuckDB, bench/rolling_build.py's generator): --rows transactions over 180
-days, one customer per 40 transactions; the spend view is the demo's
+days, one customer per --per-customer transactions (default 40, as the demo); the spend view is the demo's
 customer_spend_features (rolling_features: count, sum, avg over 1h, 24h, 7d, 30d),
 built by dbt. The spine has --spine-rows labels: a share --at-events (default 0.5)
 at a transaction's own time (a label per payment, as the demo's fraud labels),
@@ -22,6 +22,7 @@ is printed (the stale windows the change removes). Prints seconds and the ratio 
   .venv/bin/python bench/rolling_pit.py                     # 1M transactions, 200k labels
   .venv/bin/python bench/rolling_pit.py --spine-rows 1000000
   .venv/bin/python bench/rolling_pit.py --at-events 1        # every label on a payment (the demo's spine)
+  .venv/bin/python bench/rolling_pit.py --per-customer 4000  # dense entities: the windows, not the join
 """
 from __future__ import annotations
 
@@ -112,6 +113,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="transactions (before same-second repeats)")
     parser.add_argument("--spine-rows", type=int, default=200_000)
+    parser.add_argument("--per-customer", type=int, default=40, help="transactions per customer (density)")
     parser.add_argument("--at-events", type=float, default=0.5, help="share of labels at a transaction's time")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
@@ -122,7 +124,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="fw_rolling_pit_bench_"))
     try:
         db = work / "bench.duckdb"
-        customers = max(50, args.rows // 40)
+        customers = max(1, args.rows // args.per_customer)
         con = duckdb.connect(str(db))
         generate(con, args.rows, 0, "2024-01-01", DAYS, customers, "stg_transactions")
         half = round(args.spine_rows * args.at_events)

@@ -155,12 +155,8 @@ fw_instants as (
         {%- for c in passthrough %},
         max(fw_n.fw_p{{ loop.index }}) as fw_p{{ loop.index }}
         {%- endfor %}
-        {%- for v in lasts %},
-        max(case when fw_s.fw_v{{ v.index }} is not null then fw_s.fw_ts end) as fw_last_ts{{ v.index }}
-        {%- endfor %}
-        {%- for f in plan.features if f.agg != 'last' %},
-        {%- set value = ('(case when fw_s.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl('fw_n.fw_ts', f.seconds) ~ ' then fw_s.fw_v' ~ f.index ~ ' end)') if f.seconds else ('fw_s.fw_v' ~ f.index) %}
-        {{ featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr(value, f.data_type)) }} as {{ f.name }}
+        {%- for column in featurewarehouse.fw_rolling_join_columns(plan.features, lasts, ('last',)) %},
+        {{ column }}
         {%- endfor %}
     from fw_new as fw_n
     left join fw_source as fw_s

@@ -85,6 +85,27 @@
 {% endmacro %}
 
 
+{#-
+  The same columns as fw_rolling_window_columns, as aggregates over a join of
+  instants `fw_n` (keys, fw_ts) to the source rows `fw_s` of their longest window
+  (fw_s.fw_ts <= fw_n.fw_ts, < exclusive, and within the longest window): per
+  `last` value its latest instant with a value, per feature whose agg is not in
+  `skip` its aggregate over the rows of its own window.
+-#}
+{% macro fw_rolling_join_columns(features, lasts, skip) %}
+    {%- set columns = [] -%}
+    {%- for v in lasts -%}
+        {%- do columns.append('max(case when fw_s.fw_v' ~ v.index ~ ' is not null then fw_s.fw_ts end) as fw_last_ts' ~ v.index) -%}
+    {%- endfor -%}
+    {%- for f in features if f.agg not in skip -%}
+        {%- set value = ('(case when fw_s.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl('fw_n.fw_ts', f.seconds) ~ ' then fw_s.fw_v' ~ f.index ~ ' end)')
+            if f.seconds else ('fw_s.fw_v' ~ f.index) -%}
+        {%- do columns.append(featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr(value, f.data_type)) ~ ' as ' ~ f.name) -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{% endmacro %}
+
+
 {#- The greatest non-NULL value of `last` value `v` at each instant of `source` (a CTE). -#}
 {% macro fw_rolling_last_values(v, keys, source) %}
     {%- set sql -%}

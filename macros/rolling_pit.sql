@@ -11,18 +11,23 @@
   [t - d, t] ([t - d, t) exclusive) of each distinct (keys, t) of the spine, the
   rolling macro's edge rule evaluated at t.
 
-  How: the source rows and the spine's lookups (pseudo-rows whose values are all
-  NULL, so they count in no aggregate) form one timeline per entity, and the
-  view's own RANGE windows (rolling_features_sql.sql) run over it. A lookup at t
-  and events at t are RANGE peers: `current row` includes the events at t,
-  `exclude group` leaves them (and the lookup) out.
-
-  Not adopted: each lookup joined to the source rows of its longest window (the
-  incremental build's form). Its cost is lookups x rows per window: on the demo's
-  shape (40 payments per customer in 180 days, 30d windows, 1M payments) it took
-  0.28x these windows' time with 200k labels and 0.65x with 1M, but 6x with 4000
-  payments per customer (200k labels), and grows with the square of an entity's
-  density (a busy merchant); the windows cost the same whatever the density.
+  How, for the spine times at which the view has no row of the entity (a row at t
+  already holds the windows at t), per entity the cheaper of two forms of one rule:
+  - windows: the source rows and the lookups (pseudo-rows whose values are all
+    NULL, so they count in no aggregate) form one timeline, and the view's own
+    RANGE windows (rolling_features_sql.sql) run over it. A lookup at t and events
+    at t are RANGE peers: `current row` includes the events at t, `exclude group`
+    leaves them (and the lookup) out. Cost ~ rows + lookups, times the windows.
+  - join: each lookup joined to the source rows of its longest window and
+    aggregated (the incremental build's form). Cost ~ lookups x rows per window:
+    cheap for sparse entities, quadratic in a dense one's (a busy merchant).
+  The join is taken where lookups x rows x (longest window / the entity's time
+  span) <= vars.fw.rolling_pit_join_factor (default 4) x (rows + lookups).
+  Measured (bench/rolling_pit.py, 1M payments, 200k labels, half off a payment's
+  time): 40 payments per customer, the choice 2.5 s against 6.4 s for windows
+  everywhere (the join alone: 0.24-0.28x the windows in a hand-written test);
+  4000 per customer, the join alone took 6x the windows, and the choice takes them.
+  tests/dbt/test_rolling_pit.py runs every case with each form forced.
 
   Hooks, callable from any PIT body whose spine CTE is `fw_spine`:
     fw_rolling_pit_ctes(v, p, t)        CTEs `<p>_w*`, each followed by a comma ('' for other views)
@@ -107,8 +112,20 @@
     {%- set keys = rolling['keys'] -%}
     {%- set ts = featurewarehouse.fw_pit_view_ts({'relation': meta.relation}, rolling.timestamp) -%}
     {%- set lasts = meta['values'] | selectattr('agg', 'equalto', 'last') | list -%}
-    {%- set distincts = [] if 'count_distinct' not in featurewarehouse.fw_rolling_not_windowed()
+    {%- set skip = featurewarehouse.fw_rolling_not_windowed() -%}
+    {%- set distincts = [] if 'count_distinct' not in skip
         else meta['values'] | selectattr('agg', 'equalto', 'count_distinct') | list -%}
+    {#- the window columns of fw_rolling_window_columns and fw_rolling_join_columns, in their order -#}
+    {%- set columns = ['fw_ts'] -%}
+    {%- for val in lasts -%}{%- do columns.append('fw_last_ts' ~ val.index) -%}{%- endfor -%}
+    {%- for f in meta.features if f.agg not in skip -%}{%- do columns.append(f.name) -%}{%- endfor -%}
+    {%- set factor = (var('fw', {}) or {}).get('rolling_pit_join_factor', 4) -%}
+    {%- if factor is not number or factor is boolean -%}
+        {{ featurewarehouse.fw_pit_fail('point_in_time_join', "vars.fw.rolling_pit_join_factor must be a number, got " ~ factor,
+            "set it to a number in dbt_project.yml (default 4; 0 or less: always windows, very large: always the join), or remove it") }}
+    {%- endif -%}
+    {%- set form = 'select ' ~ featurewarehouse.fw_pit_list(keys, '') ~ ' from ' ~ p ~ '_wform where fw_join = ' -%}
+    {%- set by_join, by_windows = form ~ '1', form ~ '0' -%}
     {%- set sql %}
 
 -- {{ v.name }}: each distinct (keys, time) of the spine at which the view has no row: a row
@@ -126,13 +143,12 @@
         {%- endif %}
 ),
 
--- {{ v.name }}: its source's rows (fw_v<i>: the aggregated values, filters applied) and the
--- lookups (values NULL, so they count nowhere) in one timeline; only rows some lookup's window holds
-{{ p }}_wsrc as (
+-- {{ v.name }}: its source's rows (fw_v<i>: the aggregated values, filters applied) of the
+-- lookups' entities, only those some lookup's window can hold
+{{ p }}_wrows as (
     select
         {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }},
-        {{ ts }} as fw_ts,
-        0 as fw_lookup
+        {{ ts }} as fw_ts
         {%- for val in meta['values'] %},
         {{ val.expr }} as fw_v{{ val.index }}
         {%- endfor %}
@@ -142,21 +158,46 @@
         and ({{ rolling.where }})
         {%- endif %}
         and {{ featurewarehouse.fw_pit_spine_range_filter({'ttl_seconds': meta.lookback_seconds}, ts, ts, t) }}
-        -- only the spine's entities: a training set over some of them reads only their rows
         and ({{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }}) in (
             select {{ featurewarehouse.fw_pit_list(keys, '') }} from {{ p }}_wlookups)
-    union all
-    select
-        {{ featurewarehouse.fw_pit_list(keys, '') }},
-        fw_ts,
-        1 as fw_lookup
-        {%- for val in meta['values'] %},
-        null
-        {%- endfor %}
-    from {{ p }}_wlookups
 ),
 
--- {{ v.name }}: the view's RANGE windows, evaluated at every row of the timeline
+-- {{ v.name }}: per entity, the cheaper form: the join when lookups x rows per window (rows x
+-- the window's share of the entity's time span) is at most {{ factor }} x (rows + lookups), else the windows
+{{ p }}_wform as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_l.') }},
+        case when fw_l.fw_lookups * coalesce(fw_r.fw_rows, 0)
+            {%- if meta.lookback_seconds %}
+                * coalesce(least(1.0, {{ meta.lookback_seconds }} / nullif({{ featurewarehouse.fw_seconds_between('fw_r.fw_first', 'fw_r.fw_last') }}, 0)), 1.0)
+            {%- endif %}
+            <= cast({{ factor }} as {{ featurewarehouse.fw_type_double() }}) * (coalesce(fw_r.fw_rows, 0) + fw_l.fw_lookups)
+            then 1 else 0 end as fw_join
+    from (
+        select {{ featurewarehouse.fw_pit_list(keys, '') }}, count(*) as fw_lookups
+        from {{ p }}_wlookups group by {{ featurewarehouse.fw_pit_list(keys, '') }}
+    ) as fw_l
+    left join (
+        select {{ featurewarehouse.fw_pit_list(keys, '') }}, count(*) as fw_rows, min(fw_ts) as fw_first, max(fw_ts) as fw_last
+        from {{ p }}_wrows group by {{ featurewarehouse.fw_pit_list(keys, '') }}
+    ) as fw_r
+        on {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_l.', 'fw_r.') }}
+),
+
+-- {{ v.name }}, windows: the rows and the lookups (values NULL, so they count nowhere) in one timeline
+{{ p }}_wsrc as (
+    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts, 0 as fw_lookup
+        {%- for val in meta['values'] %}, fw_v{{ val.index }}{% endfor %}
+    from {{ p }}_wrows
+    where ({{ featurewarehouse.fw_pit_list(keys, '') }}) in ({{ by_windows }})
+    union all
+    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts, 1 as fw_lookup
+        {%- for val in meta['values'] %}, null{% endfor %}
+    from {{ p }}_wlookups
+    where ({{ featurewarehouse.fw_pit_list(keys, '') }}) in ({{ by_windows }})
+),
+
+-- {{ v.name }}, windows: the view's RANGE windows, evaluated at every row of the timeline
 {{ p }}_wwin as (
     select
         {{ featurewarehouse.fw_pit_list(keys, '') }},
@@ -168,18 +209,38 @@
     from {{ p }}_wsrc
 ),
 
+-- {{ v.name }}: the lookups' window columns, from the windows or from the join of each lookup
+-- to the rows of its longest window
 {{ p }}_wat as (
-    select * from {{ p }}_wwin where fw_lookup = 1
+    select {{ featurewarehouse.fw_pit_list(keys + columns, '') }}
+    from {{ p }}_wwin
+    where fw_lookup = 1
+    union all
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_n.') }},
+        fw_n.fw_ts
+        {%- for column in featurewarehouse.fw_rolling_join_columns(meta.features, lasts, skip) %},
+        {{ column }}
+        {%- endfor %}
+    from {{ p }}_wlookups as fw_n
+    left join {{ p }}_wrows as fw_s
+        on {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_s.', 'fw_n.') }}
+        and fw_s.fw_ts {{ '<' if rolling.exclusive else '<=' }} fw_n.fw_ts
+        {%- if meta.lookback_seconds %}
+        and fw_s.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_n.fw_ts', meta.lookback_seconds) }}
+        {%- endif %}
+    where ({{ featurewarehouse.fw_pit_list(keys, 'fw_n.') }}) in ({{ by_join }})
+    group by {{ featurewarehouse.fw_pit_list(keys, 'fw_n.') }}, fw_n.fw_ts
 ),
 {%- for val in lasts %}
 
-{{ p }}_wlast{{ val.index }} as ({{ featurewarehouse.fw_rolling_last_values(val, keys, p ~ '_wsrc') }}
+{{ p }}_wlast{{ val.index }} as ({{ featurewarehouse.fw_rolling_last_values(val, keys, p ~ '_wrows') }}
 ),
 {%- endfor %}
 {%- for val in distincts %}
 
 {{ p }}_wdistinct{{ val.index }} as ({{ featurewarehouse.fw_rolling_distinct_join(
-    val, meta.features | selectattr('index', 'equalto', val.index) | list, keys, p ~ '_wat', p ~ '_wsrc', rolling.exclusive) }}
+    val, meta.features | selectattr('index', 'equalto', val.index) | list, keys, p ~ '_wat', p ~ '_wrows', rolling.exclusive) }}
 ),
 {%- endfor %}
 

@@ -3,7 +3,8 @@
 For a spine row at t, a rolling_features view's window feature is the aggregate over
 the source rows in [t - d, t] ([t - d, t) exclusive), not the value at the entity's
 last event before t; NULL as for any view when the view has no row within its TTL.
-Both PIT bodies (DuckDB's ASOF and the portable one) against the brute-force
+Both PIT bodies (DuckDB's ASOF and the portable one), each with the windows and with the
+join of each lookup to its longest window (the per-entity choice forced either way), against the brute-force
 reference (tests/dbt/rolling_reference.py, rolling_at), on DuckDB and PostgreSQL,
 with spine times between events, exactly on window edges, long after the last
 event and before the first. The fixture project is tests/dbt/rolling_project
@@ -12,12 +13,15 @@ the events, rebuilds the views' tables and re-executes the compiled joins.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -113,17 +117,33 @@ def fixed(runner: Runner, built: Built) -> None:
     assert [r["rolling_exclusive__count_1h"] for r in got] == [2, 3, 3, 2, 0, None]
 
 
+def forced(project: Path, target: str, pg_schema: str | None, factor: float) -> dict[str, str]:
+    """The training sets compiled with vars.fw.rolling_pit_join_factor: -1 every entity through
+    the windows, 10**18 every one through the join (the default picks per entity)."""
+    fw = yaml.safe_load((project / "dbt_project.yml").read_text())["vars"]["fw"]
+    result = invoke(project, ["compile", "--select", *TRAINING, "--vars",
+                              json.dumps({"fw": {**fw, "rolling_pit_join_factor": factor}})], target, pg_schema)
+    assert result.success, result.exception or result.logged
+    return {r.node.name: r.node.compiled_code for r in result.result.results}
+
+
 def run_all(project: Path, target: str, connect, pg_schema: str | None = None) -> None:
     built = build(project, target, pg_schema)
+    variants = {"auto": built}
+    for name, factor in (("windows", -1), ("join", 10**18)):
+        variants[name] = dataclasses.replace(built, sql={**built.sql, **forced(project, target, pg_schema, factor)})
+        assert variants[name].sql["rolling_training"] != built.sql["rolling_training"]
     runner = connect()
     try:
-        fixed(runner, built)
+        for variant in variants.values():
+            fixed(runner, variant)
 
         @settings(max_examples=EXAMPLES, deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
         @given(case=events_and_spine())
         def windows_at_the_spines_time(case: tuple[list[dict], list[dict]]) -> None:
-            check(runner, built, *case)
+            for variant in variants.values():
+                check(runner, variant, *case)
 
         windows_at_the_spines_time()
     finally:
