@@ -193,3 +193,17 @@ def test_a_rolling_view_with_two_parents_fails_with_the_fix(tmp_path: Path) -> N
                  "it has 2 (", "model.featurewarehouse.events", "model.featurewarehouse.spine",
                  "fix: pass rolling_features a source", "models/rolling_two_parents.sql"):
         assert part in text, f"{part!r} not in {text}"
+
+
+def test_a_join_factor_that_is_not_a_number_fails_with_the_fix(tmp_path: Path) -> None:
+    project = make_project(tmp_path, FIXTURE)
+    fw = yaml.safe_load((project / "dbt_project.yml").read_text())["vars"]["fw"]
+    call = ("{{ featurewarehouse.point_in_time_join(spine=ref('spine'), spine_timestamp='label_ts', "
+            "features=['rolling_all:count_1h']) }}")
+    result = invoke(project, ["compile", "--inline", call, "--vars",
+                              json.dumps({"fw": {**fw, "rolling_pit_join_factor": "many"}})], "dev")
+    text = " ".join([str(result.exception or "")] + result.logged)
+    assert not result.success
+    for part in ("featurewarehouse.point_in_time_join", "vars.fw.rolling_pit_join_factor must be a number, got many",
+                 "fix: set it to a number in dbt_project.yml"):
+        assert part in text, f"{part!r} not in {text}"
