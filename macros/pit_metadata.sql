@@ -102,6 +102,44 @@
 
 
 {#-
+  The join keys of an entity (or list of entities) declared in vars.fw.entities,
+  in order, each once. `owner` names what declares the entity in errors (a
+  feature view and its file), or none for a macro's `entity` argument.
+-#}
+{% macro fw_pit_entity_keys(entity, macro_name, owner=none) %}
+    {%- set declared = (var('fw', {}) or {}).get('entities') or {} -%}
+    {%- set known = declared.keys() | list | sort | join(', ') -%}
+    {%- set names = [entity] if entity is string else (entity or []) -%}
+    {%- if names | length == 0 -%}
+        {%- if owner -%}
+            {{ featurewarehouse.fw_pit_fail(macro_name, owner ~ " declares no entity in config.meta.fw.entity",
+                "add `entity: <name>` (one of: " ~ known ~ ") to its config.meta.fw") }}
+        {%- endif -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name, "entity is missing", "pass entity='<name>' (one of: " ~ known ~ ")") }}
+    {%- endif -%}
+    {%- set keys = [] -%}
+    {%- for e in names -%}
+        {%- if e not in declared -%}
+            {{ featurewarehouse.fw_pit_fail(macro_name,
+                ((owner ~ " names ") if owner else "") ~ "unknown entity '" ~ e ~ "'." ~ featurewarehouse.fw_pit_did_you_mean(e, declared.keys() | list),
+                "use one of the entities declared in dbt_project.yml under vars.fw.entities ("
+                    ~ known ~ "), or declare '" ~ e ~ "' there") }}
+        {%- endif -%}
+        {%- for k in declared[e].get('join_keys') or [] -%}
+            {%- set kname = k.get('name') if k is mapping else k -%}
+            {%- if kname not in keys -%}{%- do keys.append(kname) -%}{%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- if keys | length == 0 -%}
+        {{ featurewarehouse.fw_pit_fail(macro_name,
+            "the entities " ~ names | join(', ') ~ ((" of " ~ owner) if owner else "") ~ " declare no join_keys",
+            "give each entity join_keys: [{name: ..., dtype: ...}] in dbt_project.yml vars.fw.entities") }}
+    {%- endif -%}
+    {{ return(keys) }}
+{% endmacro %}
+
+
+{#-
   Everything the SQL needs about one feature view, checked:
   {name, relation, keys: [join key names], timestamp, created, available,
    ttl_seconds, features: [{name, data_type}] in declared column order}.
@@ -128,34 +166,7 @@
             "set config.meta.fw.kind: feature_view in its YAML, or reference a feature view") }}
     {%- endif -%}
 
-    {#- entities -> join keys, in declared order -#}
-    {%- set declared = (var('fw', {}) or {}).get('entities') or {} -%}
-    {%- set entity = fw.get('entity') -%}
-    {%- set entity_names = [entity] if entity is string else (entity or []) -%}
-    {%- if entity_names | length == 0 -%}
-        {{ featurewarehouse.fw_pit_fail(macro_name,
-            "feature view '" ~ view_name ~ "' (" ~ where ~ ") declares no entity in config.meta.fw.entity",
-            "add `entity: <name>` (one of: " ~ (declared.keys() | list | sort | join(', ')) ~ ") to its config.meta.fw") }}
-    {%- endif -%}
-    {%- set keys = [] -%}
-    {%- for e in entity_names -%}
-        {%- if e not in declared -%}
-            {{ featurewarehouse.fw_pit_fail(macro_name,
-                "feature view '" ~ view_name ~ "' (" ~ where ~ ") names unknown entity '" ~ e ~ "'."
-                    ~ featurewarehouse.fw_pit_did_you_mean(e, declared.keys() | list),
-                "use one of the entities declared in dbt_project.yml under vars.fw.entities ("
-                    ~ (declared.keys() | list | sort | join(', ')) ~ "), or declare '" ~ e ~ "' there") }}
-        {%- endif -%}
-        {%- for k in declared[e].get('join_keys') or [] -%}
-            {%- set kname = k.get('name') if k is mapping else k -%}
-            {%- if kname not in keys -%}{%- do keys.append(kname) -%}{%- endif -%}
-        {%- endfor -%}
-    {%- endfor -%}
-    {%- if keys | length == 0 -%}
-        {{ featurewarehouse.fw_pit_fail(macro_name,
-            "the entities " ~ entity_names | join(', ') ~ " of feature view '" ~ view_name ~ "' declare no join_keys",
-            "give each entity join_keys: [{name: ..., dtype: ...}] in dbt_project.yml vars.fw.entities") }}
-    {%- endif -%}
+    {%- set keys = featurewarehouse.fw_pit_entity_keys(fw.get('entity'), macro_name, "feature view '" ~ view_name ~ "' (" ~ where ~ ")") -%}
 
     {#- timestamps -#}
     {%- if not fw.get('timestamp') -%}

@@ -103,7 +103,8 @@ fw_spine as (
 {{ p }}_answers as (
     select
         {{ featurewarehouse.fw_pit_list(keys, 'fw_best.') }},
-        fw_best.fw_t
+        fw_best.fw_t,
+        fw_row.fw_ts as fw_row_ts
         {%- for f in v.selected %},
         fw_row.{{ f.name }}
         {%- endfor %}
@@ -117,6 +118,7 @@ fw_spine as (
         {%- endif %}
     where fw_best.fw_is_lookup = 1
 ),
+{{- featurewarehouse.fw_rolling_pit_ctes(v, p, t) }}
 {%- endfor %}
 
 final as (
@@ -125,7 +127,7 @@ final as (
         {%- for v in plan.views %}
         {%- set p = 'fw_v' ~ loop.index %}
         {%- for f in v.selected %},
-        {{ p }}.{{ f.name }} as {{ f.output }}
+        {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_row_ts', t) }} as {{ f.output }}
         {%- endfor %}
         {%- endfor %}
     from fw_spine
@@ -134,6 +136,7 @@ final as (
     left join {{ p }}_answers as {{ p }}
         on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
         and {{ t }} = {{ p }}.fw_t
+    {{- featurewarehouse.fw_rolling_pit_join(v, p, t) }}
     {%- endfor %}
 )
 
@@ -224,6 +227,7 @@ fw_spine as (
     group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_visible_at
 ),
 {%- endif %}
+{{- featurewarehouse.fw_rolling_pit_ctes(v, p, t) }}
 {%- endfor %}
 
 final as (
@@ -238,7 +242,7 @@ final as (
         {%- set guard = guard ~ ' and ' ~ p ~ '.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl(t, v.ttl_seconds) %}
         {%- endif %}
         {%- for f in v.selected %},
-        case when {{ guard }} then {{ p }}.{{ f.name }} end as {{ f.output }}
+        case when {{ guard }} then {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_ts', t) }} end as {{ f.output }}
         {%- endfor %}
         {%- endfor %}
     from fw_spine
@@ -259,6 +263,7 @@ final as (
         and {{ p }}.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl(t, v.ttl_seconds) }}
         {%- endif %}
     {%- endif %}
+    {{- featurewarehouse.fw_rolling_pit_join(v, p, t) }}
     {%- endfor %}
 )
 

@@ -61,12 +61,11 @@
     {%- do featurewarehouse.fw_rolling_record(plan, where) -%}
     {%- set keys = plan['keys'] -%}
     {%- set incremental = is_incremental() -%}
-    {%- set frame_end = 'current row exclude group' if exclusive else 'current row' -%}
     {%- set lasts = plan['values'] | selectattr('agg', 'equalto', 'last') | list -%}
     {#- count_distinct: a window aggregate where the engine has one, else each instant joins its window -#}
-    {%- set native_distinct = featurewarehouse.fw_rolling_has_distinct_windows() -%}
-    {%- set windowed = ('last',) if native_distinct else ('last', 'count_distinct') -%}
-    {%- set distincts = [] if native_distinct else plan['values'] | selectattr('agg', 'equalto', 'count_distinct') | list -%}
+    {%- set windowed = featurewarehouse.fw_rolling_not_windowed() -%}
+    {%- set distincts = [] if incremental or 'count_distinct' not in windowed
+        else plan['values'] | selectattr('agg', 'equalto', 'count_distinct') | list -%}
     {%- set watermark = '(select max(' ~ timestamp ~ ') from ' ~ this ~ ')' if incremental else none -%}
     {%- set sql -%}
 with
@@ -109,18 +108,10 @@ fw_windows as (
         {%- for c in passthrough %}
         fw_p{{ loop.index }},
         {%- endfor %}
-        {%- for v in lasts %}
-        -- the latest instant with a value for `last` (its windows compare it with their start)
-        max(case when fw_v{{ v.index }} is not null then fw_ts end) over (
-            partition by {{ featurewarehouse.fw_pit_list(keys, '') }} order by fw_ts
-            range between unbounded preceding and {{ frame_end }}) as fw_last_ts{{ v.index }},
+        {%- for column in featurewarehouse.fw_rolling_window_columns(keys, plan.features, lasts, exclusive) %}
+        {{ column }},
         {%- endfor %}
         1 as fw_row
-        {%- for f in plan.features if f.agg not in windowed %},
-        {{ 'count(*)' if f.rows else featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr('fw_v' ~ f.index, f.data_type)) }} over (
-            partition by {{ featurewarehouse.fw_pit_list(keys, '') }} order by fw_ts
-            range between {{ featurewarehouse.fw_rolling_frame_start(f.seconds) }} and {{ frame_end }}) as {{ f.name }}
-        {%- endfor %}
     from fw_source
 ),
 
@@ -164,12 +155,8 @@ fw_instants as (
         {%- for c in passthrough %},
         max(fw_n.fw_p{{ loop.index }}) as fw_p{{ loop.index }}
         {%- endfor %}
-        {%- for v in lasts %},
-        max(case when fw_s.fw_v{{ v.index }} is not null then fw_s.fw_ts end) as fw_last_ts{{ v.index }}
-        {%- endfor %}
-        {%- for f in plan.features if f.agg != 'last' %},
-        {%- set value = ('(case when fw_s.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl('fw_n.fw_ts', f.seconds) ~ ' then fw_s.fw_v' ~ f.index ~ ' end)') if f.seconds else ('fw_s.fw_v' ~ f.index) %}
-        {{ featurewarehouse.fw_rolling_window_agg(f.agg, featurewarehouse.fw_pit_tie_expr(value, f.data_type)) }} as {{ f.name }}
+        {%- for column in featurewarehouse.fw_rolling_join_columns(plan.features, lasts, ('last',)) %},
+        {{ column }}
         {%- endfor %}
     from fw_new as fw_n
     left join fw_source as fw_s
@@ -183,31 +170,14 @@ fw_instants as (
 {%- for v in lasts %},
 
 -- the greatest non-NULL value of `last` #{{ v.index }} at each instant
-fw_last{{ v.index }} as (
-    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts, max({{ featurewarehouse.fw_pit_tie_expr('fw_v' ~ v.index, v.data_type) }}) as fw_value
-    from fw_source
-    where fw_v{{ v.index }} is not null
-    group by {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_ts
+fw_last{{ v.index }} as ({{ featurewarehouse.fw_rolling_last_values(v, keys, 'fw_source') }}
 )
 {%- endfor %}
-{%- for v in (distincts if not incremental else []) %},
+{%- for v in distincts %},
 
 -- count_distinct has no window form on every engine: each instant joins the rows of its longest window
-fw_distinct{{ v.index }} as (
-    select
-        {{ featurewarehouse.fw_pit_list(keys, 'fw_i.') }},
-        fw_i.fw_ts
-        {%- for f in plan.features if f.index == v.index %},
-        count(distinct {% if f.seconds %}case when fw_s.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_i.fw_ts', f.seconds) }} then fw_s.fw_v{{ v.index }} end{% else %}fw_s.fw_v{{ v.index }}{% endif %}) as {{ f.name }}
-        {%- endfor %}
-    from fw_instants as fw_i
-    inner join fw_source as fw_s
-        on {% for k in keys %}fw_s.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_s.fw_ts {{ '<' if exclusive else '<=' }} fw_i.fw_ts
-        {%- if v.max_seconds %}
-        and fw_s.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_i.fw_ts', v.max_seconds) }}
-        {%- endif %}
-    where fw_s.fw_v{{ v.index }} is not null
-    group by {{ featurewarehouse.fw_pit_list(keys, 'fw_i.') }}, fw_i.fw_ts
+fw_distinct{{ v.index }} as ({{ featurewarehouse.fw_rolling_distinct_join(
+    v, plan.features | selectattr('index', 'equalto', v.index) | list, keys, 'fw_instants', 'fw_source', exclusive) }}
 )
 {%- endfor %},
 
@@ -219,62 +189,13 @@ final as (
         fw_i.fw_p{{ loop.index }} as {{ c }},
         {%- endfor %}
         {%- for f in plan.features %}
-        {%- if f.agg == 'last' %}
-        cast({% if f.seconds %}case when fw_i.fw_last_ts{{ f.index }} >= {{ featurewarehouse.fw_pit_minus_ttl('fw_i.fw_ts', f.seconds) }} then fw_l{{ f.index }}.fw_value end{% else %}fw_l{{ f.index }}.fw_value{% endif %} as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
-        {%- elif f.agg == 'count_distinct' and not incremental and not native_distinct %}
-        cast(coalesce(fw_d{{ f.index }}.{{ f.name }}, 0) as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
-        {%- else %}
-        cast(fw_i.{{ f.name }} as {{ featurewarehouse.fw_cast_type(f.data_type) }}) as {{ f.name }}
-        {%- endif %}{{ ',' if not loop.last }}
+        {{ featurewarehouse.fw_rolling_value(f, distincts | length > 0) }} as {{ f.name }}{{ ',' if not loop.last }}
         {%- endfor %}
     from fw_instants as fw_i
-    {%- for v in lasts %}
-    left join fw_last{{ v.index }} as fw_l{{ v.index }}
-        on {% for k in keys %}fw_l{{ v.index }}.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_l{{ v.index }}.fw_ts = fw_i.fw_last_ts{{ v.index }}
-    {%- endfor %}
-    {%- for v in (distincts if not incremental else []) %}
-    left join fw_distinct{{ v.index }} as fw_d{{ v.index }}
-        on {% for k in keys %}fw_d{{ v.index }}.{{ k }} = fw_i.{{ k }} and {% endfor %}fw_d{{ v.index }}.fw_ts = fw_i.fw_ts
-    {%- endfor %}
+    {{- featurewarehouse.fw_rolling_value_joins(keys, lasts, 'fw_last', distincts, 'fw_distinct') }}
 )
 
 select * from final
     {%- endset -%}
     {{ return(sql) }}
-{% endmacro %}
-
-
-{#- The aggregate over fw_v<i> (NULL where the row does not count), as a window or over a join. -#}
-{% macro fw_rolling_window_agg(agg, value) %}
-    {%- set forms = {
-        'count_distinct': 'count(distinct ' ~ value ~ ')',
-        'count': 'count(' ~ value ~ ')',
-        'sum': 'sum(' ~ value ~ ')',
-        'avg': 'avg(' ~ value ~ ')',
-        'min': 'min(' ~ value ~ ')',
-        'max': 'max(' ~ value ~ ')',
-        'stddev': 'stddev_samp(' ~ value ~ ')',
-    } -%}
-    {{ return(forms[agg]) }}
-{% endmacro %}
-
-
-{#-
-  Whether count(distinct x) works as a RANGE window aggregate. PostgreSQL has no
-  DISTINCT window aggregates; DuckDB has, and the join took 1.5-1.8x its time
-  (bench/rolling_build.py --count-distinct, 1M transactions, 4 windows).
-  The property tests run the window form on DuckDB and the join on PostgreSQL.
--#}
-{% macro fw_rolling_has_distinct_windows() %}
-    {{ return(adapter.dispatch('fw_rolling_has_distinct_windows', 'featurewarehouse')()) }}
-{% endmacro %}
-
-{% macro default__fw_rolling_has_distinct_windows() %}{{ return(false) }}{% endmacro %}
-
-{% macro duckdb__fw_rolling_has_distinct_windows() %}{{ return(true) }}{% endmacro %}
-
-
-{#- RANGE frame start: `d` back from the row (inclusive), or every earlier row. -#}
-{% macro fw_rolling_frame_start(seconds) %}
-    {{ return("interval '" ~ seconds ~ " seconds' preceding" if seconds else 'unbounded preceding') }}
 {% endmacro %}

@@ -20,7 +20,7 @@
     {%- if exclusive is not boolean -%}
         {{ featurewarehouse.fw_pit_fail(m, "exclusive must be true or false, got " ~ exclusive, "pass exclusive=true to leave the row's own instant out of its windows") }}
     {%- endif -%}
-    {%- set keys = featurewarehouse.fw_rolling_entity_keys(entity) -%}
+    {%- set keys = featurewarehouse.fw_pit_entity_keys(entity, m) -%}
     {%- if passthrough is string or passthrough is mapping -%}
         {{ featurewarehouse.fw_pit_fail(m, "passthrough must be a list of column names, got " ~ passthrough, "pass e.g. passthrough=['transaction_id']") }}
     {%- endif -%}
@@ -124,34 +124,6 @@
     {%- endif -%}
     {{ return({'keys': keys, 'timestamp': timestamp, 'values': values, 'features': features, 'lookback_seconds': lookback, 'ttl': ttl_text,
         'exclusive': exclusive}) }}
-{% endmacro %}
-
-
-{#- The join keys of an entity (or list of entities) declared in vars.fw.entities, in order. -#}
-{% macro fw_rolling_entity_keys(entity) %}
-    {%- set declared = (var('fw', {}) or {}).get('entities') or {} -%}
-    {%- set names = [entity] if entity is string else (entity or []) -%}
-    {%- if names | length == 0 -%}
-        {{ featurewarehouse.fw_pit_fail('rolling_features', "entity is missing",
-            "pass entity='<name>' (one of: " ~ (declared.keys() | list | sort | join(', ')) ~ ")") }}
-    {%- endif -%}
-    {%- set keys = [] -%}
-    {%- for e in names -%}
-        {%- if e not in declared -%}
-            {{ featurewarehouse.fw_pit_fail('rolling_features', "unknown entity '" ~ e ~ "'." ~ featurewarehouse.fw_pit_did_you_mean(e, declared.keys() | list),
-                "use one of the entities declared in dbt_project.yml under vars.fw.entities ("
-                    ~ (declared.keys() | list | sort | join(', ')) ~ "), or declare '" ~ e ~ "' there") }}
-        {%- endif -%}
-        {%- for k in declared[e].get('join_keys') or [] -%}
-            {%- set kname = k.get('name') if k is mapping else k -%}
-            {%- if kname not in keys -%}{%- do keys.append(kname) -%}{%- endif -%}
-        {%- endfor -%}
-    {%- endfor -%}
-    {%- if keys | length == 0 -%}
-        {{ featurewarehouse.fw_pit_fail('rolling_features', "the entities " ~ names | join(', ') ~ " declare no join_keys",
-            "give each entity join_keys: [{name: ..., dtype: ...}] in dbt_project.yml vars.fw.entities") }}
-    {%- endif -%}
-    {{ return(keys) }}
 {% endmacro %}
 
 

@@ -79,34 +79,59 @@ def _aggregate(agg: str, values: list[Any], times: list[datetime]) -> Any:
     raise ValueError(agg)
 
 
-def rolling(spec: Spec, rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """The macro's output rows (any order): one per entity and instant."""
+def _usable(spec: Spec, rows: Sequence[Row]) -> dict[tuple, list[Row]]:
+    """The rows by entity key, without those with a NULL key or timestamp."""
     by_key: dict[tuple, list[Row]] = {}
     for r in rows:
         key = tuple(r[k] for k in spec.keys)
         if any(k is None for k in key) or r[spec.timestamp] is None:
             continue
         by_key.setdefault(key, []).append(r)
+    return by_key
+
+
+def windows_at(spec: Spec, group: Sequence[Row], t: datetime) -> dict[str, Any]:
+    """Every feature of one entity (its rows ``group``) at any instant ``t``, by the edge rule."""
+    out: dict[str, Any] = {}
+    for a in spec.aggs:
+        for w in a.windows or spec.windows:
+            seconds = window_seconds(w)
+            start = None if seconds is None else t - timedelta(seconds=seconds)
+            inside = [r for r in group
+                      if (r[spec.timestamp] < t if spec.exclusive else r[spec.timestamp] <= t)
+                      and (start is None or r[spec.timestamp] >= start)]
+            counted = [r for r in inside if a.keep is None or a.keep(r)]
+            values = [(r[a.column] if a.column else 1) for r in counted]
+            out[f"{a.prefix()}_{w}"] = _aggregate(a.agg, values, [r[spec.timestamp] for r in counted])
+    return out
+
+
+def rolling(spec: Spec, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """The macro's output rows (any order): one per entity and instant."""
     out = []
-    for key, group in by_key.items():
+    for key, group in _usable(spec, rows).items():
         for t in sorted({r[spec.timestamp] for r in group}):
             row: dict[str, Any] = dict(zip(spec.keys, key))
             row[spec.timestamp] = t
             for c in spec.passthrough:
                 vals = [r[c] for r in group if r[spec.timestamp] == t and r[c] is not None]
                 row[c] = max(vals) if vals else None
-            for a in spec.aggs:
-                for w in a.windows or spec.windows:
-                    seconds = window_seconds(w)
-                    start = None if seconds is None else t - timedelta(seconds=seconds)
-                    inside = [r for r in group
-                              if (r[spec.timestamp] < t if spec.exclusive else r[spec.timestamp] <= t)
-                              and (start is None or r[spec.timestamp] >= start)]
-                    counted = [r for r in inside if a.keep is None or a.keep(r)]
-                    values = [(r[a.column] if a.column else 1) for r in counted]
-                    row[f"{a.prefix()}_{w}"] = _aggregate(a.agg, values, [r[spec.timestamp] for r in counted])
+            row.update(windows_at(spec, group, t))
             out.append(row)
     return out
+
+
+def rolling_at(spec: Spec, rows: Sequence[Row], key: tuple, t: datetime | None,
+               ttl_seconds: int | None) -> dict[str, Any]:
+    """A PIT join's window features for a spine row (keys ``key``, time ``t``): the windows at ``t``
+    itself; all NULL when the key or time is NULL or the view has no row in [t - ttl, t]."""
+    names = spec.columns()[len(spec.keys) + 1 + len(spec.passthrough):]
+    group = _usable(spec, rows).get(key, []) if t is not None and None not in key else []
+    visible = [r for r in group if r[spec.timestamp] <= t
+               and (ttl_seconds is None or r[spec.timestamp] >= t - timedelta(seconds=ttl_seconds))]
+    if not visible:
+        return dict.fromkeys(names)
+    return windows_at(spec, group, t)
 
 
 def same(a: Any, b: Any) -> bool:
