@@ -95,18 +95,37 @@ def rolling(spec: Spec, rows: Sequence[Row]) -> list[dict[str, Any]]:
             for c in spec.passthrough:
                 vals = [r[c] for r in group if r[spec.timestamp] == t and r[c] is not None]
                 row[c] = max(vals) if vals else None
-            for a in spec.aggs:
-                for w in a.windows or spec.windows:
-                    seconds = window_seconds(w)
-                    start = None if seconds is None else t - timedelta(seconds=seconds)
-                    inside = [r for r in group
-                              if (r[spec.timestamp] < t if spec.exclusive else r[spec.timestamp] <= t)
-                              and (start is None or r[spec.timestamp] >= start)]
-                    counted = [r for r in inside if a.keep is None or a.keep(r)]
-                    values = [(r[a.column] if a.column else 1) for r in counted]
-                    row[f"{a.prefix()}_{w}"] = _aggregate(a.agg, values, [r[spec.timestamp] for r in counted])
+            row.update(windows_at(spec, group, t))
             out.append(row)
     return out
+
+
+def windows_at(spec: Spec, group: Sequence[Row], t: datetime) -> dict[str, Any]:
+    """Every window column at time ``t`` (any instant, not only an event's) over one entity's rows."""
+    out: dict[str, Any] = {}
+    for a in spec.aggs:
+        for w in a.windows or spec.windows:
+            seconds = window_seconds(w)
+            start = None if seconds is None else t - timedelta(seconds=seconds)
+            inside = [r for r in group
+                      if (r[spec.timestamp] < t if spec.exclusive else r[spec.timestamp] <= t)
+                      and (start is None or r[spec.timestamp] >= start)]
+            counted = [r for r in inside if a.keep is None or a.keep(r)]
+            values = [(r[a.column] if a.column else 1) for r in counted]
+            out[f"{a.prefix()}_{w}"] = _aggregate(a.agg, values, [r[spec.timestamp] for r in counted])
+    return out
+
+
+def at_time(spec: Spec, rows: Sequence[Row], key: tuple, t: datetime, ttl: timedelta | None = None) -> dict[str, Any] | None:
+    """The windows of entity ``key`` at time ``t``, as the PIT join (and the online store) serve them:
+    None when the entity has no row at or before ``t``, or its latest one is older than ``ttl``."""
+    group = [r for r in rows if tuple(r[k] for k in spec.keys) == key and r[spec.timestamp] is not None
+             and r[spec.timestamp] <= t]
+    if not group:
+        return None
+    if ttl is not None and max(r[spec.timestamp] for r in group) < t - ttl:
+        return None
+    return windows_at(spec, group, t)
 
 
 def same(a: Any, b: Any) -> bool:
