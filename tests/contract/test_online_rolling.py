@@ -41,20 +41,37 @@ VIEWS = ["rolling_all", "rolling_exclusive", "rolling_incremental_lifetime"]
 US = timedelta(microseconds=1)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def online_views(project: Path) -> list:
+    """The fixture's views as the registry reads them from dbt's manifest, made online."""
     import yaml
 
-    project = make_project(tmp_path_factory.mktemp("online_rolling"), FIXTURE)
-    result = build(project, "dev")
     manifest = json.loads((project / "target" / "manifest.json").read_text())
     entities = yaml.safe_load((project / "dbt_project.yml").read_text())["vars"]["fw"]["entities"]
     reg = build_from_manifest(manifest, entities).registry
-    views = [dataclasses.replace(reg.view(name), online=True) for name in VIEWS]
+    return [dataclasses.replace(reg.view(name), online=True) for name in VIEWS]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    project = make_project(tmp_path_factory.mktemp("online_rolling"), FIXTURE)
+    result = build(project, "dev")
     runner = Runner("dev", project)
     wh = DuckDBWarehouse.__new__(DuckDBWarehouse)
     wh.path, wh.con = "(fixture)", runner.con
-    yield result, runner, wh, views
+    yield result, runner, wh, online_views(project)
+    runner.close()
+
+
+@pytest.fixture
+def built_postgres(tmp_path, postgres_uri, pg_schema):
+    from featurewarehouse.offline.warehouse import PostgresWarehouse
+
+    project = make_project(tmp_path / "pg", FIXTURE)
+    result = build(project, "postgres", pg_schema)
+    runner = Runner("postgres", project, postgres_uri)
+    wh = PostgresWarehouse.__new__(PostgresWarehouse)
+    wh.uri, wh.con = postgres_uri, runner.con
+    yield result, runner, wh, online_views(project)
     runner.close()
 
 
@@ -128,11 +145,21 @@ def check_view(client: OnlineClient, view, rows: list[dict], sync_at: datetime, 
 
 @pytest.mark.parametrize("kind", STORE_KINDS)
 def test_served_windows_equal_the_reference_at_request_time(built, kind, tmp_path, request):
+    check_parity(built, kind, tmp_path, request)
+
+
+@pytest.mark.postgres
+def test_served_windows_equal_the_reference_from_postgres(built_postgres, tmp_path, request):
+    check_parity(built_postgres, "sqlite", tmp_path, request, examples=15)
+
+
+def check_parity(built, kind, tmp_path, request, examples=25):
     result, runner, wh, views = built
     redis_url = redis_service_url(request, kind)
     counter = iter(range(10**6))
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(max_examples=examples, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(rows=st.lists(event(), max_size=40), extra=st.lists(st.integers(1, 4 * 3600), max_size=3))
     def check(rows: list[dict], extra: list[int]) -> None:
         refill(runner, result, rows)
