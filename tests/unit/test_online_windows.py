@@ -145,3 +145,17 @@ def test_a_bad_rolling_spec_is_a_problem_that_says_how_to_fix_it(raw, parents, m
     problems: list = []
     assert rolling_spec(node(raw, parents), MANIFEST, "models/v.yml: v", problems) is None
     assert len(problems) == 1 and message in problems[0].message and problems[0].hint
+
+
+def test_values_with_one_expression_share_their_events():
+    from featurewarehouse.online.window_sql import state_parts
+
+    shared = RollingSpec(
+        source='"e"', keys=("k",), timestamp="ts", exclusive=True, where=None,
+        values=(RollingValue(1, "sum", "amount", "double"), RollingValue(2, "avg", "amount", "double"),
+                RollingValue(3, "count", "1", "bigint")),
+        features=(RollingFeature("s_1h", "sum", 1, 3600, "double"), RollingFeature("a_1d", "avg", 2, 86400, "double"),
+                  RollingFeature("a_life", "avg", 2, None, "double"), RollingFeature("n_1h", "count", 3, 3600, "bigint")))
+    got = state_parts(shared)
+    assert got.parts == (("events", 1, 86400), ("lifetime", 2, None), ("events", 3, 3600))
+    assert got.slots == {1: (0, None), 2: (0, 2), 3: (3, None)}

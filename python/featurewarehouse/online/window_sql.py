@@ -18,6 +18,7 @@ columns into the one state column the stores keep and combines them at read time
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from featurewarehouse.contract.rolling import RollingSpec
@@ -28,6 +29,44 @@ from featurewarehouse.online.keys import kind_of
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class StateParts:
+    """What the state holds, in order: per part ``("events", i, D)`` (the offsets and values of value
+    ``i`` within ``D`` seconds, shared by every value with the same expression: ``sum``, ``avg``
+    and ``max`` of one column store one list) or ``("lifetime", i, None)`` (its all-rows aggregate);
+    ``slots``: value index -> (position of its offsets, or None; position of its aggregate, or None)."""
+
+    parts: tuple[tuple[str, int, int | None], ...]
+    slots: dict[int, tuple[int | None, int | None]]
+
+
+def state_parts(spec: RollingSpec) -> StateParts:
+    longest: dict[tuple[str, str], tuple[int, int]] = {}  # (expr, type) -> (first value index, longest window)
+    for v in spec.values:
+        d = spec.longest_seconds(v.index)
+        if d is not None:
+            first, prev = longest.get((v.expr, v.data_type), (v.index, 0))
+            longest[(v.expr, v.data_type)] = (first, max(prev, d))
+    parts: list[tuple[str, int, int | None]] = []
+    position: dict[int, int] = {}  # representative value index -> position of its offsets
+    slots: dict[int, tuple[int | None, int | None]] = {}
+    n = 0  # the next position in the state list: events take two (offsets, values), an aggregate one
+    for v in spec.values:
+        events = None
+        if spec.longest_seconds(v.index) is not None:
+            first, d = longest[(v.expr, v.data_type)]
+            if first == v.index:
+                position[first], n = n, n + 2
+                parts.append(("events", first, d))
+            events = position[first]
+        aggregate = None
+        if spec.exclusive and spec.has_lifetime(v.index):
+            aggregate, n = n, n + 1
+            parts.append(("lifetime", v.index, None))
+        slots[v.index] = (events, aggregate)
+    return StateParts(tuple(parts), slots)
 
 
 def minus_seconds(expr: str, seconds: int, dialect: str) -> str:
@@ -72,9 +111,10 @@ def window_state_sql(view: Any, latest_sql: str, *, dialect: str = "duckdb", ord
     if spec.where:
         where.append(f"({spec.where})")
     values = ",\n        ".join(f"{v.expr} as fw_v{v.index}" for v in spec.values)
-    finite = {v.index: spec.longest_seconds(v.index) for v in spec.values}
-    lifetime = [v for v in spec.values if spec.exclusive and spec.has_lifetime(v.index)]
-    bounds = [s for s in finite.values() if s is not None]
+    layout = state_parts(spec)
+    finite = {i: d for kind, i, d in layout.parts if kind == "events"}
+    lifetime = [spec.value(i) for kind, i, _ in layout.parts if kind == "lifetime"]
+    bounds = list(finite.values())
     # the join reads back the longest finite window, or every row when a lifetime aggregate is stored
     lower = ""
     if not lifetime:
@@ -87,7 +127,7 @@ def window_state_sql(view: Any, latest_sql: str, *, dialect: str = "duckdb", ord
     cols = []
     for v in spec.values:
         text = kind_of(v.data_type) == "str"
-        d = finite[v.index]
+        d = finite.get(v.index)
         if d is not None:
             keep = f"fw_v{v.index} is not null and fw_ts >= {minus_seconds('fw_l', d, dialect)}"
             order = f"fw_ts desc, {_ordered(f'fw_v{v.index}', text, dialect)} desc"

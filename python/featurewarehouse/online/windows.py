@@ -10,7 +10,8 @@ column (``STATE_COL``):
 
     [[o, ...], [v, ...],  ...,  w, ...]
 
-per aggregated value in the spec's order: when it has a finite window, the offsets
+per aggregated value in the spec's order (:func:`~featurewarehouse.online.window_sql.state_parts`;
+values with the same expression share one list): when it has a finite window, the offsets
 ``o = L - ts`` (epoch microseconds) of its non-NULL values within its longest window and
 the values, newest first (ties: greatest value first), so a window ``d`` at ``t`` holds
 the first ``bisect_right(o, d - (t - L))`` of them; when the view is exclusive and has a
@@ -27,6 +28,7 @@ from typing import Any, Callable, Sequence
 
 from featurewarehouse.online.base import STATE_COL, TS_COL, ViewLayout
 from featurewarehouse.online.keys import from_micros, timestamp_micros
+from featurewarehouse.online.window_sql import state_parts
 
 
 # ---- sync: the state column, with Arrow kernels ----------------------------------------------
@@ -85,12 +87,12 @@ def add_state(layout: ViewLayout, batch: Any) -> Any:
         return pc.cast(pc.subtract(pc.take(latest, parents), timestamp_micros(flat)), pa.string())
 
     parts: list[Any] = []
-    for v in spec.values:
-        if f"__wt{v.index}" in names:
-            parts.append(_json_lists(batch.column(f"__wt{v.index}"), offsets))
-            parts.append(_json_lists(batch.column(f"__wv{v.index}"), lambda flat, _: _json_values(flat)))
-        if f"__wl{v.index}" in names:
-            parts.append(pc.fill_null(_json_values(batch.column(f"__wl{v.index}")), "null"))
+    for kind, i, _ in state_parts(spec).parts:
+        if kind == "events":
+            parts.append(_json_lists(batch.column(f"__wt{i}"), offsets))
+            parts.append(_json_lists(batch.column(f"__wv{i}"), lambda flat, _: _json_values(flat)))
+        else:
+            parts.append(pc.fill_null(_json_values(batch.column(f"__wl{i}")), "null"))
     if parts:
         state = pc.binary_join_element_wise("[", pc.binary_join_element_wise(*parts, ","), "]", "")
     else:
@@ -145,23 +147,15 @@ class WindowPlan:
     def __init__(self, layout: ViewLayout, feature_idx: Sequence[int]):
         spec = layout.rolling
         by_name = {f.name: f for f in spec.features}
-        slot: dict[int, list[int | None]] = {}
-        n = 0
-        lifetime_state = {v.index for v in spec.values if spec.exclusive and spec.has_lifetime(v.index)}
-        for v in spec.values:
-            finite = spec.longest_seconds(v.index) is not None
-            slot[v.index] = [n if finite else None, n + 1 if finite else None, None]
-            n += 2 if finite else 0
-            if v.index in lifetime_state:
-                slot[v.index][2] = n
-                n += 1
+        slots = state_parts(spec).slots
         self.computed: list[tuple[int, Callable[[list[Any], int], Any] | None, int | None, int, int,
                                   Callable[[Any], Any] | None]] = []
         for j, i in enumerate(feature_idx):
             f = by_name.get(layout.feature_names[i])
             if f is None:
                 continue  # a column the YAML declares beside the macro's: served as stored
-            o, v, w = slot[f.index]
+            o, w = slots[f.index]
+            v = None if o is None else o + 1
             conv = _as_kind(layout.feature_kinds[i])
             if f.seconds is None:
                 if w is not None:  # exclusive lifetime: all rows, the ones at L included
