@@ -10,7 +10,7 @@ import pytest
 
 from featurewarehouse.contract.rolling import RollingFeature, RollingSpec, RollingValue, rolling_spec
 from featurewarehouse.online.base import STATE_COL, TS_COL, ViewLayout, ViewState
-from featurewarehouse.online.windows import WindowPlan, add_state
+from featurewarehouse.online.windows import WindowPlan, add_state, decode_state
 
 L = 1_000_000_000_000_000  # 2001-09-09 01:46:40, the latest row's instant, epoch micros
 S = 1_000_000
@@ -53,14 +53,19 @@ def batch(exclusive: bool = False, lifetime=None) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(cols)
 
 
-def test_the_state_is_json_built_with_arrow_kernels():
+def test_the_state_is_built_with_arrow_kernels_and_decodes_back():
     out = add_state(layout(), batch())
     assert out.schema.names == ["k", TS_COL, STATE_COL]
-    state = [json.loads(s, strict=False) for s in out.column(STATE_COL).to_pylist()]
+    text = out.column(STATE_COL).to_pylist()
+    assert all(set(t) <= set("0123456789abcdef") for t in text)  # plain text in every store
+    kinds = ("events", "events")
+    state = [[list(p) for p in decode_state(t, kinds)] for t in text]
     assert state[0][0] == [0, 3 * S, 9_500_000]
     assert state[0][1][0] == 2.5 and state[0][1][1] != state[0][1][1] and state[0][1][2] == 1e20
     assert state[0][3] == ['z"q', 'a\\b\n', "é"]  # quotes, backslashes and control characters survive
     assert state[1] == [[], [], [], []]  # a NULL list (no event in the window) is an empty one
+    with pytest.raises(ValueError, match="window state version 2"):
+        decode_state("02" + text[0][2:], kinds)
 
 
 def read(lay: ViewLayout, idx, stored, state_text, now):

@@ -7,7 +7,8 @@ Layout under a prefix (``fw`` unless the URL says ``?prefix=...``):
   (the stored copy of the view's definition, watermark and generation).
 - ``<prefix>:v:<view>:g<gen>:<key>`` hash per entity key: ``__v`` (the 38-digit
   version text: event ts then created ts, comparable as text) and one field per
-  non-NULL feature (text encodings of :mod:`featurewarehouse.online.keys`).
+  non-NULL feature (text encodings of :mod:`featurewarehouse.online.keys`), and for a
+  rolling view its window state ``__state`` (online/windows.py).
 
 On a Redis Cluster, every script must touch one hash slot, so the keys carry hash
 tags: data keys are ``<prefix>:v:{<view>:g<gen>}:<key>`` (one view generation, one

@@ -2,7 +2,8 @@
 
 Two tables per view generation, with typed join-key columns as a composite
 primary key (``WITHOUT ROWID``), so keys are unambiguous and typed by
-construction, plus ``__ts``/``__cts`` and one column per feature:
+construction, plus ``__ts``/``__cts``, one column per feature and, for a rolling
+view, its window state ``__state`` (online/windows.py):
 
 - ``fv_<view>__g<gen>``, the main table a full refresh fills;
 - ``fv_<view>__g<gen>__delta``, where incremental syncs write. A few changed

@@ -40,6 +40,8 @@ class StateParts:
 
     parts: tuple[tuple[str, int, int | None], ...]
     slots: dict[int, tuple[int | None, int | None]]
+    # events parts only counts read: their values are not stored (a count needs the offsets only)
+    counts_only: frozenset[int] = frozenset()
 
 
 def state_parts(spec: RollingSpec) -> StateParts:
@@ -66,7 +68,12 @@ def state_parts(spec: RollingSpec) -> StateParts:
             aggregate, n = n, n + 1
             parts.append(("lifetime", v.index, None))
         slots[v.index] = (events, aggregate)
-    return StateParts(tuple(parts), slots)
+    readers: dict[int, set[str]] = {}  # events part -> the aggregations over it
+    for f in spec.features:
+        if f.seconds is not None:
+            readers.setdefault(longest[(spec.value(f.index).expr, spec.value(f.index).data_type)][0], set()).add(f.agg)
+    counts_only = frozenset(i for i, aggs in readers.items() if aggs == {"count"})
+    return StateParts(tuple(parts), slots, counts_only)
 
 
 def minus_seconds(expr: str, seconds: int, dialect: str) -> str:
@@ -132,7 +139,8 @@ def window_state_sql(view: Any, latest_sql: str, *, dialect: str = "duckdb", ord
             keep = f"fw_v{v.index} is not null and fw_ts >= {minus_seconds('fw_l', d, dialect)}"
             order = f"fw_ts desc, {_ordered(f'fw_v{v.index}', text, dialect)} desc"
             cols.append(f"array_agg(fw_ts order by {order}) filter (where {keep}) as __wt{v.index}")
-            cols.append(f"array_agg(fw_v{v.index} order by {order}) filter (where {keep}) as __wv{v.index}")
+            if v.index not in layout.counts_only:
+                cols.append(f"array_agg(fw_v{v.index} order by {order}) filter (where {keep}) as __wv{v.index}")
         if v in lifetime:
             cols.append(f"{_lifetime_agg(v.agg, f'fw_v{v.index}', f'fw_lt{v.index}', text, dialect)} as __wl{v.index}")
     if not cols:  # an inclusive view with lifetime windows only: its stored values hold at any t >= L
