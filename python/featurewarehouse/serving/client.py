@@ -3,6 +3,8 @@
 The client needs only the online store: each synced view's definition is
 stored there with its data. When a project registry is given as well, a view
 whose definition changed since its last sync is refused with a hint to re-sync.
+A rolling view's window features are computed at the request time (the client's
+clock) from the window state stored with each key (:mod:`featurewarehouse.online.windows`).
 """
 from __future__ import annotations
 
