@@ -28,8 +28,10 @@ if TYPE_CHECKING:
 
 TS_COL = "__ts"
 CREATED_COL = "__cts"
-# a rolling view's window state per key (online/windows.py), stored beside its features
+# a rolling view's window state per key (online/windows.py), stored beside its features, and
+# its encoding's version (part of the view's signature: a new encoding rebuilds the view)
 STATE_COL = "__state"
+STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class ViewLayout:
         parts: list[Any] = [self.name, self.key_names, self.key_kinds, self.feature_names, self.feature_kinds,
                             self.ttl_seconds]
         if self.rolling is not None:  # appended only then: plain views keep their signature
-            parts.append(self.rolling.to_dict())
+            parts += [self.rolling.to_dict(), STATE_VERSION]
         return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
     @cached_property
@@ -62,7 +64,7 @@ class ViewLayout:
 
     @cached_property
     def stored_kinds(self) -> tuple[str, ...]:
-        return self.feature_kinds + (("str",) if self.rolling is not None else ())
+        return self.feature_kinds + (("bytes",) if self.rolling is not None else ())
 
     @classmethod
     def from_view(cls, view: Any) -> "ViewLayout":

@@ -50,7 +50,8 @@ from featurewarehouse.online.base import (
 from featurewarehouse.online.keys import plain_decoder, plain_key_part, to_plain_arrow
 from featurewarehouse.online.sqlite_locks import _LOCKS, BUSY_TIMEOUT_SECONDS, SqliteLocks, _is_busy
 
-_AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT"}
+_AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT",
+             "bytes": "BLOB"}
 _META = "fw_meta"
 # rows bound to one multi-row INSERT (capped by the connection's variable limit)
 _ROWS_PER_STATEMENT = 64

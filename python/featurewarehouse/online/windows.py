@@ -12,15 +12,16 @@ per *events* part the offsets ``o = L - ts`` (epoch microseconds) of a value's n
 events within its longest window, newest first (ties: the greatest value first), and the
 values, so a window ``d`` at ``t`` holds the first ``bisect_right(o, d - (t - L))`` of them;
 per *lifetime* part (exclusive views) the aggregate over all of the key's rows. Encoding,
-little-endian, then written as hex text so every store keeps it as a plain string:
+little-endian (stored as the ``bytes`` kind: a BLOB in SQLite, hex text in Redis):
 
     int64 version (1), int64 parts with events,
     per events part: int64 n, int64 values tag (0: float64, 1: JSON, 2: none: only counted), int64 value bytes,
     per events part: n int64 offsets, then the values (n float64, or a JSON array),
     the lifetime aggregates as one JSON array.
 
-``bytes.fromhex`` and ``array`` decode 60 events in a few microseconds, where
-``json.loads`` of the same lists took 15-20 (measured with bench/online_rolling_read.py's data).
+``array`` decodes 60 events in a few microseconds, where ``json.loads`` of the same lists
+took 15-20 (measured with bench/online_rolling_read.py's data). A BLOB, not hex text, in
+SQLite: the state outgrows what a page keeps inline, and a row read costs with its size.
 Numbers, booleans, timestamps and dates (epoch microseconds) are float64; text values JSON.
 """
 from __future__ import annotations
@@ -32,11 +33,10 @@ from bisect import bisect_right
 from json import loads
 from typing import Any, Callable, Sequence
 
-from featurewarehouse.online.base import STATE_COL, TS_COL, ViewLayout
+from featurewarehouse.online.base import STATE_COL, STATE_VERSION, TS_COL, ViewLayout
 from featurewarehouse.online.keys import from_micros, kind_of, timestamp_micros
 from featurewarehouse.online.window_sql import state_parts
 
-STATE_VERSION = 1
 _FLOAT, _JSON, _NONE = 0, 1, 2
 
 
@@ -88,21 +88,6 @@ def _rows(flat: Any, counts: Any) -> Any:
     np.cumsum(counts * flat.dtype.itemsize, out=offsets[1:])
     return pa.Array.from_buffers(pa.binary(), len(counts), [None, pa.py_buffer(offsets),
                                                             pa.py_buffer(np.ascontiguousarray(flat).tobytes())])
-
-
-def _hex(blobs: Any) -> Any:
-    """A binary array as lower-case hex text (numpy table lookups, no Python loop)."""
-    import numpy as np
-    import pyarrow as pa
-
-    n = len(blobs)
-    offsets = np.frombuffer(blobs.buffers()[1], np.int32)[blobs.offset:blobs.offset + n + 1]
-    data = np.frombuffer(blobs.buffers()[2], np.uint8)[offsets[0]:offsets[-1]]
-    digits = np.frombuffer(b"0123456789abcdef", np.uint8)
-    out = np.empty(2 * len(data), np.uint8)
-    out[0::2], out[1::2] = digits[data >> 4], digits[data & 15]
-    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(((offsets - offsets[0]) * 2).astype(np.int32)),
-                                                  pa.py_buffer(out)])
 
 
 def _json_lists(lists: Any) -> Any:
@@ -161,15 +146,14 @@ def add_state(layout: ViewLayout, batch: Any) -> Any:
     blobs = pc.binary_join_element_wise(_rows(head.reshape(-1), np.full(n, head.shape[1])), *pieces,
                                         pc.cast(tail, pa.binary()), b"")
     keep = [j for j, name in enumerate(names) if not name.startswith(("__wt", "__wv", "__wl"))]
-    return pa.RecordBatch.from_arrays([batch.column(j) for j in keep] + [_hex(blobs)],
+    return pa.RecordBatch.from_arrays([batch.column(j) for j in keep] + [blobs],
                                       [names[j] for j in keep] + [STATE_COL])
 
 
-def decode_state(text: str, kinds: Sequence[str]) -> list[Any]:
+def decode_state(raw: bytes, kinds: Sequence[str]) -> list[Any]:
     """The state's parts as the flat list :class:`WindowPlan` indexes: per events part its offsets
     and values (an array and a list; a counted part's values None), per lifetime part its
     aggregate (``kinds``: each part's kind, in order)."""
-    raw = bytes.fromhex(text)
     head = array("q", raw[:16])
     swap = sys.byteorder != "little"  # the state is little-endian
     if swap:
