@@ -121,17 +121,24 @@ def rolling(spec: Spec, rows: Sequence[Row]) -> list[dict[str, Any]]:
     return out
 
 
+def at_time(spec: Spec, rows: Sequence[Row], key: tuple, t: datetime | None,
+            ttl: timedelta | None = None) -> dict[str, Any] | None:
+    """The windows of entity ``key`` at time ``t``, as the PIT join and the online store serve them:
+    None when the key or time is NULL or the entity has no row in [t - ttl, t] (any row at or before
+    ``t`` without a ttl)."""
+    group = _usable(spec, rows).get(key, []) if t is not None and None not in key else []
+    if not any(r[spec.timestamp] <= t and (ttl is None or r[spec.timestamp] >= t - ttl) for r in group):
+        return None
+    return windows_at(spec, group, t)
+
+
 def rolling_at(spec: Spec, rows: Sequence[Row], key: tuple, t: datetime | None,
                ttl_seconds: int | None) -> dict[str, Any]:
-    """A PIT join's window features for a spine row (keys ``key``, time ``t``): the windows at ``t``
-    itself; all NULL when the key or time is NULL or the view has no row in [t - ttl, t]."""
+    """A PIT join's window features for a spine row (keys ``key``, time ``t``): :func:`at_time`, with
+    every feature NULL where it is None."""
     names = spec.columns()[len(spec.keys) + 1 + len(spec.passthrough):]
-    group = _usable(spec, rows).get(key, []) if t is not None and None not in key else []
-    visible = [r for r in group if r[spec.timestamp] <= t
-               and (ttl_seconds is None or r[spec.timestamp] >= t - timedelta(seconds=ttl_seconds))]
-    if not visible:
-        return dict.fromkeys(names)
-    return windows_at(spec, group, t)
+    got = at_time(spec, rows, key, t, None if ttl_seconds is None else timedelta(seconds=ttl_seconds))
+    return dict.fromkeys(names) if got is None else got
 
 
 def same(a: Any, b: Any) -> bool:

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 from urllib.parse import urlsplit
 
+from featurewarehouse.contract.rolling import RollingSpec
 from featurewarehouse.errors import ConfigError, redact
 from featurewarehouse.online.keys import kind_of
 from featurewarehouse.refs import did_you_mean
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
 
 TS_COL = "__ts"
 CREATED_COL = "__cts"
+# a rolling view's window state per key (online/windows.py), stored beside its features, and
+# its encoding's version (part of the view's signature: a new encoding rebuilds the view)
+STATE_COL = "__state"
+STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -40,14 +45,26 @@ class ViewLayout:
     feature_kinds: tuple[str, ...]
     ttl_seconds: int | None = None
     definition: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # a rolling_features view's spec: its windows are computed at request time from STATE_COL
+    rolling: RollingSpec | None = field(default=None, hash=False, compare=False)
 
     @cached_property
     def signature(self) -> str:
-        """Changes whenever the stored shape or serving rules change (keys, features, types, TTL)."""
-        payload = json.dumps(
-            [self.name, self.key_names, self.key_kinds, self.feature_names, self.feature_kinds, self.ttl_seconds]
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        """Changes whenever the stored shape or serving rules change (keys, features, types, TTL, windows)."""
+        parts: list[Any] = [self.name, self.key_names, self.key_kinds, self.feature_names, self.feature_kinds,
+                            self.ttl_seconds]
+        if self.rolling is not None:  # appended only then: plain views keep their signature
+            parts += [self.rolling.to_dict(), STATE_VERSION]
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
+
+    @cached_property
+    def stored_names(self) -> tuple[str, ...]:
+        """The columns a store keeps per key besides the version: the features, then the window state."""
+        return self.feature_names + ((STATE_COL,) if self.rolling is not None else ())
+
+    @cached_property
+    def stored_kinds(self) -> tuple[str, ...]:
+        return self.feature_kinds + (("bytes",) if self.rolling is not None else ())
 
     @classmethod
     def from_view(cls, view: Any) -> "ViewLayout":
@@ -61,6 +78,7 @@ class ViewLayout:
             feature_kinds=tuple(kind_of(f.dtype) for f in view.features),
             ttl_seconds=view.ttl_seconds,
             definition=asdict(view),
+            rolling=getattr(view, "rolling", None),
         )
 
     def feature_index(self, name: str) -> int:
@@ -95,6 +113,7 @@ class ViewState:
                     "feature_names": self.layout.feature_names,
                     "feature_kinds": self.layout.feature_kinds,
                     "ttl_seconds": self.layout.ttl_seconds,
+                    **({"rolling": self.layout.rolling.to_dict()} if self.layout.rolling is not None else {}),
                 },
                 "signature": self.layout.signature,
                 "registry_version": self.registry_version,
@@ -117,6 +136,7 @@ class ViewState:
             feature_kinds=tuple(lay["feature_kinds"]),
             ttl_seconds=lay["ttl_seconds"],
             definition=d.get("definition") or {},
+            rolling=RollingSpec.from_dict(lay["rolling"]) if lay.get("rolling") else None,
         )
         return cls(layout, d.get("registry_version", ""), d.get("watermark"), d.get("synced_at", ""), d.get("generation", 0))
 
@@ -218,8 +238,9 @@ class OnlineStore(ABC):
     # ---- reads ----------------------------------------------------------
     @abstractmethod
     def reader(self, state: ViewState, feature_idx: Sequence[int]) -> Reader:
-        """Functions reading the stored rows of the given keys (coerced tuples), the features
-        ``feature_idx`` only, in one round trip and one snapshot. Everything that depends only on
+        """Functions reading the stored rows of the given keys (coerced tuples), the columns
+        ``feature_idx`` only (indexes into ``layout.stored_names``: the features, then a rolling
+        view's window state), in one round trip and one snapshot. Everything that depends only on
         the view and the features (statements, decoders, key prefixes) is prepared here, once per
         request shape. It raises :class:`StaleLayout` when ``state.generation`` is no longer the
         view's live generation (the caller reloads :meth:`view_states` and retries).

@@ -13,12 +13,14 @@ never equals ``"42"`` (varchar):
 Values written to a key-value store are text: numbers as their shortest
 round-trip decimal text, booleans ``true``/``false``, timestamps as UTC epoch
 microseconds, dates as epoch days, and strings behind a ``=`` tag so an empty
-string differs from a NULL (a NULL is an absent field).
+string differs from a NULL (a NULL is an absent field). The ``bytes`` kind (a rolling
+view's window state, never a warehouse column) is hex text there, a BLOB in SQLite.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import re
+from binascii import unhexlify
 from typing import Any, Sequence
 
 from featurewarehouse.contract.types import type_family
@@ -225,6 +227,8 @@ def to_plain_arrow(col: Any, kind: str) -> Any:
         return pc.cast(col, pa.float64())
     if kind == "bool":
         return pc.cast(col, pa.bool_())
+    if kind == "bytes":
+        return pc.cast(col, pa.binary())
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
         return pc.cast(col, pa.string())
     return pc.cast(col, pa.string())
@@ -236,6 +240,8 @@ def encode_values_arrow(col: Any, kind: str) -> Any:
     import pyarrow.compute as pc
 
     plain = to_plain_arrow(col, kind)
+    if kind == "bytes":
+        return hex_text(plain)
     text = pc.cast(plain, pa.string())
     if kind == "str":
         text = pc.binary_join_element_wise("=", text, "")
@@ -279,12 +285,34 @@ def _text_ts(v: Any) -> Any:
     return None if v is None else from_micros(int(v))
 
 
+def _text_bytes(v: Any) -> Any:
+    return None if v is None else unhexlify(v)
+
+
 def _text_date(v: Any) -> Any:
     return None if v is None else _EPOCH_DATE + _dt.timedelta(days=int(v))
 
 
 def text_decoder(kind: str) -> Any:
     """A function turning key-value-store text (bytes) back to Python."""
-    return {"int": _text_int, "float": _text_float, "str": _text_str, "bool": _text_bool, "timestamp": _text_ts, "date": _text_date}[
+    return {"int": _text_int, "float": _text_float, "str": _text_str, "bool": _text_bool, "timestamp": _text_ts, "date": _text_date,
+            "bytes": _text_bytes}[
         kind
     ]
+
+
+def hex_text(blobs: Any) -> Any:
+    """A binary Arrow array as lower-case hex text (numpy table lookups, no Python loop)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(blobs)
+    if blobs.null_count:
+        raise ValueError("hex_text takes no NULLs")
+    offsets = np.frombuffer(blobs.buffers()[1], np.int32)[blobs.offset:blobs.offset + n + 1]
+    data = np.frombuffer(blobs.buffers()[2], np.uint8)[offsets[0]:offsets[-1]] if n else np.zeros(0, np.uint8)
+    digits = np.frombuffer(b"0123456789abcdef", np.uint8)
+    out = np.empty(2 * len(data), np.uint8)
+    out[0::2], out[1::2] = digits[data >> 4], digits[data & 15]
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(((offsets - offsets[0]) * 2).astype(np.int32)),
+                                                  pa.py_buffer(out)])

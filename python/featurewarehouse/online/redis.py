@@ -7,7 +7,8 @@ Layout under a prefix (``fw`` unless the URL says ``?prefix=...``):
   (the stored copy of the view's definition, watermark and generation).
 - ``<prefix>:v:<view>:g<gen>:<key>`` hash per entity key: ``__v`` (the 38-digit
   version text: event ts then created ts, comparable as text) and one field per
-  non-NULL feature (text encodings of :mod:`featurewarehouse.online.keys`).
+  non-NULL feature (text encodings of :mod:`featurewarehouse.online.keys`), and for a
+  rolling view its window state ``__state`` (online/windows.py).
 
 On a Redis Cluster, every script must touch one hash slot, so the keys carry hash
 tags: data keys are ``<prefix>:v:{<view>:g<gen>}:<key>`` (one view generation, one
@@ -289,7 +290,7 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         ts = pc.utf8_lpad(pc.cast(pc.add(batch.column(TS_COL), VERSION_SHIFT), pa.string()), 19, "0")
         cts = pc.utf8_lpad(pc.cast(pc.add(batch.column(CREATED_COL), VERSION_SHIFT), pa.string()), 19, "0")
         argv_cols = [pc.binary_join_element_wise(ts, cts, "")]
-        for f, kind in zip(layout.feature_names, layout.feature_kinds):
+        for f, kind in zip(layout.stored_names, layout.stored_kinds):
             argv_cols.append(pc.fill_null(encode_values_arrow(batch.column(f), kind), ""))
         key_resp = resp_pieces(keys)
         # a key twice in one batch (not from the sync's query, which emits one row per key)
@@ -300,8 +301,8 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         return ("guard", batch.num_rows, key_resp, row_resp)
 
     def _send_guarded(self, pool: Any, layout: ViewLayout, n: int, key_resp: Any, row_resp: Any) -> WriteResult:
-        nf = len(layout.feature_names)
-        head_fields = [str(nf).encode(), *(f.encode() for f in layout.feature_names)]
+        nf = len(layout.stored_names)
+        head_fields = [str(nf).encode(), *(f.encode() for f in layout.stored_names)]
         sha = self._sha.encode() if isinstance(self._sha, str) else self._sha
         conn = pool.get_connection()
         written = 0
@@ -342,7 +343,7 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
 
         pieces = [pc.binary_join_element_wise(bulk(b"__v").decode(), resp_pieces(argv_cols[0]), "")]
         present = None
-        for name, col in zip(layout.feature_names, argv_cols[1:]):
+        for name, col in zip(layout.stored_names, argv_cols[1:]):
             valid = pc.not_equal(col, "")
             piece = pc.binary_join_element_wise(bulk(name.encode()).decode(), resp_pieces(col), "")
             pieces.append(pc.if_else(valid, piece, ""))
@@ -421,13 +422,13 @@ class RedisOnlineStore(RedisLocks, OnlineStore):
         """
         layout = state.layout
         prefix = self.data_prefix(layout.name, state.generation).encode()
-        fields = [b"__v", *(layout.feature_names[i].encode() for i in feature_idx)]
+        fields = [b"__v", *(layout.stored_names[i].encode() for i in feature_idx)]
         hmget_head = b"*%d\r\n" % (2 + len(fields)) + bulk(b"HMGET")
         fields_tail = b"".join(bulk(f) for f in fields)
         gen_check = b"*3\r\n" + bulk(b"HGET") + bulk(self._meta.encode()) + bulk(f"gen:{layout.name}".encode())
         generation = str(state.generation).encode()
         kinds = layout.key_kinds
-        feature_kinds = [layout.feature_kinds[i] for i in feature_idx]
+        feature_kinds = [layout.stored_kinds[i] for i in feature_idx]
         decoders = [_NUMBER.get(kind) or text_decoder(kind) for kind in feature_kinds]
 
         def data_key(key: tuple[Any, ...]) -> bytes:

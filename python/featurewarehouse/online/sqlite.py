@@ -2,7 +2,8 @@
 
 Two tables per view generation, with typed join-key columns as a composite
 primary key (``WITHOUT ROWID``), so keys are unambiguous and typed by
-construction, plus ``__ts``/``__cts`` and one column per feature:
+construction, plus ``__ts``/``__cts``, one column per feature and, for a rolling
+view, its window state ``__state`` (online/windows.py):
 
 - ``fv_<view>__g<gen>``, the main table a full refresh fills;
 - ``fv_<view>__g<gen>__delta``, where incremental syncs write. A few changed
@@ -49,7 +50,8 @@ from featurewarehouse.online.base import (
 from featurewarehouse.online.keys import plain_decoder, plain_key_part, to_plain_arrow
 from featurewarehouse.online.sqlite_locks import _LOCKS, BUSY_TIMEOUT_SECONDS, SqliteLocks, _is_busy
 
-_AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT"}
+_AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "timestamp": "INTEGER", "date": "INTEGER", "float": "REAL", "str": "TEXT",
+             "bytes": "BLOB"}
 _META = "fw_meta"
 # rows bound to one multi-row INSERT (capped by the connection's variable limit)
 _ROWS_PER_STATEMENT = 64
@@ -236,7 +238,7 @@ class SqliteOnlineStore(SqliteLocks, OnlineStore):
     def _create_sql(layout: ViewLayout, name: str, *, if_not_exists: bool = False) -> str:
         cols = [f"{_q(k)} {_AFFINITY[t]} not null" for k, t in zip(layout.key_names, layout.key_kinds)]
         cols += [f"{TS_COL} INTEGER not null", f"{CREATED_COL} INTEGER not null"]
-        cols += [f"{_q(f)} {_AFFINITY[t]}" for f, t in zip(layout.feature_names, layout.feature_kinds)]
+        cols += [f"{_q(f)} {_AFFINITY[t]}" for f, t in zip(layout.stored_names, layout.stored_kinds)]
         pk = ", ".join(_q(k) for k in layout.key_names)
         create = "create table if not exists" if if_not_exists else "create table"
         return f"{create} {_q(name)} ({', '.join(cols)}, primary key ({pk})) without rowid"
@@ -247,7 +249,7 @@ class SqliteOnlineStore(SqliteLocks, OnlineStore):
 
         The guard: a row older than the stored one (ts, then created ts) changes nothing.
         """
-        cols = [*layout.key_names, TS_COL, CREATED_COL, *layout.feature_names]
+        cols = [*layout.key_names, TS_COL, CREATED_COL, *layout.stored_names]
         sets = ", ".join(f"{_q(c)} = excluded.{_q(c)}" for c in cols[len(layout.key_names):])
         pk = ", ".join(_q(k) for k in layout.key_names)
         return (
@@ -259,7 +261,7 @@ class SqliteOnlineStore(SqliteLocks, OnlineStore):
     def _write_sql(self, layout: ViewLayout, rows: int) -> str:
         """The upsert of ``rows`` bound rows into the table this sync writes."""
         gen = self._gen[layout.name]
-        width = len(layout.key_names) + 2 + len(layout.feature_names)
+        width = len(layout.key_names) + 2 + len(layout.stored_names)
         values = "values " + ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
         if not self._into_delta[layout.name]:
             return self._upsert_sql(layout, table_name(layout.name, gen), values)
@@ -289,7 +291,7 @@ class SqliteOnlineStore(SqliteLocks, OnlineStore):
         """
         cols = [_py(to_plain_arrow(batch.column(k), t)) for k, t in zip(layout.key_names, layout.key_kinds)]
         cols += [_py(batch.column(TS_COL)), _py(batch.column(CREATED_COL))]
-        cols += [_py(to_plain_arrow(batch.column(f), t)) for f, t in zip(layout.feature_names, layout.feature_kinds)]
+        cols += [_py(to_plain_arrow(batch.column(f), t)) for f, t in zip(layout.stored_names, layout.stored_kinds)]
         width = len(cols)
         flat: list[Any] = [None] * (batch.num_rows * width)
         for j, col in enumerate(cols):
@@ -361,7 +363,7 @@ class SqliteOnlineStore(SqliteLocks, OnlineStore):
         delta_rows = con.execute(f"select count(*) from {_q(delta)}").fetchone()[0]
         if delta_rows <= DELTA_MERGE_SHARE * main_rows:
             return None if row else main_rows
-        cols = ", ".join(_q(c) for c in (*layout.key_names, TS_COL, CREATED_COL, *layout.feature_names))
+        cols = ", ".join(_q(c) for c in (*layout.key_names, TS_COL, CREATED_COL, *layout.stored_names))
         con.execute(self._upsert_sql(layout, main, f"select {cols} from {_q(delta)} where true"))
         con.execute(f"delete from {_q(delta)}")
         return con.execute(f"select count(*) from {_q(main)}").fetchone()[0]
@@ -399,10 +401,10 @@ class SqliteOnlineStore(SqliteLocks, OnlineStore):
         k = len(layout.key_names)
         kinds = layout.key_kinds
         plain_keys = any(t in ("timestamp", "date") for t in kinds)
-        decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.feature_kinds[i]))]
+        decoders = [(j, d) for j, i in enumerate(feature_idx) if (d := plain_decoder(layout.stored_kinds[i]))]
         main = _q(table_name(layout.name, state.generation))
         delta = _q(delta_name(layout.name, state.generation))
-        columns = [TS_COL, *(layout.feature_names[i] for i in feature_idx)]
+        columns = [TS_COL, *(layout.stored_names[i] for i in feature_idx)]
         # one row per requested key, in a VALUES list that numbers them (its columns are named
         # column1 = the number, column2... = the key): the key's delta row if it has one, else
         # its main row, looked up only then; NULLs if neither. One statement, one snapshot. At most

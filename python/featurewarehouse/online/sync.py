@@ -41,6 +41,8 @@ from featurewarehouse.online.locks import (
     view_lock,
 )
 from featurewarehouse.online.sync_plan import plan_view
+from featurewarehouse.online.window_sql import window_state_sql
+from featurewarehouse.online.windows import add_state
 from featurewarehouse.registry import load_registry
 
 # A gate sees the views about to be synced and raises ChecksFailed to refuse the whole sync
@@ -172,10 +174,13 @@ def sync_views(
                                    plan.skipped_rows, plan.warnings)
                 )
                 continue
+            rolling = layout.rolling is not None
             sql = latest_values_sql(
                 view, now, dialect=warehouse.dialect, changed_after=plan.changed_after,
-                visible_after=plan.visible_after, order_by_keys=store.PREFERS_SORTED_KEYS,
+                visible_after=plan.visible_after, order_by_keys=store.PREFERS_SORTED_KEYS and not rolling,
             )
+            if rolling:  # and each key's window state, computed at read time (online/windows.py)
+                sql = window_state_sql(view, sql, dialect=warehouse.dialect, order_by_keys=store.PREFERS_SORTED_KEYS)
             rows = written = skipped = expired = 0
             if progress:
                 progress(view.name, 0, "start")
@@ -187,6 +192,8 @@ def sync_views(
                         if batch.num_rows == 0:
                             continue
                         prepared, n_exp = _prepare_batch(batch)
+                        if rolling:
+                            prepared = add_state(layout, prepared)
                         encoded = store.encode_batch(layout, prepared) if (prepared.num_rows and not dry_run) else None
                         yield batch.num_rows, n_exp, prepared.num_rows, encoded
 

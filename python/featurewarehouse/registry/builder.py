@@ -39,7 +39,9 @@ from featurewarehouse.registry.model import (
     ModelRecord,
     Registry,
 )
-from featurewarehouse.registry.records import CatalogColumns, build_record, build_services, build_view, parse_entities
+from featurewarehouse.registry.records import (
+    CatalogColumns, build_record, build_services, build_view, parse_entities, with_rolling,
+)
 from featurewarehouse.registry.sql import Relations
 
 @dataclass
@@ -125,6 +127,7 @@ def _assemble(fw_nodes, sqls, ents, manifest, catalog, dialect, rel, graph, prev
             continue
         view = build_view(uid, node, meta, ents, sqls.get(uid), catalog, dialect, problems, warnings)
         if view is not None:
+            view = with_rolling(view, node, manifest, problems)
             views.append(view)
     view_by_name = {v.name: v for v in views}
     services = build_services(feature_services, view_by_name, problems)

@@ -9,7 +9,7 @@ from featurewarehouse.registry.model import Registry
 # fields of a view whose change counts as a definition change (lineage follows from them)
 _VIEW_FIELDS = (
     "relation", "entities", "join_keys", "timestamp", "created_timestamp", "available_timestamp",
-    "ttl_seconds", "online", "owner", "tags", "description", "fingerprint",
+    "ttl_seconds", "online", "owner", "tags", "description", "fingerprint", "rolling",
 )
 _FEATURE_FIELDS = ("dtype", "description", "checks", "tags")
 

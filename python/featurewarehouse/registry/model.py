@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from featurewarehouse.contract.meta import KINDS
+from featurewarehouse.contract.rolling import RollingSpec
 from featurewarehouse.contract.ttl import parse_ttl  # noqa: F401  (re-exported: registry.parse_ttl)
 from featurewarehouse.errors import ConfigError
 from featurewarehouse.refs import FeatureRef, did_you_mean, expand_refs
@@ -68,6 +69,8 @@ class FeatureView:
     fingerprint: str = ""
     upstream: tuple[str, ...] = ()
     downstream: tuple[str, ...] = ()
+    # a rolling_features view: what computing its windows at any instant needs (contract/rolling.py)
+    rolling: RollingSpec | None = None
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -248,6 +251,7 @@ class Registry:
                     "tags": tuple(d.get("tags", ())),
                     "upstream": tuple(d.get("upstream", ())),
                     "downstream": tuple(d.get("downstream", ())),
+                    "rolling": RollingSpec.from_dict(d["rolling"]) if d.get("rolling") else None,
                 }
             )
 

@@ -216,6 +216,26 @@ def build_view(uid, node, meta, ents, msql, catalog, dialect, problems, warnings
     )
 
 
+def with_rolling(view: FeatureView, node: dict[str, Any], manifest: dict[str, Any],
+                 problems: list[Problem]) -> FeatureView:
+    """``view`` with the rolling spec its macro recorded (source relation resolved in ``manifest``)."""
+    from dataclasses import replace
+
+    from featurewarehouse.contract.rolling import rolling_spec
+
+    spec = rolling_spec(node, manifest, where(node), problems)
+    if spec is None:
+        return view
+    if spec.timestamp.lower() != view.timestamp.lower() or tuple(k.lower() for k in spec.keys) != tuple(
+            k.lower() for k in view.key_names):
+        problems.append(Problem(
+            f"rolling view {view.name!r} declares timestamp {view.timestamp!r} and keys {list(view.key_names)} "
+            f"but its rolling_features call uses {spec.timestamp!r} and {list(spec.keys)}",
+            where(node, key="timestamp"), "declare the macro's timestamp and entity in config.meta.fw"))
+        return view
+    return replace(view, rolling=spec)
+
+
 def build_record(uid, node, meta, ents, views, problems, services=None) -> ModelRecord:
     """``services``: feature service name -> its checked refs (:func:`build_services`)."""
     name, kind = node["name"], meta["kind"]

@@ -3,6 +3,8 @@
 The client needs only the online store: each synced view's definition is
 stored there with its data. When a project registry is given as well, a view
 whose definition changed since its last sync is refused with a hint to re-sync.
+A rolling view's window features are computed at the request time (the client's
+clock) from the window state stored with each key (:mod:`featurewarehouse.online.windows`).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any, Mapping, Sequence
 from featurewarehouse.errors import ConfigError, redact_url
 from featurewarehouse.online.base import OnlineStore, Reader, StaleLayout, ViewLayout, ViewState, open_store
 from featurewarehouse.online.keys import coerce_key_part, from_micros, micros
+from featurewarehouse.online.windows import WindowPlan
 from featurewarehouse.refs import FeatureRef, did_you_mean
 
 PRESENT = "PRESENT"
@@ -92,7 +95,8 @@ class _ViewPlan:
     state: ViewState  # the stored definition and the generation read
     feature_idx: tuple[int, ...]
     out_names: tuple[str, ...]
-    reader: Reader  # the store's prepared reads of these features
+    reader: Reader  # the store's prepared reads of these features (and a rolling view's window state)
+    windows: WindowPlan | None = None  # a rolling view's window features, computed at request time
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,11 @@ class OnlineClient:
                     )
                 seen[out] = view
                 names.append(out)
-            views.append(_ViewPlan(state, tuple(idx), tuple(names), self.store.reader(state, tuple(idx))))
+            windows = WindowPlan(state.layout, idx) if state.layout.rolling is not None else None
+            if windows is not None and not windows.computed:
+                windows = None  # no window feature asked for (or lifetime ones only): the stored values
+            read_idx = (*idx, len(state.layout.feature_names)) if windows is not None else tuple(idx)
+            views.append(_ViewPlan(state, tuple(idx), tuple(names), self.store.reader(state, read_idx), windows))
         keys = frozenset(k for vp in views for k in vp.state.layout.key_names)
         refs = tuple(f"{vp.state.layout.name}:{vp.state.layout.feature_names[i]}" for vp in views for i in vp.feature_idx)
         return _Plan(tuple(views), keys, refs, tuple(name for vp in views for name in vp.out_names))
@@ -308,6 +316,7 @@ class OnlineClient:
             lay = vp.state.layout
             cutoff = None if lay.ttl_seconds is None else now - lay.ttl_seconds * 1_000_000
             m = len(vp.feature_idx)
+            windows = vp.windows
             # row-major store rows -> column-major output, transposed with zip (C speed)
             none_row = (None,) * m
             row_ts: list[Any] = [None] * n
@@ -327,6 +336,8 @@ class OnlineClient:
                     value_rows.append(none_row)
                     clean = False
                 else:
+                    if windows is not None:
+                        vals = windows.at(vals, ts_micros, now)
                     value_rows.append(vals)
                     if clean and None in vals:
                         clean = False
@@ -376,6 +387,8 @@ class OnlineClient:
                 values.extend([_NONE_1] * m)
                 statuses.extend([(OUTSIDE_MAX_AGE,)] * m)
                 continue
+            if vp.windows is not None:
+                vals = vp.windows.at(vals, ts_micros, now)
             values.extend(zip(vals))  # 1-tuples
             if None in vals:
                 statuses.extend([(NULL_VALUE,) if v is None else _PRESENT_1 for v in vals])
