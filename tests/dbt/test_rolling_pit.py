@@ -182,8 +182,20 @@ def test_python_historical_retrieval_gives_empty_windows_long_after_the_last_eve
     assert got["count_lifetime"].tolist() == [3, 3]
 
 
+TWO_PARENTS = (
+    "-- a rolling view that refs a second model ({{ ref('spine') }}): a training set cannot tell\n"
+    "-- which parent is its source\n"
+    "{{ featurewarehouse.rolling_features(\n"
+    "    source=ref('events'), entity='customer', timestamp='ts', aggregations=[{'agg': 'count'}], windows=['1h']) }}\n")
+
+
 def test_a_rolling_view_with_two_parents_fails_with_the_fix(tmp_path: Path) -> None:
     project = make_project(tmp_path, FIXTURE)
+    # only in this copy: the shared fixture's registry (built by the online tests) would refuse it
+    (project / "models" / "rolling_two_parents.sql").write_text(TWO_PARENTS)
+    (project / "models" / "two_parents.yml").write_text(
+        "version: 2\nmodels:\n  - name: rolling_two_parents\n    config:\n      meta:\n"
+        "        fw: {kind: feature_view, entity: customer, timestamp: ts}\n")
     call = ("{{ featurewarehouse.point_in_time_join(spine=ref('spine'), spine_timestamp='label_ts', "
             "features=['rolling_two_parents:count_1h']) }}")
     result = invoke(project, ["compile", "--inline", call], "dev")
