@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from featurewarehouse.config import load_config
 from featurewarehouse.dbt import run_dbt
 from featurewarehouse.demo.generate import DemoSpec, generate
 from featurewarehouse.offline.warehouse import connect
+from featurewarehouse.online.base import open_store
 from featurewarehouse.online.sync import sync_online
 from featurewarehouse.serving.client import OnlineClient
 
@@ -45,7 +47,9 @@ def test_demo_syncs_and_serves(tmp_path, monkeypatch, capsys):
         row = wh.fetch_arrow(
             "select customer_id, event_ts, txn_count_7d from customer_spend_features "
             "where event_ts <= now()::timestamp order by event_ts desc limit 1").to_pylist()[0]
-    client = OnlineClient.from_config(config)
+    # served at the latest row's own instant: the stored values (the windows at that instant)
+    at_row = row["event_ts"]
+    client = OnlineClient.from_config(config, clock=lambda: at_row)
     got = client.get_online_features(["customer_spend_features:txn_count_7d"], [{"customer_id": row["customer_id"]}])
     client.close()
     assert got.statuses[1] == ("PRESENT",)
@@ -70,6 +74,8 @@ def test_demo_syncs_and_serves(tmp_path, monkeypatch, capsys):
     assert store.get_online_features("fraud_model", rows).to_dict() == by_refs
     store.close()
 
+    _served_windows_equal_the_training_values_at_the_same_time(project, config)
+
     again = sync_online(config)
     assert all(v.mode == "incremental" and v.rows_read == 0 for v in again.views)
 
@@ -82,3 +88,42 @@ def test_demo_syncs_and_serves(tmp_path, monkeypatch, capsys):
     resp = json.loads(capsys.readouterr().out)
     assert resp["metadata"]["feature_names"][:2] == ["customer_id", "txn_count_7d"]
     assert resp["results"][1]["values"] == [row["txn_count_7d"]]
+
+
+WINDOW_REFS = [f"customer_spend_features:{f}" for f in
+               ("txn_count_1h", "txn_count_24h", "txn_count_7d", "amount_sum_24h", "amount_sum_7d", "amount_avg_30d")]
+
+
+def _served_windows_equal_the_training_values_at_the_same_time(project: Path, config) -> None:
+    """Issue #18's promise on the demo: after a sync, the window features served at a time t equal
+    what the point-in-time join gives a training row at t (windows at t itself, not at the
+    customer's last payment), for customers and times after the sync, empty windows included."""
+    import pandas as pd
+
+    from featurewarehouse import FeatureStore
+
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    times = [now, now + dt.timedelta(minutes=30), now + dt.timedelta(hours=2), now + dt.timedelta(days=3)]
+    with connect(config) as wh:
+        ids = [r["customer_id"] for r in wh.fetch_arrow(
+            "select customer_id from customer_spend_features group by 1 order by max(event_ts) desc limit 60").to_pylist()]
+    store = FeatureStore(project, target="dev")
+    spine = pd.DataFrame({"customer_id": [c for _ in times for c in ids],
+                          "request_ts": [t for t in times for _ in ids]})
+    offline = store.get_historical_features(spine, WINDOW_REFS, timestamp_column="request_ts").to_pandas()
+    names = [r.split(":")[1] for r in WINDOW_REFS]
+    empty_hour = 0
+    for i, t in enumerate(times):
+        client = OnlineClient(open_store(config.online_store), store.registry, clock=lambda t=t: t)
+        got = client.get_online_features(WINDOW_REFS, [{"customer_id": c} for c in ids])
+        client.close()
+        training = offline.iloc[i * len(ids):(i + 1) * len(ids)]
+        for j, name in enumerate(names):
+            served = got.values[j + 1]
+            for c, a, b in zip(ids, served, training[name].tolist()):
+                b = None if pd.isna(b) else b
+                assert (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9)), \
+                    f"{name} of customer {c} at {t}: served {a}, training set {b}"
+        empty_hour += sum(1 for v in got.values[1] if v == 0)
+    store.close()
+    assert empty_hour > 0, "no customer had an empty last hour: the test did not reach the case it is for"

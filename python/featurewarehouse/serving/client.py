@@ -129,8 +129,9 @@ class OnlineClient:
         self._plans: dict[tuple[tuple[Any, ...], bool], _Plan] = {}
 
     @classmethod
-    def from_config(cls, config: Any, store_url: str | None = None) -> "OnlineClient":
-        """A client on the configured store; the project's registry is used when it has been built."""
+    def from_config(cls, config: Any, store_url: str | None = None, *, clock: Any = None) -> "OnlineClient":
+        """A client on the configured store; the project's registry is used when it has been built.
+        ``clock``: the request time (a function returning a datetime; default now)."""
         store = open_store(store_url or config.online_store)
         registry = None
         try:
@@ -140,7 +141,7 @@ class OnlineClient:
                 registry = Registry.read(config.registry_path)
         except ConfigError:
             registry = None
-        return cls(store, registry)
+        return cls(store, registry, clock=clock)
 
     def close(self) -> None:
         self.store.close()
