@@ -57,10 +57,16 @@ class SparkWarehouse(Warehouse):
     SUPPORTS_ASOF_JOIN = False
     SUPPORTS_TEMP_TABLES = False  # session temp views only
     SUPPORTS_TRANSACTIONS = False
+    GX_ENGINE = "featurewarehouse.validation.gx_engines:SparkGx"
 
     @classmethod
     def from_target(cls, config: Any, target: Target, *, read_only: bool = False) -> "SparkWarehouse":
         return cls(spark_remote(target.settings), schema=target.schema)
+
+    @classmethod
+    def validation_connection(cls, config: Any, target: Target) -> tuple[str, dict[str, Any]]:
+        # GX's Spark engine over Spark Connect DataFrames: the URL is sc://...
+        return spark_remote(target.settings), {"schema": target.schema}
 
     def __init__(self, remote: str = DEFAULT_REMOTE, schema: str | None = None):
         try:
@@ -149,7 +155,7 @@ class SparkWarehouse(Warehouse):
                 return False
             raise
 
-    def create_table_as(self, relation: str, sql: str) -> None:
+    def create_table_as(self, relation: str, sql: str, *, n_columns: int = 0) -> None:
         # No transactions, and the session catalog cannot CREATE OR REPLACE: the query is written
         # to a side table first, so a failing query leaves the old table as it was.
         loading = relation[:-1] + '__loading"' if relation.endswith('"') else relation + "__loading"

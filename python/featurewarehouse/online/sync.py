@@ -258,15 +258,8 @@ def duckdb_memory_cap(warehouse: Any, limit: str | None = SYNC_MEMORY_LIMIT) -> 
     6 GiB peak RSS uncapped, 10M keys x 15 features). The previous limit is restored after,
     because the setting is global to a database instance dbt may share in-process.
     """
-    if limit is None or getattr(warehouse, "dialect", "") != "duckdb":
+    with warehouse.memory_cap(limit):  # a no-op on an engine with a server of its own
         yield
-        return
-    old = warehouse.fetch_arrow("select current_setting('memory_limit') as m").column(0)[0].as_py()
-    warehouse.execute(f"set memory_limit = '{limit}'")
-    try:
-        yield
-    finally:
-        warehouse.execute(f"set memory_limit = '{old}'")
 
 
 def select_views(registry: Any, select: Sequence[str] | None) -> list[Any]:
