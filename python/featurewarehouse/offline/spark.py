@@ -17,6 +17,7 @@ Engine differences the callers ask about (not ``if dialect ==``):
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -175,6 +176,21 @@ class SparkWarehouse(Warehouse):
             self.spark.stop()
         except Exception:  # the server may already be gone; nothing to release here then
             pass
+
+
+@contextlib.contextmanager
+def as_default_session(session: Any) -> Iterator[None]:
+    """Make ``session`` the process's default Spark Connect session while the block runs: for a
+    library that looks the session up with ``getOrCreate()`` (Great Expectations' Spark
+    datasource tests its connection so) and would otherwise need ``SPARK_REMOTE`` set."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    default = ConnectSession._default_session
+    ConnectSession._default_session = session
+    try:
+        yield
+    finally:
+        ConnectSession._default_session = default
 
 
 def _private_session(builder: Any) -> Any:

@@ -109,13 +109,15 @@ class SparkGx(GxEngine):
     """GX's Spark engine over Spark Connect DataFrames: every metric is computed on the server."""
 
     def datasource(self, context: Any) -> Any:
-        from featurewarehouse.offline.spark import SparkWarehouse
+        from featurewarehouse.offline.spark import SparkWarehouse, as_default_session
 
         self.spark = SparkWarehouse(self.url, schema=self.engine_kwargs.get("schema"))
         # persist=False: no cached copy of each table on the server. GX runs query
         # expectations (unexpected_rows) on the engine's session, which must be the
-        # DataFrames' own (their temp views are per session) and never a new local one.
-        datasource = context.data_sources.add_spark(name="warehouse", persist=False)
+        # DataFrames' own (their temp views are per session) and never a new local one;
+        # its connection test looks a session up with getOrCreate(): ours, not SPARK_REMOTE's.
+        with as_default_session(self.spark.spark):
+            datasource = context.data_sources.add_spark(name="warehouse", persist=False)
         datasource._spark = self.spark.spark
         return datasource
 
