@@ -77,6 +77,7 @@ class SparkWarehouse(Warehouse):
                 "the spark target needs the spark extra", hint='pip install "featurewarehouse[spark]"'
             ) from exc
         self.remote = remote
+        self._cached: list[str] = []  # staged relations held in the server's cache until close()
         from pyspark.logger import PySparkLogger  # its class: pyspark logs with extra keyword arguments
 
         for name in _PYSPARK_ERROR_LOGGERS:
@@ -156,6 +157,29 @@ class SparkWarehouse(Warehouse):
                 return False
             raise
 
+    def stage_query(self, name: str, source: str, row_id: str) -> str:
+        """Spark has no sequence and no insertion-ordered rowid: ``monotonically_increasing_id()``
+        is increasing in the query's output order (partition by partition, and a sorted
+        result's partitions are its ranges in order), and ``row_number()`` over it makes the
+        ids 0, 1, ... as on the other engines. ``cache table`` computes the rows and ids once:
+        the id is not deterministic across re-evaluations, and the PIT SQL reads the spine
+        several times."""
+        from featurewarehouse.offline.spine import quote
+
+        numbered = quote(name + "__numbered")
+        self.execute(
+            f"create or replace temp view {numbered} as select q.*, monotonically_increasing_id() as "
+            f"{quote(row_id + '__mono')} from {source} as q"
+        )
+        columns = ", ".join(quote(c) for c in self.spark.sql(f"select * from {numbered}").columns if c != row_id + "__mono")
+        self.execute(f"uncache table if exists {quote(name)}")
+        self.execute(
+            f"cache table {quote(name)} as select {columns}, row_number() over (order by "
+            f"{quote(row_id + '__mono')}) - 1 as {quote(row_id)} from {numbered}"
+        )
+        self._cached.append(name)
+        return quote(name)
+
     def create_table_as(self, relation: str, sql: str, *, n_columns: int = 0) -> None:
         # No transactions, and the session catalog cannot CREATE OR REPLACE: the query is written
         # to a side table first, so a failing query leaves the old table as it was.
@@ -173,6 +197,10 @@ class SparkWarehouse(Warehouse):
 
     def close(self) -> None:
         try:
+            from featurewarehouse.offline.spine import quote
+
+            for name in self._cached:
+                self.execute(f"uncache table if exists {quote(name)}")
             self.spark.stop()
         except Exception:  # the server may already be gone; nothing to release here then
             pass
