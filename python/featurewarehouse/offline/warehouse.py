@@ -61,6 +61,9 @@ class Warehouse:
     # Appended to a text column in an ORDER BY so text sorts by code point, as the macro's
     # `fw_pit_tie_expr` does (PostgreSQL sorts by the database's locale otherwise).
     TEXT_ORDER_COLLATE: str = ""
+    # A global ORDER BY is a sort on one machine (worth asking for when the online store
+    # inserts sorted keys faster); False where it is a distributed range shuffle (Spark).
+    GLOBAL_SORT_IS_CHEAP: bool = True
     # "module:Class" of how Great Expectations reads this engine (validation/gx_engines.py);
     # the default is GX's SQL engine through the URL `validation_connection` gives.
     GX_ENGINE: str = "featurewarehouse.validation.gx_engines:GxEngine"

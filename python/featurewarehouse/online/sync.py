@@ -174,7 +174,8 @@ def sync_views(
                 continue
             sql = latest_values_sql(
                 view, now, dialect=warehouse.dialect, changed_after=plan.changed_after,
-                visible_after=plan.visible_after, order_by_keys=store.PREFERS_SORTED_KEYS,
+                visible_after=plan.visible_after,
+                order_by_keys=store.PREFERS_SORTED_KEYS and warehouse.GLOBAL_SORT_IS_CHEAP,
             )
             rows = written = skipped = expired = 0
             if progress:
