@@ -59,3 +59,17 @@ def test_no_caller_outside_the_engine_modules_branches_on_an_engine_name():
         "callers branch on an engine's name; make the difference a Warehouse method or capability flag "
         "(offline/warehouse.py) instead:\n" + "\n".join(offenders)
     )
+
+
+def test_an_engine_without_a_sql_spine_says_so_and_how_to_get_around_it():
+    import pytest
+
+    from featurewarehouse.errors import ConfigError
+    from featurewarehouse.offline.warehouse import Warehouse
+
+    class Minimal(Warehouse):
+        dialect = "trino"
+
+    with pytest.raises(ConfigError, match="cannot number a SQL spine's rows on trino") as err:
+        Minimal().stage_query("s", "(select 1)", "rid")
+    assert "DataFrame" in err.value.hint

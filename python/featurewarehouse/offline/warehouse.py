@@ -163,7 +163,10 @@ class Warehouse:
         """A temp relation ``name`` holding the rows of ``source`` (a table name or a
         parenthesized query), computed once, plus a column ``row_id`` numbering them in the
         query's output order (its ORDER BY kept)."""
-        raise NotImplementedError
+        raise ConfigError(
+            f"fwctl cannot number a SQL spine's rows on {self.dialect or type(self).__name__} yet",
+            hint="pass the spine as a DataFrame, an Arrow table or Parquet files",
+        )
 
     def write_parquet(self, sql: str, path: str) -> None:
         """Write the query's result to the Parquet file ``path`` (streamed, bounded in memory)."""
