@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("pit_join", REPO / "bench" / "pit_join.py")
@@ -105,7 +106,7 @@ def compile_for(project: Path, target: str) -> dict[str, str]:
     return {"pit_macro": (out / "pit_macro.sql").read_text()}
 
 
-def bench_sync(wh, work: Path, entities: int, schema: str) -> None:
+def bench_sync(wh, work: Path, entities: int, schema: str, repeat: int = 3) -> None:
     import duckdb
 
     from featurewarehouse.offline.warehouse import DuckDBWarehouse
@@ -137,14 +138,16 @@ def bench_sync(wh, work: Path, entities: int, schema: str) -> None:
         from range({2 * entities})""")
     fv = view(f"{schema}.sync_view")
 
-    url = f"sqlite:///{work / 'ours.db'}"
-    store = open_store(url)
-    ours_s, res = timed(lambda: sync_views(wh, store, registry(fv), [fv], now=now, full_refresh=True))
-    store.close()
+    def ours(i: int) -> Any:
+        store = open_store(f"sqlite:///{work / f'ours{i}.db'}")
+        try:
+            return sync_views(wh, store, registry(fv), [fv], now=now, full_refresh=True)
+        finally:
+            store.close()
 
-    def plain() -> int:
+    def plain(i: int) -> int:
         table = wh.spark.sql(latest_values_sql(fv, now, dialect="spark")).toArrow()
-        s = open_store(f"sqlite:///{work / 'plain.db'}")
+        s = open_store(f"sqlite:///{work / f'plain{i}.db'}")
         layout = ViewLayout.from_view(fv)
         s.begin_view(layout, full_refresh=True)
         for batch in table.to_batches(65_536):
@@ -154,7 +157,13 @@ def bench_sync(wh, work: Path, entities: int, schema: str) -> None:
         s.close()
         return table.num_rows
 
-    plain_s, n = timed(plain)
+    # alternated and repeated, medians: the first query on a new table runs cold
+    ours_runs, plain_runs = [], []
+    for i in range(repeat):
+        ours_runs.append(timed(lambda: ours(i)))
+        plain_runs.append(timed(lambda: plain(i)))
+    ours_s, res = sorted(ours_runs, key=lambda r: r[0])[repeat // 2]
+    plain_s, n = sorted(plain_runs, key=lambda r: r[0])[repeat // 2]
     # DuckDB, same data (read back from Spark's Parquet files through Arrow)
     dpath = work / "sync.duckdb"
     con = duckdb.connect(str(dpath))
@@ -168,7 +177,9 @@ def bench_sync(wh, work: Path, entities: int, schema: str) -> None:
     dstore.close()
     dwh.close()
     print(f"sync       fwctl sync {ours_s:7.2f} s   toArrow + bulk write {plain_s:7.2f} s   "
-          f"ratio {ours_s / plain_s:.2f}x   {res[0].rows_read:,} / {n:,} keys   (duckdb sync {duck_s:.2f} s)")
+          f"ratio {ours_s / plain_s:.2f}x   {res[0].rows_read:,} / {n:,} keys   (duckdb sync {duck_s:.2f} s; "
+          f"median of {repeat}: fwctl {', '.join(f'{r[0]:.2f}' for r in ours_runs)}, "
+          f"plain {', '.join(f'{r[0]:.2f}' for r in plain_runs)})")
 
 
 def main() -> None:
@@ -178,6 +189,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--merchants", type=int, default=10_000)
     ap.add_argument("--entities", type=int, default=1_000_000)
+    ap.add_argument("--repeat", type=int, default=3, help="sync runs of each kind (alternated; medians)")
     args = ap.parse_args()
 
     from featurewarehouse.offline.spark import SparkWarehouse
@@ -200,7 +212,7 @@ def main() -> None:
                             schema=schema)
         con.close()
         bench_pit(wh, work, db, schema)
-        bench_sync(wh, work, args.entities, schema)
+        bench_sync(wh, work, args.entities, schema, args.repeat)
     finally:
         wh.execute(f"drop schema if exists {schema} cascade")
         wh.close()

@@ -139,9 +139,9 @@ def checks_sql(view: str) -> str:
 def phase_checks(path: str) -> float:
     import duckdb
 
-    from featurewarehouse.validation.runner import _duckdb_config
+    from featurewarehouse.validation.gx_duckdb import duckdb_config
 
-    con = duckdb.connect(path, read_only=True, config=_duckdb_config())
+    con = duckdb.connect(path, read_only=True, config=duckdb_config())
     started = time.perf_counter()
     for view in VIEWS:
         con.execute(checks_sql(view)).fetchall()
@@ -153,9 +153,9 @@ def phase_checks(path: str) -> float:
 def phase_floor(path: str) -> float:
     import duckdb
 
-    from featurewarehouse.validation.runner import _duckdb_config
+    from featurewarehouse.validation.gx_duckdb import duckdb_config
 
-    con = duckdb.connect(path, read_only=True, config=_duckdb_config())
+    con = duckdb.connect(path, read_only=True, config=duckdb_config())
     queries = [
         exp["kwargs"]["unexpected_rows_query"].replace("{batch}", view)
         for view in VIEWS for exp in _suite(view)["expectations"] if exp["type"] == "unexpected_rows_expectation"
@@ -173,11 +173,12 @@ def phase_validate(path: str) -> tuple[float, bool, list, float]:
     import great_expectations  # noqa: F401  (a fixed cost per process, reported apart)
 
     import_seconds = time.perf_counter() - started
-    from featurewarehouse.validation.runner import SuiteJob, _duckdb_creator, run_suites
+    from featurewarehouse.validation.gx_duckdb import duckdb_creator
+from featurewarehouse.validation.runner import SuiteJob, run_suites
 
     jobs = [SuiteJob(v, "main", v, v, _suite(v), f"expectations/{v}.json") for v in VIEWS]
     started = time.perf_counter()
-    out = run_suites(None, jobs, connection=(f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb"))
+    out = run_suites(None, jobs, connection=(f"duckdb:///{path}", {"creator": duckdb_creator(path)}, "duckdb"))
     elapsed = time.perf_counter() - started
     failed = [(r.model, r.error, [o.label for o in r.failed]) for r in out.results if not r.success]
     return elapsed, not failed, failed, import_seconds

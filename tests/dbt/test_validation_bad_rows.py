@@ -14,7 +14,8 @@ import datetime as dt
 import pytest
 
 from featurewarehouse.contract.meta import timestamp_range
-from featurewarehouse.validation.runner import SuiteJob, _duckdb_creator, run_suites
+from featurewarehouse.validation.gx_duckdb import duckdb_creator
+from featurewarehouse.validation.runner import SuiteJob, run_suites
 from featurewarehouse.validation.suites import ColumnSpec, ModelSpec, generate_expectations
 
 NOW = dt.datetime(2024, 6, 1, 0, 0)
@@ -82,7 +83,7 @@ def test_bad_rows_fail_with_their_counts_on_duckdb(tmp_path):
     for sql in _tables("double"):
         con.execute(sql)
     con.close()
-    bad, good = _failures((f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb"), "main")
+    bad, good = _failures((f"duckdb:///{path}", {"creator": duckdb_creator(path)}, "duckdb"), "main")
     assert bad == EXPECTED_FAILURES
     assert good == []  # restatements (same key and time, another created timestamp) pass
 

@@ -11,7 +11,8 @@ import datetime as dt
 
 import pytest
 
-from featurewarehouse.validation.runner import SuiteJob, _duckdb_creator, run_suites
+from featurewarehouse.validation.gx_duckdb import duckdb_creator
+from featurewarehouse.validation.runner import SuiteJob, run_suites
 from featurewarehouse.validation.suites import ColumnSpec, ModelSpec, generate_expectations
 
 NOW = dt.datetime(2024, 6, 1, 0, 0)
@@ -173,7 +174,7 @@ def test_generated_expectations_on_duckdb(tmp_path):
     for sql in _setup_sql("", "double"):
         con.execute(sql)
     con.close()
-    connection = (f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb")
+    connection = (f"duckdb:///{path}", {"creator": duckdb_creator(path)}, "duckdb")
     results, out = _run(connection, "main", ["good", "bad", "shape", "empty"], docs_dir=tmp_path / "docs")
     _assert_engine(results)
     assert out.docs_index is not None and out.docs_index.is_file()
@@ -230,7 +231,7 @@ def test_duckdb_engine_trap_is_fixed(tmp_path):
     plain = sa.create_engine(f"duckdb:///{path}")
     assert count(plain) == []  # the trap: rows gone once the connection closed
     plain.dispose()
-    fixed = sa.create_engine(f"duckdb:///{path}", creator=_duckdb_creator(path))
+    fixed = sa.create_engine(f"duckdb:///{path}", creator=duckdb_creator(path))
     assert count(fixed) == [(7,)]
     fixed.dispose()
 
@@ -239,7 +240,7 @@ def test_duckdb_engine_trap_is_fixed(tmp_path):
                      columns=(ColumnSpec("x", "bigint", {"max": 3}),))
     suite = {"name": "t", "expectations": generate_expectations(spec)}
     out = run_suites(None, [SuiteJob("t", "main", "t", "t", suite, "t.json")],
-                     connection=(f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb"))
+                     connection=(f"duckdb:///{path}", {"creator": duckdb_creator(path)}, "duckdb"))
     between = {o.label: o for o in out.results[0].outcomes}["expect_column_values_to_be_between(x)"]
     assert not between.success and between.unexpected_count == 3 and between.element_count == 7
     # and it closed what it opened read-only: this process can open the file read-write again
@@ -252,7 +253,7 @@ def test_missing_relation_is_reported_not_raised(tmp_path):
     path = str(tmp_path / "wh.duckdb")
     duckdb.connect(path).close()
     out = run_suites(None, [SuiteJob("nope", "main", "nope", '"wh"."main"."nope"', _suite(), "x.json")],
-                     connection=(f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb"))
+                     connection=(f"duckdb:///{path}", {"creator": duckdb_creator(path)}, "duckdb"))
     (result,) = out.results
     assert not result.success and "cannot be read" in result.error and "nope" in result.error
 
@@ -291,7 +292,7 @@ def test_key_check_is_one_count_query_on_duckdb(tmp_path):
     con = duckdb.connect(path)
     con.execute(_create_sql("good", GOOD_ROWS, double="double"))
     con.close()
-    connection = (f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb")
+    connection = (f"duckdb:///{path}", {"creator": duckdb_creator(path)}, "duckdb")
     _assert_key_check_runs_once_when_it_passes(_statements(connection, "main", "good"))
 
 
@@ -319,7 +320,7 @@ def test_data_docs_keep_every_model_across_select_runs_and_render_offline(tmp_pa
     for sql in _setup_sql("", "double"):
         con.execute(sql)
     con.close()
-    connection = (f"duckdb:///{path}", {"creator": _duckdb_creator(path)}, "duckdb")
+    connection = (f"duckdb:///{path}", {"creator": duckdb_creator(path)}, "duckdb")
     docs = tmp_path / "fw_validation" / "data_docs"
     _run(connection, "main", ["good", "bad"], docs_dir=docs)
     pages = {p.relative_to(docs).parts[:2] for p in docs.rglob("*.html")}

@@ -95,3 +95,15 @@ def test_spark_historical_retrieval_matches_the_dbt_model(spark_store, spark_sch
     # empty spine: no rows, every column
     out = store.get_historical_features(df.iloc[0:0], FEATURES, timestamp_column="event_ts").to_arrow()
     assert (out.num_rows, out.column_names) == (0, SPINE_COLUMNS + FEATURE_COLUMNS)
+
+    # a SQL spine never leaves Spark: its rows come back in its query's order (its ORDER BY),
+    # numbered 0, 1, ... as on the other engines (Spark has no sequence: staging numbers them)
+    query = f"select * from {spark_schema}.spine_labels where label_id > 2 order by label_id desc"
+    got = store.get_historical_features(query, FEATURES, timestamp_column="event_ts", row_id_column="row_id").to_arrow()
+    assert got.column("label_id").to_pylist() == list(range(10, 2, -1))
+    assert got.column("row_id").to_pylist() == list(range(8))
+    assert features_by_label(got) == {k: v for k, v in EXPECTED.items() if k > 2}
+    result = store.get_historical_features(f"{spark_schema}.spine_labels", FEATURES, timestamp_column="event_ts",
+                                           output=f"{spark_schema}.train_sql")
+    assert (result.output_kind, result.num_rows) == ("table", 10)
+    assert features_by_label(_fetch(store, f"select * from {spark_schema}.train_sql")) == EXPECTED

@@ -28,7 +28,7 @@ def test_engine_map_names_each_engine_and_rejects_others():
 
 
 def test_suite_type_names_become_spark_type_classes_of_the_same_family():
-    from featurewarehouse.validation.runner import spark_type_names
+    from featurewarehouse.validation.gx_engines import spark_type_names
 
     assert spark_type_names(["SMALLINT", "INTEGER", "BIGINT", "HUGEINT"]) == [
         "ByteType", "ShortType", "IntegerType", "LongType"]

@@ -8,8 +8,8 @@ import textwrap
 CHILD = textwrap.dedent("""
     import logging
     logging.basicConfig()  # what dbt's snowplow_tracker does when dbt is imported (fwctl demo)
-    from featurewarehouse.validation.runner import _context
-    _context(None)
+    from featurewarehouse.validation.gx_docs import gx_context
+    gx_context(None)
     logging.getLogger("great_expectations.data_context.types.base").warning("fw test warning")
     logging.getLogger("great_expectations.core").error("fw test error")
 """)

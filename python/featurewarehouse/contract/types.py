@@ -29,6 +29,9 @@ _COMPATIBLE = {
 
 # dbt adapter types that sqlglot knows under another name
 _SQLGLOT_DIALECT = {"databricks": "databricks", "postgres": "postgres", "redshift": "redshift"}
+# dbt adapter types whose SQL the registry parses in their own sqlglot dialect; any other
+# adapter's SQL is parsed as DuckDB's (the most permissive of them).
+SQLGLOT_ADAPTERS = frozenset(("duckdb", "postgres", "snowflake", "bigquery", "spark", "trino", "redshift", "databricks"))
 
 
 def _family_of_sqlglot(t: Any) -> str | None:

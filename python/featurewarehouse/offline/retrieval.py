@@ -7,10 +7,9 @@ The flow of one call:
 2. render the PIT SQL from the dbt macro ``featurewarehouse.point_in_time_join``
    with ONE ``dbt compile --inline`` invocation (the rules live in the macro
    only; this module never writes PIT SQL of its own);
-3. stage the spine in the warehouse with a row id assigned on upload (DuckDB
-   scans Arrow and Parquet in place; Postgres receives Arrow over COPY; a SQL
-   spine never leaves the warehouse), check its columns, and normalize its
-   event time to UTC in a view;
+3. stage the spine in the warehouse with a row id assigned on upload
+   (``offline/staging.py``; how it lands is the warehouse's business), check its
+   columns, and normalize its event time to UTC in a view;
 4. run ``select <spine columns>, <features> from (<pit sql>) order by row id``
    into Arrow batches, a Parquet file, or a warehouse table.
 
@@ -43,7 +42,6 @@ from featurewarehouse.offline.spine import (
 )
 from featurewarehouse.offline.staging import (
     SPINE_VIEW,
-    _schema_of,
     _typed_nulls,
     normalize_spine,
     stage_spine,
@@ -321,50 +319,16 @@ def write_parquet(wh: Any, sql: str, path: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        if wh.dialect == "duckdb":
-            lit = "'" + str(tmp).replace("'", "''") + "'"
-            wh.execute(f"copy ({sql}) to {lit} (format parquet)")
-        else:
-            import pyarrow.parquet as pq
-
-            writer = None
-            try:
-                for batch in wh.stream(sql):
-                    if writer is None:
-                        writer = pq.ParquetWriter(str(tmp), batch.schema)
-                    writer.write_batch(batch)
-                if writer is None:  # no rows: still write the schema
-                    writer = pq.ParquetWriter(str(tmp), _schema_of(wh, sql))
-            finally:
-                if writer is not None:
-                    writer.close()
+        wh.write_parquet(sql, str(tmp))
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-# DuckDB's table writer holds a 256 KiB block per column per thread: 1,000
-# feature columns at 2 threads ran out of a 1 GB memory_limit, one thread wrote
-# the same 17k rows in 3.4 s. Wide results are written single-threaded.
-WIDE_WRITE_COLUMNS = 256
-
-
 def write_table(wh: Any, sql: str, table: str, n_columns: int = 0) -> None:
     """Create or replace ``table`` from the result, all or nothing."""
-    name = _table_name(table)
-    if wh.dialect == "duckdb":
-        if n_columns <= WIDE_WRITE_COLUMNS:
-            wh.execute(f"create or replace table {name} as {sql}")
-            return
-        threads = wh.con.execute("select current_setting('threads')").fetchone()[0]
-        wh.execute("set threads = 1")
-        try:
-            wh.execute(f"create or replace table {name} as {sql}")
-        finally:
-            wh.execute(f"set threads = {int(threads)}")
-        return
-    wh.create_table_as(name, sql)
+    wh.create_table_as(_table_name(table), sql, n_columns=n_columns)
 
 
 # ---- the whole call ------------------------------------------------------------

@@ -267,6 +267,15 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def string_literal(text: str) -> str:
+    """A SQL string literal (a file path, a setting's value).
+
+    >>> print(string_literal("it's"))
+    'it''s'
+    """
+    return "'" + text.replace("'", "''") + "'"
+
+
 def utc_timestamp_sql(column: str, family: str) -> str:
     """SQL turning the spine's time column into a UTC timestamp without time zone.
 

@@ -7,7 +7,7 @@ assigned on the way in, never by a global ``ROW_NUMBER()``), and the view
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 from featurewarehouse.errors import ConfigError
 from featurewarehouse.offline.spine import (
@@ -25,7 +25,6 @@ from featurewarehouse.offline.spine import (
 
 SPINE_VIEW = "__fw_spine"  # what the macro joins against (a temp view)
 _RAW = "__fw_spine_raw"  # the staged spine with its row id
-_DATA = "__fw_spine_data"  # a SQL spine, materialized in place
 
 
 @dataclass(frozen=True)
@@ -60,88 +59,23 @@ def _typed_nulls(table: Any, keys: Sequence[KeyRequirement], timestamp_column: s
     return table
 
 
-def _postgres_ready(table: Any) -> Any:
-    """Arrow types Postgres' COPY path cannot take, turned into ones it can (same values)."""
-    import pyarrow as pa
-    import pyarrow.types as t
-
-    fields = []
-    changed = False
-    for f in table.schema:
-        typ = f.type
-        if t.is_dictionary(typ):
-            typ, changed = typ.value_type, True
-        if t.is_timestamp(typ) and typ.unit == "ns":
-            typ, changed = pa.timestamp("us", typ.tz), True
-        if typ == pa.null():
-            typ, changed = pa.string(), True
-        fields.append(pa.field(f.name, typ))
-    if not changed:
-        return table
-    return table.cast(pa.schema(fields), safe=False)
-
-
-def _parquet_batches(files: Sequence[str]) -> Any:
-    """A RecordBatchReader over Parquet files, with row ids assigned as batches pass."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(list(files), format="parquet")
-    schema = dataset.schema.append(pa.field(ROW_ID, pa.int64()))
-
-    def gen() -> Iterator[Any]:
-        offset = 0
-        for batch in dataset.to_batches(batch_size=65_536):
-            ids = pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64))
-            offset += batch.num_rows
-            yield pa.RecordBatch.from_arrays([*batch.columns, ids], schema=schema)
-
-    return pa.RecordBatchReader.from_batches(schema, gen())
-
-
 def stage_spine(wh: Any, spine: SpineInput) -> StagedSpine:
-    """Put the spine in the warehouse as ``__fw_spine_raw`` (caller's columns + row id)."""
-    raw = quote(_RAW)
+    """Put the spine in the warehouse as ``__fw_spine_raw`` (caller's columns + row id).
+
+    How each kind lands is the warehouse's business (``Warehouse.stage_arrow``,
+    ``stage_parquet``, ``stage_query``): DuckDB scans Arrow and Parquet in place, the
+    others receive Arrow batches; a SQL spine never leaves the warehouse.
+    """
     if isinstance(spine, ArrowSpine):
-        table = _with_row_ids(spine.table)
-        if wh.dialect == "duckdb":
-            wh.con.register(_RAW, table)  # zero-copy: DuckDB scans the Arrow buffers in place
-        else:
-            wh.upload_arrow(_RAW, _postgres_ready(table), temporary=True)
+        wh.stage_arrow(_RAW, _with_row_ids(spine.table))
         label = "entity_df"
     elif isinstance(spine, ParquetSpine):
-        if wh.dialect == "duckdb":
-            wh.execute(f"create or replace temp view {raw} as {_duckdb_parquet_sql(spine.files)}")
-        else:
-            import pyarrow as pa
-
-            reader = _parquet_batches(spine.files)
-            cast_schema = _postgres_ready(pa.Table.from_batches([], reader.schema)).schema
-            if cast_schema != reader.schema:
-                reader = pa.RecordBatchReader.from_batches(
-                    cast_schema, (b.cast(cast_schema, safe=False) for b in reader)
-                )
-            wh.upload_arrow(_RAW, reader, temporary=True)
+        wh.stage_parquet(_RAW, spine.files, ROW_ID)
         label = spine.label
     elif isinstance(spine, SqlSpine):
         source = f"({spine.sql})" if spine.is_query else spine.sql
         try:
-            if wh.dialect == "duckdb":
-                # rowid of a freshly filled table is its insertion order, which
-                # DuckDB keeps from the query (preserve_insertion_order).
-                wh.execute(f"create or replace temp table {quote(_DATA)} as select * from {source} as q")
-                wh.execute(f"create or replace temp view {raw} as select *, rowid as {quote(ROW_ID)} from {quote(_DATA)}")
-            else:
-                # nextval() is parallel-unsafe, so Postgres numbers the rows in the
-                # query's output order (after its ORDER BY).
-                seq = quote("__fw_spine_seq")
-                wh.execute(f"drop sequence if exists {seq}")
-                wh.execute(f"create temp sequence {seq}")
-                wh.execute(
-                    f"create temp table {raw} as select q.*, nextval('{seq[1:-1]}') as {quote(ROW_ID)} "
-                    f"from {source} as q"
-                )
+            wh.stage_query(_RAW, source, ROW_ID)
         except ConfigError:
             raise
         except Exception as exc:
@@ -153,27 +87,9 @@ def stage_spine(wh: Any, spine: SpineInput) -> StagedSpine:
         label = "spine query" if spine.is_query else spine.sql
     else:  # pragma: no cover - classify() returns only these
         raise TypeError(spine)
-    schema = _schema_of(wh, f"select * from {raw}")
+    schema = _schema_of(wh, f"select * from {quote(_RAW)}")
     schema = schema.remove(schema.get_field_index(ROW_ID))
     return StagedSpine(schema, label)
-
-
-def _duckdb_parquet_sql(files: Sequence[str]) -> str:
-    """Scan Parquet in place; row id = offset of the file + row number within it."""
-    import pyarrow.parquet as pq
-
-    lit = lambda s: "'" + s.replace("'", "''") + "'"  # noqa: E731
-    listing = "[" + ", ".join(lit(f) for f in files) + "]"
-    scan = f"read_parquet({listing}, filename=true, file_row_number=true)"
-    if len(files) == 1:
-        row_id = "file_row_number"
-    else:
-        offsets, total = [], 0
-        for f in files:
-            offsets.append(f"when {lit(f)} then {total}")
-            total += pq.read_metadata(f).num_rows
-        row_id = f"(case filename {' '.join(offsets)} end) + file_row_number"
-    return f"select * exclude (filename, file_row_number), {row_id} as {quote(ROW_ID)} from {scan}"
 
 
 def normalize_spine(wh: Any, staged: StagedSpine, timestamp_column: str) -> None:

@@ -1,17 +1,20 @@
 """Warehouse connections that move Arrow batches, never Python rows.
 
-One small interface over the engines the project runs on: DuckDB (embedded,
-the default) and PostgreSQL (through ADBC, which streams Arrow over COPY).
-The connection settings come from the same ``profiles.yml`` target
-dbt uses, so fwctl and dbt always talk to the same warehouse.
+One small interface over the engines fwctl reads: DuckDB (embedded, the default,
+``offline/duckdb.py``), PostgreSQL (through ADBC, which streams Arrow over COPY; here) and
+Spark (Spark Connect, ``offline/spark.py``). Callers never ask which engine they hold:
+where engines differ, the difference is a method or a capability flag of
+:class:`Warehouse` (its portable default here, an engine's override in its module), so a
+fourth engine is one module plus one ``ENGINES`` entry (``tests/unit/test_engine_branches.py``
+fails if a caller branches on an engine's name). The connection settings come from the
+same ``profiles.yml`` target dbt uses, so fwctl and dbt always talk to the same warehouse.
 """
 from __future__ import annotations
 
-import re
+import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from featurewarehouse.config import ProjectConfig, read_profile, render_env
 from featurewarehouse.errors import ConfigError, ServiceUnavailable, redact_url
@@ -22,7 +25,7 @@ class Target:
     """A resolved dbt profile target."""
 
     name: str
-    type: str  # "duckdb" | "postgres"
+    type: str  # the dbt adapter type: a key of ENGINES
     settings: dict[str, Any]
 
     @property
@@ -47,13 +50,38 @@ def read_target(config: ProjectConfig) -> Target:
 
 
 class Warehouse:
-    """Base class. Subclasses declare capabilities as class attributes."""
+    """Base class: the portable behaviour. Subclasses declare capabilities as class attributes
+    and override a method only where their engine differs."""
 
-    dialect: str = ""
+    dialect: str = ""  # the dbt adapter type (for messages and sqlglot), never for branching
     SUPPORTS_ASOF_JOIN: bool = False
     # dbt sources can be Parquet files in place (dbt-duckdb external sources); the other
     # engines read the demo's raw data from tables that `fwctl demo load` fills.
     READS_PARQUET_SOURCES: bool = False
+    # Appended to a text column in an ORDER BY so text sorts by code point, as the macro's
+    # `fw_pit_tie_expr` does (PostgreSQL sorts by the database's locale otherwise).
+    TEXT_ORDER_COLLATE: str = ""
+    # A global ORDER BY is a sort on one machine (worth asking for when the online store
+    # inserts sorted keys faster); False where it is a distributed range shuffle (Spark).
+    GLOBAL_SORT_IS_CHEAP: bool = True
+    # "module:Class" of how Great Expectations reads this engine (validation/gx_engines.py);
+    # the default is GX's SQL engine through the URL `validation_connection` gives.
+    GX_ENGINE: str = "featurewarehouse.validation.gx_engines:GxEngine"
+
+    @classmethod
+    def is_built(cls, config: ProjectConfig, target: Target) -> bool:
+        """Whether there is a warehouse to read yet (an embedded file may not exist before dbt runs)."""
+        return True
+
+    @classmethod
+    def validation_connection(cls, config: ProjectConfig, target: Target) -> tuple[str, dict[str, Any]]:
+        """(URL, engine kwargs) for Great Expectations; the engine's GX fit is named by ``dialect``
+        in ``validation/gx_engines.py``."""
+        raise ConfigError(
+            f"fwctl validate does not run on {target.type!r} warehouses yet",
+            where=f"profiles.yml: {target.name}",
+            hint=f"validation supports the {', '.join(ENGINES)} targets",
+        )
 
     @classmethod
     def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "Warehouse":
@@ -85,8 +113,9 @@ class Warehouse:
     def relation_exists(self, relation: str) -> bool:
         raise NotImplementedError
 
-    def create_table_as(self, relation: str, sql: str) -> None:
-        """Create or replace ``relation`` from a query, all or nothing."""
+    def create_table_as(self, relation: str, sql: str, *, n_columns: int = 0) -> None:
+        """Create or replace ``relation`` from a query, all or nothing (``n_columns``: how wide
+        the result is, for engines that write wide tables differently)."""
         self.execute("begin")
         try:
             self.execute(f"drop table if exists {relation}")
@@ -106,6 +135,74 @@ class Warehouse:
         ):
             self.execute(statement)
 
+    def stage_arrow(self, name: str, table: "pa.Table") -> str:  # noqa: F821
+        """A temp relation ``name`` over an in-memory Arrow table; returns the name to select from."""
+        return self.upload_arrow(name, portable_arrow(table), temporary=True)
+
+    def stage_parquet(self, name: str, files: Sequence[str], row_id: str) -> str:
+        """A temp relation ``name`` over Parquet files on this machine, plus a column ``row_id``
+        numbering the rows in file order (0, 1, ...). Streamed up in Arrow batches by default."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset(list(files), format="parquet")
+        schema = portable_arrow(dataset.schema.empty_table()).schema.append(pa.field(row_id, pa.int64()))
+
+        def batches() -> Iterator[Any]:
+            offset = 0
+            for batch in dataset.to_batches(batch_size=DEFAULT_BATCH_ROWS):
+                ids = pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64))
+                offset += batch.num_rows
+                columns = [c.cast(f.type, safe=False) for c, f in zip(batch.columns, schema)]
+                yield pa.RecordBatch.from_arrays([*columns, ids], schema=schema)
+
+        return self.upload_arrow(name, pa.RecordBatchReader.from_batches(schema, batches()), temporary=True)
+
+    def stage_query(self, name: str, source: str, row_id: str) -> str:
+        """A temp relation ``name`` holding the rows of ``source`` (a table name or a
+        parenthesized query), computed once, plus a column ``row_id`` numbering them in the
+        query's output order (its ORDER BY kept)."""
+        raise ConfigError(
+            f"fwctl cannot number a SQL spine's rows on {self.dialect or type(self).__name__} yet",
+            hint="pass the spine as a DataFrame, an Arrow table or Parquet files",
+        )
+
+    def write_parquet(self, sql: str, path: str) -> None:
+        """Write the query's result to the Parquet file ``path`` (streamed, bounded in memory)."""
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for batch in self.stream(sql):
+                if writer is None:
+                    writer = pq.ParquetWriter(path, batch.schema)
+                writer.write_batch(batch)
+            if writer is None:  # no rows: still write the schema
+                writer = pq.ParquetWriter(path, self.fetch_arrow(f"select * from ({sql}) as q limit 0").schema)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    @classmethod
+    def minus_seconds(cls, expr: str, seconds: int) -> str:
+        """``expr - seconds`` on a timestamp, keeping its fraction of a second (the macros' fw_pit_minus_ttl)."""
+        return f"({expr} - interval '{seconds} seconds')"
+
+    @classmethod
+    def newest_first_lists(cls, ts: str, value: str | None, order: str, keep: str) -> tuple[str, str | None]:
+        """Aggregates of a group's ``ts`` (and ``value``) over the rows where ``keep`` holds, as two
+        lists in one order, ``order`` (``ts desc, value desc``; empty group: NULL or an empty list)."""
+        def agg(x: str) -> str:
+            return f"array_agg({x} order by {order}) filter (where {keep})"
+        return agg(ts), (agg(value) if value else None)
+
+    @contextlib.contextmanager
+    def memory_cap(self, limit: str | None) -> Iterator[None]:
+        """Cap the memory an embedded engine takes in this process while the block runs; an
+        engine on a server of its own bounds its memory there (nothing to do here)."""
+        yield
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -116,90 +213,14 @@ class Warehouse:
         self.close()
 
 
-def _held_by_another_process(path: str, exc: Exception) -> ServiceUnavailable | None:
-    """The error for a DuckDB file another process has open: DuckDB lets one process write a
-    file (or several only read it). Its message names the holder's program and pid; the
-    holder's command line, read from /proc where there is one, says which command to wait for."""
-    m = re.search(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)", str(exc))
-    if not m:
-        return None
-    pid = m["pid"]
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        command = ""
-    return ServiceUnavailable(
-        f"the DuckDB warehouse {path} is held by another process (pid {pid}: {command or m['prog']}); "
-        "DuckDB lets one process at a time open a file for writing",
-        hint=f"wait for that command to finish (e.g. `dbt build`, `fwctl sync-online`, a notebook or a duckdb shell "
-        f"on this file), or stop it (`kill {pid}`), then rerun",
-    )
-
-
-class DuckDBWarehouse(Warehouse):
-    dialect = "duckdb"
-    SUPPORTS_ASOF_JOIN = True
-    READS_PARQUET_SOURCES = True
-
-    @classmethod
-    def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "DuckDBWarehouse":
-        path = duckdb_path(config, target)
-        settings = {**PLANNER_SETTINGS, **(target.settings.get("settings") or {})}
-        return cls(str(path), read_only=read_only, settings=settings)
-
-    def __init__(self, path: str, *, read_only: bool = False, settings: dict[str, Any] | None = None):
-        import duckdb
-
-        self.path = path
-        try:
-            self.con = duckdb.connect(path, read_only=read_only)
-        except duckdb.IOException as exc:
-            raise _held_by_another_process(path, exc) or ServiceUnavailable(
-                f"cannot open the DuckDB warehouse {path}: {exc}",
-                hint="build it first with `dbt build` (or `fwctl demo`), and close other programs writing to it",
-            ) from exc
-        # The profile's dbt-duckdb `settings:` (memory_limit, threads, temp_directory, ...),
-        # applied with SET so that fwctl runs under the same limits as dbt.
-        for key, value in (settings or {}).items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", str(key)):
-                raise ConfigError(f"bad DuckDB setting name {key!r}", where="profiles.yml: settings")
-            literal = str(value).replace("'", "''")
-            self.con.execute(f"set {key} = '{literal}'")
-
-    def execute(self, sql: str) -> None:
-        self.con.execute(sql)
-
-    def stream(self, sql: str, batch_rows: int = DEFAULT_BATCH_ROWS):
-        # The connection itself, not a cursor: a DuckDB cursor is another
-        # connection and would not see this connection's temp tables (uploads).
-        yield from self.con.execute(sql).fetch_record_batch(batch_rows)
-
-    def fetch_arrow(self, sql: str):
-        return self.con.execute(sql).fetch_arrow_table()
-
-    def upload_arrow(self, table_name: str, data, *, temporary: bool = True, schema: str | None = None) -> str:
-        self.con.register(f"__fw_arrow_{table_name}", data)
-        kind = "temp table" if temporary else "table"
-        relation = f'"{schema}"."{table_name}"' if schema else f'"{table_name}"'
-        self.con.execute(f'create or replace {kind} {relation} as select * from "__fw_arrow_{table_name}"')
-        self.con.unregister(f"__fw_arrow_{table_name}")
-        return relation
-
-    def relation_exists(self, relation: str) -> bool:
-        import duckdb
-
-        try:
-            self.con.execute(f"select 1 from {relation} limit 0")
-            return True
-        except duckdb.CatalogException:
-            return False
-
-    def close(self) -> None:
-        self.con.close()
-
-
 class PostgresWarehouse(Warehouse):
     dialect = "postgres"
+    TEXT_ORDER_COLLATE = ' collate "C"'
+    GX_ENGINE = "featurewarehouse.validation.gx_engines:PostgresGx"
+
+    @classmethod
+    def validation_connection(cls, config: ProjectConfig, target: Target) -> tuple[str, dict[str, Any]]:
+        return postgres_uri(target.settings).replace("postgresql://", "postgresql+psycopg2://", 1), {}
 
     @classmethod
     def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "PostgresWarehouse":
@@ -255,6 +276,19 @@ class PostgresWarehouse(Warehouse):
             cur.adbc_ingest(table_name, data, mode="create", temporary=temporary, db_schema_name=schema)
         return relation
 
+    def stage_query(self, name: str, source: str, row_id: str) -> str:
+        # nextval() is parallel-unsafe, so PostgreSQL numbers the rows in the query's
+        # output order (after its ORDER BY).
+        from featurewarehouse.offline.spine import quote, string_literal
+
+        seq = name + "__seq"
+        self.execute(f"drop sequence if exists {quote(seq)}")
+        self.execute(f"create temp sequence {quote(seq)}")
+        self.execute(f"drop table if exists {quote(name)}")
+        self.execute(f"create temp table {quote(name)} as select q.*, nextval({string_literal(quote(seq))}) - 1 "
+                     f"as {quote(row_id)} from {source} as q")
+        return quote(name)
+
     def relation_exists(self, relation: str) -> bool:
         try:
             self.execute(f"select 1 from {relation} limit 0")
@@ -278,34 +312,18 @@ def postgres_uri(settings: dict[str, Any]) -> str:
     return f"postgresql://{auth}{host}:{port}/{db}"
 
 
-def duckdb_path(config: ProjectConfig, target: Target) -> Path:
-    """The DuckDB file of a duckdb target; a relative path is relative to the project, as for dbt."""
-    path = Path(str(target.settings.get("path") or "data/warehouse.duckdb"))
-    return path if path.is_absolute() else config.project_dir / path
-
-
-# Planner settings every fwctl DuckDB connection starts with; the profile's
-# `settings:` override them. DuckDB estimates a scan of a registered Arrow table
-# (every DataFrame or Arrow spine) at ~1 row whatever its size, and plans an ASOF
-# join whose left side is estimated below `asof_loop_join_threshold` (64) rows as
-# a nested loop: a 100k-row pandas spine took 208 s instead of 27 s, a 1M-row one
-# did not finish in 33 min (issue 15). At 0 the ASOF join is always the
-# sort-merge operator, which costs a few ms more on a spine of a few rows.
-# The other small-side thresholds (nested_loop_join_threshold, merge_join_threshold)
-# stay at DuckDB's defaults on purpose: the PIT bodies' only inequality joins are
-# against one-row scalars (the spine's time range), where a nested loop is right;
-# at 0 they became piecewise merge joins that sort every view row (2.2 s of 4.4 s
-# measured). tests/dbt/test_pit_plan.py fails if a spine kind loses its ASOF joins.
-PLANNER_SETTINGS: dict[str, Any] = {"asof_loop_join_threshold": 0}
-
-
 # dbt adapter type -> "module:Class": a fourth engine is one module plus one entry here.
 # Named, not imported, so that an engine's client library loads only when its target is used.
 ENGINES = {
-    "duckdb": "featurewarehouse.offline.warehouse:DuckDBWarehouse",
+    "duckdb": "featurewarehouse.offline.duckdb:DuckDBWarehouse",
     "postgres": "featurewarehouse.offline.warehouse:PostgresWarehouse",
     "spark": "featurewarehouse.offline.spark:SparkWarehouse",
 }
+
+
+def engine_named(adapter_type: str) -> type[Warehouse]:
+    """The Warehouse class of a dbt adapter type (``Target.type``); see :func:`engine_class`."""
+    return engine_class(Target(adapter_type, adapter_type, {}))
 
 
 def engine_class(target: Target) -> type[Warehouse]:
@@ -336,3 +354,38 @@ def warehouse(config: ProjectConfig, *, read_only: bool = False) -> Iterator[War
         yield wh
     finally:
         wh.close()
+
+
+def portable_arrow(table: "pa.Table") -> "pa.Table":  # noqa: F821
+    """Arrow types an upload path (PostgreSQL's COPY, Spark's createDataFrame) may not take,
+    turned into ones it can with the same values: dictionaries decoded, nanoseconds truncated
+    to microseconds (finer than any feature timestamp), all-NULL columns as text."""
+    import pyarrow as pa
+    import pyarrow.types as t
+
+    fields = []
+    changed = False
+    for f in table.schema:
+        typ = f.type
+        if t.is_dictionary(typ):
+            typ, changed = typ.value_type, True
+        if t.is_timestamp(typ) and typ.unit == "ns":
+            typ, changed = pa.timestamp("us", typ.tz), True
+        if typ == pa.null():
+            typ, changed = pa.string(), True
+        fields.append(pa.field(f.name, typ))
+    if not changed:
+        return table
+    return table.cast(pa.schema(fields), safe=False)
+
+
+# Moved to offline/duckdb.py (the DuckDB engine's module); still importable from here.
+_DUCKDB_NAMES = ("DuckDBWarehouse", "duckdb_path", "PLANNER_SETTINGS", "_held_by_another_process")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DUCKDB_NAMES:
+        from featurewarehouse.offline import duckdb as _duckdb
+
+        return getattr(_duckdb, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

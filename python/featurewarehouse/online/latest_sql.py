@@ -67,11 +67,12 @@ def latest_values_sql(
         )
         source += " join changed_keys as c on " + " and ".join(f"c.{_q(k)} = s.{_q(k)}" for k in keys)
 
+    from featurewarehouse.offline.warehouse import engine_named
+
+    collate = engine_named(dialect).TEXT_ORDER_COLLATE  # text ties by code point, as the macro's
+
     def tie(f: Any) -> str:
-        expr = _q(f.name)
-        if dialect == "postgres" and kind_of(f.dtype) == "str":
-            expr += ' collate "C"'
-        return expr + " desc nulls last"
+        return _q(f.name) + (collate if kind_of(f.dtype) == "str" else "") + " desc nulls last"
 
     cutoff = f"{_lit(now - _dt.timedelta(seconds=view.ttl_seconds))}" if view.ttl_seconds else None
     expired = f"({TS_COL} < {cutoff})" if cutoff else "false"

@@ -175,12 +175,14 @@ def sync_views(
                 )
                 continue
             rolling = layout.rolling is not None
+            sorted_keys = store.PREFERS_SORTED_KEYS and warehouse.GLOBAL_SORT_IS_CHEAP
             sql = latest_values_sql(
                 view, now, dialect=warehouse.dialect, changed_after=plan.changed_after,
-                visible_after=plan.visible_after, order_by_keys=store.PREFERS_SORTED_KEYS and not rolling,
+                visible_after=plan.visible_after,
+                order_by_keys=sorted_keys and not rolling,
             )
             if rolling:  # and each key's window state, computed at read time (online/windows.py)
-                sql = window_state_sql(view, sql, dialect=warehouse.dialect, order_by_keys=store.PREFERS_SORTED_KEYS)
+                sql = window_state_sql(view, sql, dialect=warehouse.dialect, order_by_keys=sorted_keys)
             rows = written = skipped = expired = 0
             if progress:
                 progress(view.name, 0, "start")
@@ -265,15 +267,8 @@ def duckdb_memory_cap(warehouse: Any, limit: str | None = SYNC_MEMORY_LIMIT) -> 
     6 GiB peak RSS uncapped, 10M keys x 15 features). The previous limit is restored after,
     because the setting is global to a database instance dbt may share in-process.
     """
-    if limit is None or getattr(warehouse, "dialect", "") != "duckdb":
+    with warehouse.memory_cap(limit):  # a no-op on an engine with a server of its own
         yield
-        return
-    old = warehouse.fetch_arrow("select current_setting('memory_limit') as m").column(0)[0].as_py()
-    warehouse.execute(f"set memory_limit = '{limit}'")
-    try:
-        yield
-    finally:
-        warehouse.execute(f"set memory_limit = '{old}'")
 
 
 def select_views(registry: Any, select: Sequence[str] | None) -> list[Any]:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from featurewarehouse.contract.rolling import RollingSpec
-from featurewarehouse.errors import ConfigError
 from featurewarehouse.online.base import TS_COL
 from featurewarehouse.online.keys import kind_of
 
@@ -76,21 +75,14 @@ def state_parts(spec: RollingSpec) -> StateParts:
     return StateParts(tuple(parts), slots, counts_only)
 
 
-def minus_seconds(expr: str, seconds: int, dialect: str) -> str:
-    """``expr - seconds`` on a timestamp, keeping its fraction of a second (the macros' fw_pit_minus_ttl)."""
-    if dialect == "spark":
-        return f"({expr} - make_dt_interval(0, 0, 0, {seconds}))"
-    return f"({expr} - interval '{seconds} seconds')"
-
-
-def _ordered(value: str, text: bool, dialect: str) -> str:
+def _ordered(value: str, text: bool, engine: Any) -> str:
     """A value in an ORDER BY / min / max: text by code point on every engine (decision 0001)."""
-    return f'{value} collate "C"' if text and dialect == "postgres" else value
+    return f"{value}{engine.TEXT_ORDER_COLLATE}" if text else value
 
 
-def _lifetime_agg(agg: str, v: str, last_ts: str, text: bool, dialect: str) -> str:
+def _lifetime_agg(agg: str, v: str, last_ts: str, text: bool, engine: Any) -> str:
     """The aggregate of value column ``v`` over all of a key's rows (``last_ts``: its latest non-NULL instant)."""
-    o = _ordered(v, text, dialect)
+    o = _ordered(v, text, engine)
     return {
         "count": f"count({v})", "count_distinct": f"count(distinct {v})", "sum": f"sum({v})", "avg": f"avg({v})",
         "min": f"min({o})", "max": f"max({o})", "stddev": f"stddev_samp({v})",
@@ -104,14 +96,10 @@ def window_state_sql(view: Any, latest_sql: str, *, dialect: str = "duckdb", ord
     ``latest_sql`` must not sort its rows (a sort inside a CTE does not survive the join):
     ``order_by_keys`` sorts the result instead.
     """
+    from featurewarehouse.offline.warehouse import engine_named
+
     spec: RollingSpec = view.rolling
-    if dialect not in ("duckdb", "postgres"):
-        raise ConfigError(
-            f"rolling view {view.name!r}: serving its windows at request time needs ordered array_agg, "
-            f"which this sync renders for DuckDB and PostgreSQL only, not {dialect}",
-            where=getattr(view, "original_file_path", None) or None,
-            hint="sync it from a DuckDB or PostgreSQL warehouse, or set online: false on the view",
-        )
+    engine = engine_named(dialect)
     keys = list(spec.keys)
     src_keys = ", ".join(_q(k) for k in keys)
     where = [f"{_q(k)} is not null" for k in keys] + [f"{_q(spec.timestamp)} is not null"]
@@ -125,7 +113,7 @@ def window_state_sql(view: Any, latest_sql: str, *, dialect: str = "duckdb", ord
     # the join reads back the longest finite window, or every row when a lifetime aggregate is stored
     lower = ""
     if not lifetime:
-        lower = f" and s.fw_ts >= {minus_seconds(f'l.{TS_COL}', max(bounds), dialect)}" if bounds else ""
+        lower = f" and s.fw_ts >= {engine.minus_seconds(f'l.{TS_COL}', max(bounds))}" if bounds else ""
     on = " and ".join(f"s.{_q(k)} = l.{_q(k)}" for k in keys)
     last_marks = "".join(
         f",\n        max(case when s.fw_v{v.index} is not null then s.fw_ts end) over (partition by "
@@ -136,13 +124,15 @@ def window_state_sql(view: Any, latest_sql: str, *, dialect: str = "duckdb", ord
         text = kind_of(v.data_type) == "str"
         d = finite.get(v.index)
         if d is not None:
-            keep = f"fw_v{v.index} is not null and fw_ts >= {minus_seconds('fw_l', d, dialect)}"
-            order = f"fw_ts desc, {_ordered(f'fw_v{v.index}', text, dialect)} desc"
-            cols.append(f"array_agg(fw_ts order by {order}) filter (where {keep}) as __wt{v.index}")
-            if v.index not in layout.counts_only:
-                cols.append(f"array_agg(fw_v{v.index} order by {order}) filter (where {keep}) as __wv{v.index}")
+            keep = f"fw_v{v.index} is not null and fw_ts >= {engine.minus_seconds('fw_l', d)}"
+            order = f"fw_ts desc, {_ordered(f'fw_v{v.index}', text, engine)} desc"
+            value = None if v.index in layout.counts_only else f"fw_v{v.index}"
+            times_sql, values_sql = engine.newest_first_lists("fw_ts", value, order, keep)
+            cols.append(f"{times_sql} as __wt{v.index}")
+            if values_sql:
+                cols.append(f"{values_sql} as __wv{v.index}")
         if v in lifetime:
-            cols.append(f"{_lifetime_agg(v.agg, f'fw_v{v.index}', f'fw_lt{v.index}', text, dialect)} as __wl{v.index}")
+            cols.append(f"{_lifetime_agg(v.agg, f'fw_v{v.index}', f'fw_lt{v.index}', text, engine)} as __wl{v.index}")
     if not cols:  # an inclusive view with lifetime windows only: its stored values hold at any t >= L
         return f"select * from ({latest_sql}) as l" + (f" order by {', '.join(f'l.{_q(k)}' for k in keys)}"
                                                          if order_by_keys else "")

@@ -29,6 +29,7 @@ from featurewarehouse.files import atomic_write
 from featurewarehouse.registry.analysis import CACHE_VERSION, Graph, analyze_models, display
 from featurewarehouse.registry.changes import diff_data, diff_registries
 from featurewarehouse.contract.meta import KIND_KEYS, KINDS, fw_meta, where
+from featurewarehouse.contract.types import SQLGLOT_ADAPTERS
 from featurewarehouse.registry.model import (
     REGISTRY_SCHEMA_VERSION,
     Entity,
@@ -81,7 +82,7 @@ def build_from_manifest(
     warnings: list[str] = []
     ents = parse_entities(entities, problems)
     dialect = (manifest.get("metadata") or {}).get("adapter_type") or "duckdb"
-    if dialect not in ("duckdb", "postgres", "snowflake", "bigquery", "spark", "trino", "redshift", "databricks"):
+    if dialect not in SQLGLOT_ADAPTERS:
         dialect = "duckdb"
     nodes = manifest.get("nodes") or {}
     rel = Relations(manifest)

@@ -50,7 +50,7 @@ def columns_query(pairs: list[tuple[str, str]]) -> str:
 def warehouse_catalog(config: Any, manifest: dict[str, Any], uids: list[str]) -> tuple[dict[str, Any] | None, str]:
     """``(catalog, note)``: the feature views' column types from the warehouse, or None and why not."""
     from featurewarehouse.errors import FwError
-    from featurewarehouse.offline.warehouse import connect, duckdb_path, read_target
+    from featurewarehouse.offline.warehouse import connect, engine_class, read_target
 
     nodes = manifest.get("nodes") or {}
     by_pair = {}
@@ -62,7 +62,7 @@ def warehouse_catalog(config: Any, manifest: dict[str, Any], uids: list[str]) ->
         return None, "no feature views"
     try:
         target = read_target(config)
-        if target.type == "duckdb" and not duckdb_path(config, target).is_file():
+        if not engine_class(target).is_built(config, target):
             return None, "the warehouse is not built yet"
         wh = connect(config, read_only=True)
     except FwError as exc:
