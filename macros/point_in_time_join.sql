@@ -32,19 +32,11 @@
 
 
 {#-
-  Portable body (no range join, no ASOF): per view,
-    1. lookups: the distinct (keys, t) of the spine with no NULL key or time;
-    2. rows: the view's rows ranked per key in preference order (best = highest rank);
-    3. a timeline of rows (at the time they became visible: greatest(ts, available))
-       and lookups, where a running max of the rank carries the best row seen so far
-       forward to each lookup (rows at the same instant come before the lookup: ts <= t);
-    4. the rank joined back to the row; the TTL is checked on that row's ts.
-  Because rank order is preference order, the running max is the best candidate
-  even when available_timestamp reorders visibility; and if the best visible row
-  is older than the TTL, every visible row is, so a TTL check on it suffices.
-  The spine is finally left-joined to each view's answers on (keys, t): one
-  answer per distinct (keys, t), so spine rows are never multiplied or dropped,
-  and NULL keys find no answer.
+  Portable body (no range join, no ASOF, no DISTINCT ON): per view, the running
+  max of a preference rank over a timeline of rows and lookups
+  (fw_pit_timeline_ctes in pit_sql.sql). The spine is finally left-joined to
+  each view's answers on (keys, t): one answer per distinct (keys, t), so spine
+  rows are never multiplied or dropped, and NULL keys find no answer.
 -#}
 {% macro default__point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
     {%- set plan = featurewarehouse.fw_pit_plan(spine, spine_timestamp, features, full_feature_names, 'point_in_time_join') -%}
@@ -58,65 +50,7 @@ fw_spine as (
 ),
 {%- for v in plan.views %}
 {%- set p = 'fw_v' ~ loop.index %}
-{%- set keys = v['keys'] %}
-{%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) %}
-
--- {{ v.name }}: each distinct (keys, time) of the spine is looked up once
-{{ p }}_lookups as (
-    select distinct {{ featurewarehouse.fw_pit_list(keys, 'fw_spine.') }}, {{ t }} as fw_t
-    from fw_spine
-    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_spine.') }} and fw_spine.{{ spine_timestamp }} is not null
-),
-
--- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
-{%- if v.available %}
-{%- set avail = featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) %}
-{%- set visible_at = 'case when ' ~ ts ~ ' >= ' ~ avail ~ ' then ' ~ ts ~ '\n             else ' ~ avail ~ ' end' %}
-{%- else %}
-{%- set visible_at = ts %}
-{%- endif %}
-{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, visible_at) }}
-),
-
-{{ p }}_timeline as (
-    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_visible_at as fw_at, 0 as fw_is_lookup, fw_rank
-    from {{ p }}_rows
-    union all
-    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_t as fw_at, 1 as fw_is_lookup, cast(null as bigint) as fw_rank
-    from {{ p }}_lookups
-),
-
--- the best rank visible at each lookup: a running max, rows before lookups at equal times (ts <= t)
-{{ p }}_best as (
-    select
-        {{ featurewarehouse.fw_pit_list(keys, '') }},
-        fw_at as fw_t,
-        fw_is_lookup,
-        max(fw_rank) over (
-            partition by {{ featurewarehouse.fw_pit_list(keys, '') }}
-            order by fw_at, fw_is_lookup
-            rows between unbounded preceding and current row
-        ) as fw_rank
-    from {{ p }}_timeline
-),
-
-{{ p }}_answers as (
-    select
-        {{ featurewarehouse.fw_pit_list(keys, 'fw_best.') }},
-        fw_best.fw_t
-        {%- for f in v.selected %},
-        fw_row.{{ f.name }}
-        {%- endfor %}
-    from {{ p }}_best as fw_best
-    left join {{ p }}_rows as fw_row
-        on {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_best.', 'fw_row.') }}
-        and fw_best.fw_rank = fw_row.fw_rank
-        {%- if v.ttl_seconds %}
-        -- ttl {{ v.ttl_seconds }}s, inclusive: older values are not joined
-        and fw_row.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_best.fw_t', v.ttl_seconds) }}
-        {%- endif %}
-    where fw_best.fw_is_lookup = 1
-),
+{{ featurewarehouse.fw_pit_timeline_ctes(v, p, t, spine_timestamp) }},
 {%- endfor %}
 
 final as (
