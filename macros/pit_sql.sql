@@ -116,6 +116,20 @@
     {{ return(featurewarehouse.fw_pit_ts('fw_src.' ~ column)) }}
 {% endmacro %}
 
+{#- PostgreSQL: a `timestamp without time zone` column is what the cast returns; the postgres__ body's
+    range join compares it as it is (a timestamptz keeps the cast, read in the session's time zone). -#}
+{% macro postgres__fw_pit_view_ts(v, column) %}
+    {%- if execute and v.relation is not string -%}
+        {%- for c in adapter.get_columns_in_relation(v.relation) -%}
+            {%- if (c.name | lower) == (column | lower) and (c.dtype | lower) in ('timestamp', 'timestamp without time zone') -%}
+                {{ return('fw_src.' ~ column) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(featurewarehouse.fw_pit_ts('fw_src.' ~ column)) }}
+{% endmacro %}
+
+
 {#- t minus the view's TTL (seconds). -#}
 {% macro fw_pit_minus_ttl(expr, ttl_seconds) %}
     {{ return(adapter.dispatch('fw_pit_minus_ttl', 'featurewarehouse')(expr, ttl_seconds)) }}
