@@ -333,7 +333,8 @@ def range_query() -> str:
 
 # ---- running one formulation in its own process ------------------------------
 
-def run_one(db: str, sql_file: str, threads: int, memory_limit: str | None, filled_column: str) -> None:
+def run_one(db: str, sql_file: str, threads: int, memory_limit: str | None, filled_column: str,
+            out: str | None = None) -> None:
     import resource
 
     import duckdb
@@ -355,6 +356,8 @@ def run_one(db: str, sql_file: str, threads: int, memory_limit: str | None, fill
         f"select count(*), sum(hash({', '.join(cols)})) from fw_result").fetchone()
     filled = con.execute(f"select count({filled_column}) from fw_result").fetchone()[0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if out:  # the result, for a row-by-row comparison (bench/pit_feast.py); after the peak is read
+        con.execute(f"copy fw_result to '{out}' (format parquet)")
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": row_count, "checksum": str(checksum), "filled": filled,
                       "peak_rss_mb": peak_mb}))
 
@@ -377,7 +380,8 @@ def measure(db: Path, sql: str, work: Path, name: str, args: argparse.Namespace)
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_run":
-        run_one(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] or None, sys.argv[6])
+        run_one(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] or None, sys.argv[6],
+                sys.argv[7] if len(sys.argv) > 7 else None)
         return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spine-rows", type=int, default=1_000_000)
