@@ -117,7 +117,10 @@ fw_spine as (
 {%- set p = 'fw_v' ~ loop.index %}
 {%- set keys = v['keys'] %}
 {%- set ts = featurewarehouse.fw_pit_view_ts(v, v.timestamp) %}
-{%- if not v.available %}
+{%- do v.update({'formulation': featurewarehouse.fw_pit_duckdb_formulation(v, spine)}) %}
+{%- if v.formulation == 'range' %}
+{{ featurewarehouse.fw_pit_duckdb_range_cte(v, p, ts, t) }},
+{%- elif not v.available %}
 
 -- {{ v.name }}: the best row per (keys, ts): created, then the tie-break of decision 0001
 {{ p }}_rows as (
@@ -168,17 +171,23 @@ final as (
         {#- The NULL guards are not redundant: DuckDB 1.5.6's ASOF join was seen to match a spine row whose
             time is NULL (tests/dbt/test_pit_properties.py found it; not reproducible on a fresh table). -#}
         {%- set guard = featurewarehouse.fw_pit_keys_not_null(v['keys'], 'fw_spine.') ~ ' and ' ~ t ~ ' is not null' %}
-        {%- if v.ttl_seconds and not v.available %}
+        {%- if v.formulation == 'range' %}
+        {%- set guard = 'true' %}
+        {%- elif v.ttl_seconds and not v.available %}
         {%- set guard = guard ~ ' and ' ~ p ~ '.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl(t, v.ttl_seconds) %}
         {%- endif %}
         {%- for f in v.selected %},
-        case when {{ guard }} then {{ p }}.{{ f.name }} end as {{ f.output }}
+        {% if guard == 'true' %}{{ p }}.{{ f.name }}{% else %}case when {{ guard }} then {{ p }}.{{ f.name }} end{% endif %} as {{ f.output }}
         {%- endfor %}
         {%- endfor %}
     from fw_spine
     {%- for v in plan.views %}
     {%- set p = 'fw_v' ~ loop.index %}
-    {%- if not v.available %}
+    {%- if v.formulation == 'range' %}
+    left join {{ p }}_answers as {{ p }}
+        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
+        and {{ t }} = {{ p }}.fw_t
+    {%- elif not v.available %}
     asof left join {{ p }}_rows as {{ p }}
         on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
         and {{ t }} >= {{ p }}.fw_ts
