@@ -94,6 +94,11 @@ select * from final
 
   Each view reads only rows inside the spine's time range (minus the TTL): a
   training set over the last month of a year of data sorts a twelfth of it.
+
+  A view with a TTL and no available_timestamp may instead take a bucketed
+  range join (macros/pit_duckdb_range.sql), chosen per view from statistics at
+  compile time (vars.fw_pit_formulation overrides): its answers, one per
+  (keys, t), are left-joined on (keys, t).
   Not adopted, measured slower or not exact: ASOF on (ts, created) packed in one
   HUGEINT with the feature tie-break only for rows that tie on (keys, ts,
   created) (1.3x this body's CPU: the tie detection costs more than the
