@@ -10,7 +10,7 @@ generated once and written to Parquet. Feast's side: a Feast repo in a temp dir
 Ours: an online store filled with the same rows, then `fwctl serve` (one worker).
 
 The client for both is Feast's SDK (`online_store: type: remote`, `get_online_features`) in one
-process in Feast's venv (tests/e2e/test_feast_sdk.py builds it; FW_FEAST_VENV overrides): for
+process in Feast's venv (bench/feast_venv.py builds it; FW_FEAST_VENV overrides): for
 1 entity x 15 features and 100 x 15, --rounds rounds, each round sends requests/rounds calls to
 one server then the other (the order alternates), so drift on a shared machine hits both.
 Prints p50/p99 per server and the ratio ours/Feast (target: our p99 at most 0.5x Feast's).
@@ -33,12 +33,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from feast_venv import FEAST_VERSION  # standard library only: also imported inside Feast's venv
+
 N_ENTITIES = 10_000
 VIEWS = (("bench_customer", "customer_id", [f"c_f{i}" for i in range(10)]),
          ("bench_merchant", "merchant_id", [f"m_f{i}" for i in range(5)]))
 FEATURES = [f"{view}:{f}" for view, _, feats in VIEWS for f in feats]
 REPO = Path(__file__).resolve().parents[1]
-FEAST_VERSION = "0.67.0"
 
 
 def kind(i: int) -> str:
@@ -136,11 +137,12 @@ def remote_repo(path: Path, port: int) -> Path:
 
 
 def run(a: argparse.Namespace) -> None:
-    feast_python = Path(os.environ.get("FW_FEAST_VENV") or Path.home() / ".cache" / "featurewarehouse"
-                        / f"feast-venv-{FEAST_VERSION}") / "bin" / "python"
-    if not feast_python.exists():
-        sys.exit(f"no Feast venv at {feast_python.parent.parent}: run `.venv/bin/python -m pytest tests/e2e/test_feast_sdk.py` "
-                 f"once (it builds it) or set FW_FEAST_VENV to a venv with feast=={FEAST_VERSION}")
+    from feast_venv import FeastVenvError, feast_python as build_feast_venv
+
+    try:
+        feast_python = build_feast_venv()
+    except FeastVenvError as e:
+        sys.exit(str(e))
     tmp = Path(tempfile.mkdtemp(prefix="fw_bench_feast_"))
     procs: list[subprocess.Popen] = []
     try:

@@ -9,7 +9,9 @@ three feature views of --view-rows rows each:
 
 Formulations, all materialized with `create temp table ... as`:
 
-  macro            featurewarehouse.point_in_time_join as dbt compiles it for DuckDB (adapter dispatch)
+  macro            featurewarehouse.point_in_time_join as dbt compiles it for DuckDB (adapter dispatch; per
+                   view the ASOF or the bucketed range formulation, chosen from statistics of the data,
+                   macros/pit_duckdb_range.sql; --formulation asof|range forces one)
   macro_portable   the macro's portable default__ body (union + running max window), for reference
   asof             hand-written: per view, dedupe (keys, ts) by (created, values), then ASOF LEFT JOIN, ttl as a CASE
   asof_composite   hand-written: ASOF LEFT JOIN on a composite struct key {ts, created}, no dedupe
@@ -226,10 +228,11 @@ def write_project(project: Path) -> None:
         f"{{{{ featurewarehouse.default__point_in_time_join({args}) }}}}\n")
 
 
-def compile_macro(project: Path, db: Path) -> dict[str, str]:
+def compile_macro(project: Path, db: Path, formulation: str = "auto") -> dict[str, str]:
     env = {**os.environ, "FW_TARGET": "dev", "FW_DUCKDB_PATH": str(db), "DBT_TARGET_PATH": str(project / "target")}
     proc = subprocess.run(
         [str(VENV_BIN / "dbt"), "--quiet", "compile", "--select", "pit_macro", "pit_portable",
+         "--vars", json.dumps({"fw_pit_formulation": formulation}),
          "--project-dir", str(project), "--profiles-dir", str(project / "profiles")],
         cwd=project, env=env, capture_output=True, text=True,
     )
@@ -333,7 +336,8 @@ def range_query() -> str:
 
 # ---- running one formulation in its own process ------------------------------
 
-def run_one(db: str, sql_file: str, threads: int, memory_limit: str | None, filled_column: str) -> None:
+def run_one(db: str, sql_file: str, threads: int, memory_limit: str | None, filled_column: str,
+            out: str | None = None) -> None:
     import resource
 
     import duckdb
@@ -355,6 +359,8 @@ def run_one(db: str, sql_file: str, threads: int, memory_limit: str | None, fill
         f"select count(*), sum(hash({', '.join(cols)})) from fw_result").fetchone()
     filled = con.execute(f"select count({filled_column}) from fw_result").fetchone()[0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if out:  # the result, for a row-by-row comparison (bench/pit_feast.py); after the peak is read
+        con.execute(f"copy fw_result to '{out}' (format parquet)")
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "rows": row_count, "checksum": str(checksum), "filled": filled,
                       "peak_rss_mb": peak_mb}))
 
@@ -377,7 +383,8 @@ def measure(db: Path, sql: str, work: Path, name: str, args: argparse.Namespace)
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_run":
-        run_one(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] or None, sys.argv[6])
+        run_one(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] or None, sys.argv[6],
+                sys.argv[7] if len(sys.argv) > 7 else None)
         return
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--spine-rows", type=int, default=1_000_000)
@@ -393,6 +400,8 @@ def main() -> None:
                    help="bench: the original 3 views; feast: Feast's benchmark shape (see FEAST_VIEWS)")
     p.add_argument("--tz", choices=("aware", "naive"), default="aware",
                    help="--shape feast: timestamps as pandas writes them (aware) or converted to naive UTC")
+    p.add_argument("--formulation", choices=("auto", "asof", "range"), default="auto",
+                   help="the macro's DuckDB formulation (vars.fw_pit_formulation): chosen from statistics, or forced")
     args = p.parse_args()
     use_shape(args.shape)
 
@@ -410,7 +419,7 @@ def main() -> None:
         print(f"  done in {time.perf_counter() - start:.1f}s", flush=True)
     project = work / "project"
     write_project(project)
-    compiled = compile_macro(project, db)
+    compiled = compile_macro(project, db, args.formulation)
 
     formulations = {
         "macro": compiled["pit_macro"],

@@ -1,4 +1,4 @@
-"""Benchmark: the PIT macro's portable body on PostgreSQL vs hand-written PostgreSQL, same data, same run.
+"""Benchmark: the PIT macro's bodies on PostgreSQL vs hand-written PostgreSQL, same data, same run.
 
     .venv/bin/python bench/pit_postgres.py                       # 100k spine, 3 views x 100k rows
     .venv/bin/python bench/pit_postgres.py --view-rows 300000 --tz naive
@@ -11,13 +11,14 @@ per view (its build time is printed apart; every formulation runs with it).
 Formulations, each `create temp table ... as`, rounds interleaved, best counts:
 
   macro        featurewarehouse.point_in_time_join compiled by dbt for the postgres target
-               (the portable default__ body: a running max of the rank over a timeline)
+               (the postgres__ body: range join + DISTINCT ON per distinct (key, t) for views with a TTL)
+  portable     the portable default__ body (a running max of the rank over a timeline), for reference
   lateral      hand-written: per spine row and view, LEFT JOIN LATERAL (... order by the
                preference of decision 0001 limit 1), served by the index
   distinct_on  hand-written: per view, a range join with the TTL in the condition and
                DISTINCT ON (label_id) in preference order, joined back on label_id
 
-All three apply the full tie-break, so their answers must be equal (count and
+All four apply the full tie-break, so their answers must be equal (count and
 sums of every feature column). Prints seconds and the ratio to the fastest
 hand-written formulation.
 """
@@ -61,15 +62,16 @@ def load(db: Path, pg) -> float:
     return time.perf_counter() - started
 
 
-def compile_macro(project: Path) -> str:
+def compile_macro(project: Path) -> dict[str, str]:
     env = {**os.environ, "FW_TARGET": "postgres", "FW_PG_SCHEMA": SCHEMA, "DBT_TARGET_PATH": str(project / "target")}
     proc = subprocess.run(
-        [str(pj.VENV_BIN / "dbt"), "--quiet", "compile", "--select", "pit_macro",
+        [str(pj.VENV_BIN / "dbt"), "--quiet", "compile", "--select", "pit_macro", "pit_portable",
          "--project-dir", str(project), "--profiles-dir", str(project / "profiles")],
         cwd=project, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"dbt compile failed:\n{proc.stdout}\n{proc.stderr}")
-    return (project / "target" / "compiled" / "featurewarehouse" / "models" / "pit_macro.sql").read_text()
+    out = project / "target" / "compiled" / "featurewarehouse" / "models"
+    return {name: (out / f"{name}.sql").read_text() for name in ("pit_macro", "pit_portable")}
 
 
 def _pref(v: dict, alias: str) -> str:
@@ -132,7 +134,8 @@ def main() -> None:
     if not db.exists():
         pj.generate_feast(db, a.spine_rows, a.view_rows, a.customers, a.tz)
     pj.write_project(work / "project")
-    formulations = {"macro": compile_macro(work / "project"), "lateral": lateral_sql(),
+    compiled = compile_macro(work / "project")
+    formulations = {"macro": compiled["pit_macro"], "portable": compiled["pit_portable"], "lateral": lateral_sql(),
                     "distinct_on": distinct_on_sql()}
     pg = adbc.connect(pg_uri(), autocommit=True)
     try:

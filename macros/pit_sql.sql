@@ -116,6 +116,19 @@
     {{ return(featurewarehouse.fw_pit_ts('fw_src.' ~ column)) }}
 {% endmacro %}
 
+{#- PostgreSQL: a `timestamp without time zone` column is what the cast returns; the postgres__ body's
+    range join compares it as it is (a timestamptz keeps the cast, read in the session's time zone). -#}
+{% macro postgres__fw_pit_view_ts(v, column) %}
+    {%- if execute and v.relation is not string -%}
+        {%- for c in adapter.get_columns_in_relation(v.relation) -%}
+            {%- if (c.name | lower) == (column | lower) and (c.dtype | lower) in ('timestamp', 'timestamp without time zone') -%}
+                {{ return('fw_src.' ~ column) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(featurewarehouse.fw_pit_ts('fw_src.' ~ column)) }}
+{% endmacro %}
+
 
 {#- t minus the view's TTL (seconds). -#}
 {% macro fw_pit_minus_ttl(expr, ttl_seconds) %}
@@ -209,4 +222,94 @@
         {%- do parts.append(ts ~ ' >= (select ' ~ featurewarehouse.fw_pit_minus_ttl('min(' ~ t ~ ')', v.ttl_seconds) ~ ' from fw_spine)') -%}
     {%- endif -%}
     {{ return(parts | join(' and ')) }}
+{% endmacro %}
+
+
+{#- A view's lookups: each distinct (keys, t) of the spine with no NULL key or time, looked up once. -#}
+{% macro fw_pit_lookups_cte(v, p, t, spine_timestamp) %}
+    {%- set sql %}
+-- {{ v.name }}: each distinct (keys, time) of the spine is looked up once
+{{ p }}_lookups as (
+    select distinct {{ featurewarehouse.fw_pit_list(v['keys'], 'fw_spine.') }}, {{ t }} as fw_t
+    from fw_spine
+    where {{ featurewarehouse.fw_pit_keys_not_null(v['keys'], 'fw_spine.') }} and fw_spine.{{ spine_timestamp }} is not null
+)
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}
+
+
+{#-
+  The portable formulation of one view (no range join, no ASOF): the CTEs
+  <p>_lookups, <p>_rows, <p>_timeline, <p>_best and <p>_answers, the last with
+  one row per lookup (keys, fw_t) and the selected features (NULL when no row
+  qualifies). Steps: the view's rows ranked per key in preference order (best =
+  highest rank); a timeline of rows (at the time they became visible:
+  greatest(ts, available)) and lookups, where a running max of the rank carries
+  the best row seen so far forward to each lookup (rows at the same instant come
+  before the lookup: ts <= t); the rank joined back to the row, the TTL checked
+  on that row's ts. Because rank order is preference order, the running max is
+  the best candidate even when available_timestamp reorders visibility; and if
+  the best visible row is older than the TTL, every visible row is, so a TTL
+  check on it suffices. Used by the default__ body for every view and by the
+  postgres__ body for views without a TTL.
+-#}
+{% macro fw_pit_timeline_ctes(v, p, t, spine_timestamp) %}
+    {%- set keys = v['keys'] -%}
+    {%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) -%}
+    {%- if v.available -%}
+        {%- set avail = featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) -%}
+        {%- set visible_at = 'case when ' ~ ts ~ ' >= ' ~ avail ~ ' then ' ~ ts ~ '\n             else ' ~ avail ~ ' end' -%}
+    {%- else -%}
+        {%- set visible_at = ts -%}
+    {%- endif -%}
+    {%- set sql %}
+{{ featurewarehouse.fw_pit_lookups_cte(v, p, t, spine_timestamp) }},
+
+-- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
+{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, visible_at) }}
+),
+
+{{ p }}_timeline as (
+    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_visible_at as fw_at, 0 as fw_is_lookup, fw_rank
+    from {{ p }}_rows
+    union all
+    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_t as fw_at, 1 as fw_is_lookup, cast(null as bigint) as fw_rank
+    from {{ p }}_lookups
+),
+
+-- the best rank visible at each lookup: a running max, rows before lookups at equal times (ts <= t)
+{{ p }}_best as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, '') }},
+        fw_at as fw_t,
+        fw_is_lookup,
+        max(fw_rank) over (
+            partition by {{ featurewarehouse.fw_pit_list(keys, '') }}
+            order by fw_at, fw_is_lookup
+            rows between unbounded preceding and current row
+        ) as fw_rank
+    from {{ p }}_timeline
+),
+
+{{ p }}_answers as (
+    select
+        {{ featurewarehouse.fw_pit_list(keys, 'fw_best.') }},
+        fw_best.fw_t,
+        fw_row.fw_ts as fw_row_ts
+        {%- for f in v.selected %},
+        fw_row.{{ f.name }}
+        {%- endfor %}
+    from {{ p }}_best as fw_best
+    left join {{ p }}_rows as fw_row
+        on {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_best.', 'fw_row.') }}
+        and fw_best.fw_rank = fw_row.fw_rank
+        {%- if v.ttl_seconds %}
+        -- ttl {{ v.ttl_seconds }}s, inclusive: older values are not joined
+        and fw_row.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_best.fw_t', v.ttl_seconds) }}
+        {%- endif %}
+    where fw_best.fw_is_lookup = 1
+)
+    {%- endset -%}
+    {{ return(sql) }}
 {% endmacro %}

@@ -32,19 +32,11 @@
 
 
 {#-
-  Portable body (no range join, no ASOF): per view,
-    1. lookups: the distinct (keys, t) of the spine with no NULL key or time;
-    2. rows: the view's rows ranked per key in preference order (best = highest rank);
-    3. a timeline of rows (at the time they became visible: greatest(ts, available))
-       and lookups, where a running max of the rank carries the best row seen so far
-       forward to each lookup (rows at the same instant come before the lookup: ts <= t);
-    4. the rank joined back to the row; the TTL is checked on that row's ts.
-  Because rank order is preference order, the running max is the best candidate
-  even when available_timestamp reorders visibility; and if the best visible row
-  is older than the TTL, every visible row is, so a TTL check on it suffices.
-  The spine is finally left-joined to each view's answers on (keys, t): one
-  answer per distinct (keys, t), so spine rows are never multiplied or dropped,
-  and NULL keys find no answer.
+  Portable body (no range join, no ASOF, no DISTINCT ON): per view, the running
+  max of a preference rank over a timeline of rows and lookups
+  (fw_pit_timeline_ctes in pit_sql.sql). The spine is finally left-joined to
+  each view's answers on (keys, t): one answer per distinct (keys, t), so spine
+  rows are never multiplied or dropped, and NULL keys find no answer.
 -#}
 {% macro default__point_in_time_join(spine, spine_timestamp, features, full_feature_names=false) %}
     {%- set plan = featurewarehouse.fw_pit_plan(spine, spine_timestamp, features, full_feature_names, 'point_in_time_join') -%}
@@ -58,66 +50,7 @@ fw_spine as (
 ),
 {%- for v in plan.views %}
 {%- set p = 'fw_v' ~ loop.index %}
-{%- set keys = v['keys'] %}
-{%- set ts = featurewarehouse.fw_pit_ts('fw_src.' ~ v.timestamp) %}
-
--- {{ v.name }}: each distinct (keys, time) of the spine is looked up once
-{{ p }}_lookups as (
-    select distinct {{ featurewarehouse.fw_pit_list(keys, 'fw_spine.') }}, {{ t }} as fw_t
-    from fw_spine
-    where {{ featurewarehouse.fw_pit_keys_not_null(keys, 'fw_spine.') }} and fw_spine.{{ spine_timestamp }} is not null
-),
-
--- {{ v.name }}: rows ranked per key, best last (ts, created, then the tie-break of decision 0001)
-{%- if v.available %}
-{%- set avail = featurewarehouse.fw_pit_ts('fw_src.' ~ v.available) %}
-{%- set visible_at = 'case when ' ~ ts ~ ' >= ' ~ avail ~ ' then ' ~ ts ~ '\n             else ' ~ avail ~ ' end' %}
-{%- else %}
-{%- set visible_at = ts %}
-{%- endif %}
-{{ p }}_rows as ({{ featurewarehouse.fw_pit_ranked_rows(v, visible_at) }}
-),
-
-{{ p }}_timeline as (
-    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_visible_at as fw_at, 0 as fw_is_lookup, fw_rank
-    from {{ p }}_rows
-    union all
-    select {{ featurewarehouse.fw_pit_list(keys, '') }}, fw_t as fw_at, 1 as fw_is_lookup, cast(null as bigint) as fw_rank
-    from {{ p }}_lookups
-),
-
--- the best rank visible at each lookup: a running max, rows before lookups at equal times (ts <= t)
-{{ p }}_best as (
-    select
-        {{ featurewarehouse.fw_pit_list(keys, '') }},
-        fw_at as fw_t,
-        fw_is_lookup,
-        max(fw_rank) over (
-            partition by {{ featurewarehouse.fw_pit_list(keys, '') }}
-            order by fw_at, fw_is_lookup
-            rows between unbounded preceding and current row
-        ) as fw_rank
-    from {{ p }}_timeline
-),
-
-{{ p }}_answers as (
-    select
-        {{ featurewarehouse.fw_pit_list(keys, 'fw_best.') }},
-        fw_best.fw_t,
-        fw_row.fw_ts as fw_row_ts
-        {%- for f in v.selected %},
-        fw_row.{{ f.name }}
-        {%- endfor %}
-    from {{ p }}_best as fw_best
-    left join {{ p }}_rows as fw_row
-        on {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_best.', 'fw_row.') }}
-        and fw_best.fw_rank = fw_row.fw_rank
-        {%- if v.ttl_seconds %}
-        -- ttl {{ v.ttl_seconds }}s, inclusive: older values are not joined
-        and fw_row.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_best.fw_t', v.ttl_seconds) }}
-        {%- endif %}
-    where fw_best.fw_is_lookup = 1
-),
+{{ featurewarehouse.fw_pit_timeline_ctes(v, p, t, spine_timestamp) }},
 {{- featurewarehouse.fw_rolling_pit_ctes(v, p, t) }}
 {%- endfor %}
 
@@ -163,6 +96,11 @@ select * from final
 
   Each view reads only rows inside the spine's time range (minus the TTL): a
   training set over the last month of a year of data sorts a twelfth of it.
+
+  A view with a TTL and no available_timestamp may instead take a bucketed
+  range join (macros/pit_duckdb_range.sql), chosen per view from statistics at
+  compile time (vars.fw_pit_formulation overrides): its answers, one per
+  (keys, t), are left-joined on (keys, t).
   Not adopted, measured slower or not exact: ASOF on (ts, created) packed in one
   HUGEINT with the feature tie-break only for rows that tie on (keys, ts,
   created) (1.3x this body's CPU: the tie detection costs more than the
@@ -186,7 +124,10 @@ fw_spine as (
 {%- set p = 'fw_v' ~ loop.index %}
 {%- set keys = v['keys'] %}
 {%- set ts = featurewarehouse.fw_pit_view_ts(v, v.timestamp) %}
-{%- if not v.available %}
+{%- do v.update({'formulation': featurewarehouse.fw_pit_duckdb_formulation(v, spine)}) %}
+{%- if v.formulation == 'range' %}
+{{ featurewarehouse.fw_pit_duckdb_range_cte(v, p, ts, t) }},
+{%- elif not v.available %}
 
 -- {{ v.name }}: the best row per (keys, ts): created, then the tie-break of decision 0001
 {{ p }}_rows as (
@@ -238,17 +179,24 @@ final as (
         {#- The NULL guards are not redundant: DuckDB 1.5.6's ASOF join was seen to match a spine row whose
             time is NULL (tests/dbt/test_pit_properties.py found it; not reproducible on a fresh table). -#}
         {%- set guard = featurewarehouse.fw_pit_keys_not_null(v['keys'], 'fw_spine.') ~ ' and ' ~ t ~ ' is not null' %}
-        {%- if v.ttl_seconds and not v.available %}
+        {%- if v.formulation == 'range' %}
+        {%- set guard = 'true' %}
+        {%- elif v.ttl_seconds and not v.available %}
         {%- set guard = guard ~ ' and ' ~ p ~ '.fw_ts >= ' ~ featurewarehouse.fw_pit_minus_ttl(t, v.ttl_seconds) %}
         {%- endif %}
         {%- for f in v.selected %},
-        case when {{ guard }} then {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_ts', t) }} end as {{ f.output }}
+        {%- set value = featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_ts', t) %}
+        {% if guard == 'true' %}{{ value }}{% else %}case when {{ guard }} then {{ value }} end{% endif %} as {{ f.output }}
         {%- endfor %}
         {%- endfor %}
     from fw_spine
     {%- for v in plan.views %}
     {%- set p = 'fw_v' ~ loop.index %}
-    {%- if not v.available %}
+    {%- if v.formulation == 'range' %}
+    left join {{ p }}_answers as {{ p }}
+        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
+        and {{ t }} = {{ p }}.fw_t
+    {%- elif not v.available %}
     asof left join {{ p }}_rows as {{ p }}
         on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
         and {{ t }} >= {{ p }}.fw_ts

@@ -102,3 +102,14 @@ def test_parse_time_errors_in_inline_queries(tmp_path: Path, inline: str, expect
     text = "\n".join([str(result.exception), *result.logged])
     for part in expected:
         assert part in text, text
+
+
+def test_unknown_formulation_var_names_the_values(tmp_path: Path) -> None:
+    """vars.fw_pit_formulation (macros/pit_duckdb_range.sql) takes auto, asof or range; anything else fails the compile."""
+    project = make_project(tmp_path)
+    result = invoke(project, ["compile", "--select", "pit_all_ts", "--vars", "{fw_pit_formulation: fast}"], "dev")
+    assert not result.success
+    text = " ".join(" ".join([str(result.exception), *result.logged, *(
+        str(r.message) for r in getattr(result.result, "results", None) or [])]).split())
+    assert "vars.fw_pit_formulation is 'fast'" in text, text
+    assert "fix: set it to 'auto' (chosen per view from statistics), 'asof' or 'range', or remove it" in text, text

@@ -83,9 +83,20 @@ def run_all(runner: Runner, built: Built) -> None:
     property_()
 
 
-def test_pit_macros_match_reference_on_duckdb(tmp_path: Path) -> None:
+@pytest.mark.parametrize("formulation", ["asof", "range"])
+def test_pit_macros_match_reference_on_duckdb(tmp_path: Path, formulation: str) -> None:
+    """Both formulations of the DuckDB body (macros/pit_duckdb_range.sql), forced with vars.fw_pit_formulation
+    (the statistics choose between them per view when it is 'auto')."""
+    from pit_project import invoke
+
     project = make_project(tmp_path)
     built = build(project, "dev")
+    compiled = invoke(project, ["compile", "--vars", f"{{fw_pit_formulation: {formulation}}}"], "dev")
+    assert compiled.success, compiled.exception
+    built = Built(project, {**built.sql, **{r.node.name: r.node.compiled_code for r in compiled.result.results}},
+                  built.relation)
+    # v_ttl and v_merchant have a ttl and no available_timestamp: the views the choice applies to
+    assert built.sql["pit_all_ts"].count("fw_bucket = fw_r.fw_bucket") == (2 if formulation == "range" else 0)
     runner = Runner("dev", project)
     try:
         run_all(runner, built)

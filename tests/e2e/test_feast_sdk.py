@@ -1,8 +1,8 @@
 """Feast's own Python SDK reads from `fwctl serve` unchanged (issue 16).
 
-Feast (pinned below) is installed in a virtualenv of its own, since it pins its own
-versions of packages we share (pyarrow, pandas, pydantic, fastapi); the venv is created
-once under ~/.cache/featurewarehouse (FW_FEAST_VENV overrides) and reused. A Feast repo
+Feast runs in a virtualenv of its own, since it pins its own versions of packages we
+share (pyarrow, pandas, pydantic, fastapi): bench/feast_venv.py builds it once under
+~/.cache/featurewarehouse (FW_FEAST_VENV overrides) and reuses it. A Feast repo
 with `online_store: type: remote` points at one `fwctl serve` process for the module;
 tests/e2e/feast_driver.py runs every case through `FeatureStore.get_online_features`.
 In CI a failed install fails; elsewhere it skips with the command that would fix it.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,31 +23,19 @@ from conftest import IN_CI
 from serving_support import start_serve
 
 REPO = Path(__file__).resolve().parents[2]
-FEAST_VERSION = "0.67.0"
-FEAST_VENV = Path(os.environ.get("FW_FEAST_VENV") or Path.home() / ".cache" / "featurewarehouse" / f"feast-venv-{FEAST_VERSION}")
 DRIVER = Path(__file__).with_name("feast_driver.py")
+sys.path.insert(0, str(REPO / "bench"))
+from feast_venv import FeastVenvError, feast_python  # noqa: E402  (the one home of Feast's venv)
 
 
 def _feast_python() -> Path:
-    """Feast's interpreter; the venv is built on first use (a marker file says it is complete)."""
-    python = FEAST_VENV / "bin" / "python"
-    marker = FEAST_VENV / ".fw-complete"
-    if marker.is_file():
-        return python
-    shutil.rmtree(FEAST_VENV, ignore_errors=True)  # a half-built venv from an interrupted run
-    FEAST_VENV.parent.mkdir(parents=True, exist_ok=True)
-    steps = [[sys.executable, "-m", "venv", str(FEAST_VENV)],
-             [str(python), "-m", "pip", "install", "-q", f"feast=={FEAST_VERSION}"]]
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, timeout=1800)
-        if result.returncode != 0:
-            message = f"cannot install Feast {FEAST_VERSION} into {FEAST_VENV}: {result.stderr[-2000:]}"
-            if IN_CI:
-                pytest.fail(message, pytrace=False)
-            pytest.skip(f"{message}; to run these tests, make PyPI reachable or point FW_FEAST_VENV at a venv with "
-                        f"feast=={FEAST_VERSION}")
-    marker.write_text(FEAST_VERSION)
-    return python
+    """Feast's interpreter (built on first use); in CI a failed install fails, elsewhere it skips."""
+    try:
+        return feast_python()
+    except FeastVenvError as e:
+        if IN_CI:
+            pytest.fail(str(e), pytrace=False)
+        pytest.skip(str(e))
 
 
 def _fill(url: str) -> None:

@@ -121,6 +121,17 @@ CASES: tuple[Case, ...] = (
         expected_f_int=(1, 2),
     ),
     Case(
+        "available_timestamp_with_ttl", "available_at <= t and ts >= t - ttl (18h), both on the same row",
+        "v_avail",
+        rows=(_row("v_avail", customer_id=1, ts=at(1), available_at=at(1), f_int=1),
+              # a correction for 02:00, loaded at 10:00; its ttl still counts from its ts
+              _row("v_avail", customer_id=1, ts=at(2), available_at=at(10), f_int=2),
+              _row("v_avail", customer_id=1, ts=at(3), available_at=None, f_int=3)),
+        spine=(_spine(1, 1, None, at(5)), _spine(2, 1, None, at(10)), _spine(3, 1, None, at(20)),
+               _spine(4, 1, None, at(21))),
+        expected_f_int=(1, 2, 2, None),
+    ),
+    Case(
         "null_keys_never_match", "NULL keys on either side never match; the spine row stays", "v_plain",
         rows=(_row("v_plain", customer_id=None, ts=at(1), f_int=1), _row("v_plain", customer_id=2, ts=at(1), f_int=2)),
         spine=(_spine(1, None, None, at(5)), _spine(2, 2, None, at(5)), _spine(3, 2, None, None)),
