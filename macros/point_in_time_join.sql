@@ -124,6 +124,7 @@ fw_spine as (
 {%- set p = 'fw_v' ~ loop.index %}
 {%- set keys = v['keys'] %}
 {%- set ts = featurewarehouse.fw_pit_view_ts(v, v.timestamp) %}
+{%- do featurewarehouse.fw_rolling_pit_meta(v) %}{#- a rolling view's metadata errors come before the statistics query -#}
 {%- do v.update({'formulation': featurewarehouse.fw_pit_duckdb_formulation(v, spine)}) %}
 {%- if v.formulation == 'range' %}
 {{ featurewarehouse.fw_pit_duckdb_range_cte(v, p, ts, t) }},
