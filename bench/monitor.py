@@ -59,7 +59,7 @@ def baseline_bins(wh, manifest, view) -> dict[str, tuple]:
 
     cur = run.resolve_source(manifest, view, "view")
     base = run.resolve_baseline(manifest, view, "previous", cur, run._newest_day(wh, cur))
-    return profile.compute_bins(wh, sql.flavor(wh.dialect), base, {f.name: f.kind for f in view.features})
+    return profile.compute_bins(wh, sql.flavor(wh), base, {f.name: f.kind for f in view.features})
 
 
 def main() -> None:

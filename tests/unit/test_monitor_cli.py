@@ -72,3 +72,23 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, a
     assert main(["monitor", "--no-plots", *args]) == 2
     assert message in capsys.readouterr().err.replace("\n", " ")
     assert not (project / "target" / "fw_monitor").exists()
+
+
+def test_each_engine_names_its_sql_flavor_and_one_without_is_refused():
+    """The flavor comes from the Warehouse class (MONITOR_FLAVOR), not from a table of engine names."""
+    from featurewarehouse.errors import ConfigError
+    from featurewarehouse.monitoring import sql as _sql
+    from featurewarehouse.offline.warehouse import ENGINES, Warehouse, engine_named
+
+    names = {}
+    for engine in ENGINES:
+        cls = engine_named(engine)
+        names[engine] = type(_sql.flavor(object.__new__(cls))).__name__  # no connection needed
+    assert names == {"duckdb": "DuckDBFlavor", "postgres": "PostgresFlavor", "spark": "SparkFlavor"}
+
+    class Trino(Warehouse):
+        dialect = "trino"
+
+    with pytest.raises(ConfigError, match="fwctl monitor does not run on 'trino' warehouses yet") as err:
+        _sql.flavor(Trino())
+    assert "MONITOR_FLAVOR" in err.value.hint

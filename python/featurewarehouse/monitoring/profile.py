@@ -76,7 +76,7 @@ def compute_bins(wh: Any, fl: _sql.Flavor, source: Source, kinds: dict[str, str]
             out[c.feature] = tuple(sorted({float(v) for v in row[f"c{i}_q"] or () if v is not None}))
     for f, k in kinds.items():
         if k == "categorical" and f in source.columns:
-            table = wh.fetch_arrow(_sql.top_categories_sql(source.relation, source.columns[f], _psi.TOP_CATEGORIES,
+            table = wh.fetch_arrow(_sql.top_categories_sql(fl, source.relation, source.columns[f], _psi.TOP_CATEGORIES,
                                                            source.where))
             out[f] = tuple(str(v) for v in table.column("value").to_pylist())
     return out

@@ -203,7 +203,7 @@ def monitor_view(wh: Any, manifest: dict[str, Any], view: _spec.ViewMonitor, *, 
                  now: _dt.datetime | None = None) -> ViewResult:
     """Profile one view against its baseline and judge it."""
     now = now or _dt.datetime.now(_dt.timezone.utc)
-    fl = _sql.flavor(wh.dialect)
+    fl = _sql.flavor(wh)
     kinds = {f.name: f.kind for f in view.features}
     cur = resolve_source(manifest, view, current)
     day = window or _newest_day(wh, cur)

@@ -1,12 +1,15 @@
 """The profiling SQL: bin edges of a baseline, then one aggregate scan per source.
 
-Engine differences (quantiles, approximate distinct counts) are methods of a
-:class:`Flavor`, looked up once from the warehouse's dialect. Every value is
-cast to double precision so that integer, decimal and float features profile
-alike (PostgreSQL's avg of a bigint would be numeric).
+Engine differences (quantiles, approximate distinct counts, list literals, the
+names of the double and text types) are members of a :class:`Flavor`; a
+Warehouse class names its flavor as ``MONITOR_FLAVOR`` (``"module:Class"``, like
+``GX_ENGINE``), so a new engine brings its flavor with its Warehouse module. Every
+value is cast to the double type so that integer, decimal and float features
+profile alike (PostgreSQL's avg of a bigint would be numeric).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -17,34 +20,35 @@ from featurewarehouse.offline.spine import quote
 class Flavor:
     """How one engine spells what the profile needs. Each method returns SQL; the
     list-valued aggregates keep the statement small (a query with hundreds of
-    aggregates costs DuckDB seconds to plan before it reads a row)."""
+    aggregates costs DuckDB seconds to plan before it reads a row). The defaults are
+    the spellings most engines share; an engine overrides what it spells otherwise."""
 
-    dialect = ""
+    DOUBLE = "double precision"  # the SQL-standard name (Spark knows only `double`)
+    TEXT = "varchar"  # without a length (Spark's varchar needs one: `string` there)
 
-    def quantiles(self, expr: str, points: Sequence[float]) -> str:
-        """A list of ``expr``'s continuous quantiles at ``points``."""
-        raise NotImplementedError
-
-    def approx_distinct(self, expr: str) -> str:
-        raise NotImplementedError
-
-    def bin_counts(self, index: str, bins: int) -> str:
-        """Per-bin row counts of the integer ``index`` (NULL indexes not counted): categorical bins."""
-        raise NotImplementedError
-
-    def parse_bin_counts(self, value: Any, bins: int) -> list[int]:
-        raise NotImplementedError
-
-
-class DuckDBFlavor(Flavor):
-    dialect = "duckdb"
+    def array(self, items: Sequence[str]) -> str:
+        """A list of the SQL expressions ``items``."""
+        return f"array[{', '.join(items)}]"
 
     def quantiles(self, expr: str, points: Sequence[float]) -> str:
-        # one list-valued aggregate sorts once for every point (measured ~1.6x faster than one call per point)
-        return f"quantile_cont({expr}, [{', '.join(repr(float(q)) for q in points)}])"
+        """A list of ``expr``'s continuous (linearly interpolated) quantiles at ``points``."""
+        raise NotImplementedError
 
     def approx_distinct(self, expr: str) -> str:
         return f"approx_count_distinct({expr})"
+
+    def bin_counts(self, index: str, bins: int) -> str:
+        """Per-bin row counts of the integer ``index`` (NULL indexes not counted): categorical bins."""
+        return self.array([f"count(*) filter (where {index} = {j})" for j in range(bins)])
+
+    def parse_bin_counts(self, value: Any, bins: int) -> list[int]:
+        return [int(v) for v in value]
+
+
+class DuckDBFlavor(Flavor):
+    def quantiles(self, expr: str, points: Sequence[float]) -> str:
+        # one list-valued aggregate sorts once for every point (measured ~1.6x faster than one call per point)
+        return f"quantile_cont({expr}, [{', '.join(repr(float(q)) for q in points)}])"
 
     def bin_counts(self, index: str, bins: int) -> str:
         return f"histogram({index})"
@@ -58,8 +62,6 @@ class DuckDBFlavor(Flavor):
 
 
 class PostgresFlavor(Flavor):
-    dialect = "postgres"
-
     def quantiles(self, expr: str, points: Sequence[float]) -> str:
         qs = ", ".join(repr(float(q)) for q in points)
         return f"percentile_cont(array[{qs}]::float8[]) within group (order by {expr})"
@@ -67,22 +69,29 @@ class PostgresFlavor(Flavor):
     def approx_distinct(self, expr: str) -> str:  # PostgreSQL has no approximate distinct count
         return f"count(distinct {expr})"
 
-    def bin_counts(self, index: str, bins: int) -> str:
-        return "array[" + ", ".join(f"count(*) filter (where {index} = {j})" for j in range(bins)) + "]"
 
-    def parse_bin_counts(self, value: Any, bins: int) -> list[int]:
-        return [int(v) for v in value]
+class SparkFlavor(Flavor):
+    DOUBLE = "double"
+    TEXT = "string"
+
+    def array(self, items: Sequence[str]) -> str:
+        return f"array({', '.join(items)})"
+
+    def quantiles(self, expr: str, points: Sequence[float]) -> str:
+        # exact, interpolated as quantile_cont/percentile_cont are (percentile_approx is not)
+        return f"percentile({expr}, {self.array([repr(float(q)) for q in points])})"
 
 
-_FLAVORS = {f.dialect: f for f in (DuckDBFlavor(), PostgresFlavor())}
-
-
-def flavor(dialect: str) -> Flavor:
-    try:
-        return _FLAVORS[dialect]
-    except KeyError:
-        raise ConfigError(f"fwctl monitor does not run on {dialect!r} warehouses yet",
-                          hint="it runs on duckdb and postgres targets") from None
+def flavor(wh: Any) -> Flavor:
+    """The flavor a warehouse's class names (``MONITOR_FLAVOR``)."""
+    name = getattr(type(wh), "MONITOR_FLAVOR", "")
+    if not name:
+        raise ConfigError(
+            f"fwctl monitor does not run on {wh.dialect or type(wh).__name__!r} warehouses yet",
+            hint="give its Warehouse class a MONITOR_FLAVOR (a Flavor in monitoring/sql.py); see docs/engines.md",
+        )
+    module, cls = name.split(":")
+    return getattr(importlib.import_module(module), cls)()
 
 
 PROFILE_QUANTILES = (0.05, 0.5, 0.95)
@@ -99,30 +108,30 @@ class Column:
     bins: tuple = ()
 
 
-def literal(value: object) -> str:
+def literal(fl: Flavor, value: object) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    return f"cast({float(value)!r} as double precision)"
+    return f"cast({float(value)!r} as {fl.DOUBLE})"
 
 
-def _num(column: str) -> str:
+def _num(fl: Flavor, column: str) -> str:
     # NaN counts as missing: it has no bin, and DuckDB's stddev raises on it
-    return f"nullif(cast({quote(column)} as double precision), cast('NaN' as double precision))"
+    return f"nullif(cast({quote(column)} as {fl.DOUBLE}), cast('NaN' as {fl.DOUBLE}))"
 
 
-def _text(column: str) -> str:
-    return f"cast({quote(column)} as varchar)"
+def _text(fl: Flavor, column: str) -> str:
+    return f"cast({quote(column)} as {fl.TEXT})"
 
 
 def edges_sql(fl: Flavor, relation: str, columns: Sequence[Column], points: Sequence[float], where: str | None) -> str:
     """One row: for each numeric column, the list of its values at ``points`` (``c{i}_q``)."""
-    items = [f"{fl.quantiles(_num(c.column), points)} as c{i}_q" for i, c in enumerate(columns)]
+    items = [f"{fl.quantiles(_num(fl, c.column), points)} as c{i}_q" for i, c in enumerate(columns)]
     return f"select {', '.join(items) or '1 as none'} from {relation}" + (f" where {where}" if where else "")
 
 
-def top_categories_sql(relation: str, column: str, limit: int, where: str | None) -> str:
+def top_categories_sql(fl: Flavor, relation: str, column: str, limit: int, where: str | None) -> str:
     """The ``limit`` most frequent non-null values of ``column`` (ties by value, so it is deterministic)."""
-    value = _text(column)
+    value = _text(fl, column)
     conditions = [f"{quote(column)} is not null"] + ([where] if where else [])
     return (
         f"select {value} as value, count(*) as n from {relation} where {' and '.join(conditions)} "
@@ -147,9 +156,9 @@ def bin_count(c: Column) -> int:
     return len(c.bins) + 1
 
 
-def _category_index(c: Column, value: str) -> str:
+def _category_index(fl: Flavor, c: Column, value: str) -> str:
     """The bin of a categorical ``value`` (NULL for NULL): the category's position, or "other" last."""
-    whens = " ".join(f"when {literal(x)} then {j}" for j, x in enumerate(c.bins))
+    whens = " ".join(f"when {literal(fl, x)} then {j}" for j, x in enumerate(c.bins))
     return f"case when {value} is null then null " + (f"else case {value} {whens} else {len(c.bins)} end end"
                                                       if whens else "else 0 end")
 
@@ -171,7 +180,7 @@ def profile_sql(
     columns get their max (``newest_{k}``)."""
     inner = []  # each value cast once, its bin computed once, in a projection under the aggregate
     for i, c in enumerate(columns):
-        value = _num(c.column) if c.kind == "numeric" else _text(c.column)
+        value = _num(fl, c.column) if c.kind == "numeric" else _text(fl, c.column)
         inner.append(f"{value} as v{i}")
     inner += [f"{quote(col)} as n{k}" for k, col in enumerate(freshness)]
     if daily:
@@ -191,11 +200,11 @@ def profile_sql(
             # (bench/monitor.py: cheaper than a histogram of a bin index on DuckDB); bin j is
             # then the difference of neighbours (see numeric_bins).
             if c.bins:
-                reach = ", ".join(f"sum(cast({v} >= {literal(e)} as integer))" for e in c.bins)
-                items.append(f"array[{reach}] as c{i}_reach")
+                reach = fl.array([f"sum(cast({v} >= {literal(fl, e)} as integer))" for e in c.bins])
+                items.append(f"{reach} as c{i}_reach")
         else:
             items.append(f"{fl.bin_counts(f'b{i}', bin_count(c))} as c{i}_bins")
-            binned.append(f"{_category_index(c, v)} as b{i}")
+            binned.append(f"{_category_index(fl, c, v)} as b{i}")
     items += [f"max(n{k}) as newest_{k}" for k in range(len(freshness))]
     keep = ["fw_window"] if daily else []
     middle = (f"select {', '.join(keep + [f'v{i}' for i in range(len(columns))] + [f'n{k}' for k in range(len(freshness))] + binned) or '1 as one'} "

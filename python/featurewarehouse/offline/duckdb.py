@@ -43,6 +43,7 @@ class DuckDBWarehouse(Warehouse):
     SUPPORTS_ASOF_JOIN = True
     READS_PARQUET_SOURCES = True
     GX_ENGINE = "featurewarehouse.validation.gx_duckdb:DuckDBGx"
+    MONITOR_FLAVOR = "featurewarehouse.monitoring.sql:DuckDBFlavor"
 
     @classmethod
     def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "DuckDBWarehouse":

@@ -59,6 +59,7 @@ class SparkWarehouse(Warehouse):
     SUPPORTS_TEMP_TABLES = False  # session temp views only
     SUPPORTS_TRANSACTIONS = False
     GX_ENGINE = "featurewarehouse.validation.gx_engines:SparkGx"
+    MONITOR_FLAVOR = "featurewarehouse.monitoring.sql:SparkFlavor"
     # ORDER BY keys on the latest values is a sampling job, a range exchange and a sort on top of
     # the query: 8.4 s against 5.0 s unordered (1M keys, 2M rows, local[2]), to save 0.7 s of
     # SQLite's sorted inserts. Unordered, each partition still comes out sorted by key (the

@@ -67,6 +67,9 @@ class Warehouse:
     # "module:Class" of how Great Expectations reads this engine (validation/gx_engines.py);
     # the default is GX's SQL engine through the URL `validation_connection` gives.
     GX_ENGINE: str = "featurewarehouse.validation.gx_engines:GxEngine"
+    # "module:Class" of how `fwctl monitor`'s profiling SQL is spelled here (a Flavor in
+    # monitoring/sql.py); empty: the monitor refuses this engine.
+    MONITOR_FLAVOR: str = ""
 
     @classmethod
     def is_built(cls, config: ProjectConfig, target: Target) -> bool:
@@ -217,6 +220,7 @@ class PostgresWarehouse(Warehouse):
     dialect = "postgres"
     TEXT_ORDER_COLLATE = ' collate "C"'
     GX_ENGINE = "featurewarehouse.validation.gx_engines:PostgresGx"
+    MONITOR_FLAVOR = "featurewarehouse.monitoring.sql:PostgresFlavor"
 
     @classmethod
     def validation_connection(cls, config: ProjectConfig, target: Target) -> tuple[str, dict[str, Any]]:
