@@ -45,28 +45,7 @@ fw_spine as not materialized (
 {{- featurewarehouse.fw_rolling_pit_ctes(v, p, t) }}
 {%- endfor %}
 
-final as (
-    select
-        fw_spine.*
-        {%- for v in plan.views %}
-        {%- set p = 'fw_v' ~ loop.index %}
-        {%- for f in v.selected %},
-        {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_row_ts', t) }} as {{ f.output }}
-        {%- endfor %}
-        {%- endfor %}
-    from fw_spine
-    {%- for v in plan.views %}
-    {%- set p = 'fw_v' ~ loop.index %}
-    left join {{ p }}_answers as {{ p }}
-        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
-        {%- if v.ttl_seconds %}
-        and fw_spine.{{ spine_timestamp }} = {{ p }}.fw_spine_t
-        {%- else %}
-        and {{ t }} = {{ p }}.fw_t
-        {%- endif %}
-    {{- featurewarehouse.fw_rolling_pit_join(v, p, t) }}
-    {%- endfor %}
-)
+{{ featurewarehouse.fw_pit_answers_final(plan, t, spine_timestamp) }}
 
 select * from final
     {%- endset -%}

@@ -106,22 +106,21 @@
 {% endmacro %}
 
 {% macro duckdb__fw_pit_view_ts(v, column) %}
-    {%- if execute and v.relation is not string -%}
-        {%- for c in adapter.get_columns_in_relation(v.relation) -%}
-            {%- if (c.name | lower) == (column | lower) and (c.dtype | upper) == 'TIMESTAMP' -%}
-                {{ return('fw_src.' ~ column) }}
-            {%- endif -%}
-        {%- endfor -%}
-    {%- endif -%}
-    {{ return(featurewarehouse.fw_pit_ts('fw_src.' ~ column)) }}
+    {{ return(featurewarehouse.fw_pit_view_ts_naive_as_is(v, column, ['timestamp'])) }}
 {% endmacro %}
 
 {#- PostgreSQL: a `timestamp without time zone` column is what the cast returns; the postgres__ body's
     range join compares it as it is (a timestamptz keeps the cast, read in the session's time zone). -#}
 {% macro postgres__fw_pit_view_ts(v, column) %}
+    {{ return(featurewarehouse.fw_pit_view_ts_naive_as_is(v, column, ['timestamp', 'timestamp without time zone'])) }}
+{% endmacro %}
+
+{#- `fw_src.<column>` as it is when the catalog reports one of the engine's naive timestamp types
+    (`naive_types`, lower case) for it, else normalized by fw_pit_ts; one catalog query per view. -#}
+{% macro fw_pit_view_ts_naive_as_is(v, column, naive_types) %}
     {%- if execute and v.relation is not string -%}
         {%- for c in adapter.get_columns_in_relation(v.relation) -%}
-            {%- if (c.name | lower) == (column | lower) and (c.dtype | lower) in ('timestamp', 'timestamp without time zone') -%}
+            {%- if (c.name | lower) == (column | lower) and (c.dtype | lower) in naive_types -%}
                 {{ return('fw_src.' ~ column) }}
             {%- endif -%}
         {%- endfor -%}
@@ -309,6 +308,43 @@
         and fw_row.fw_ts >= {{ featurewarehouse.fw_pit_minus_ttl('fw_best.fw_t', v.ttl_seconds) }}
         {%- endif %}
     where fw_best.fw_is_lookup = 1
+)
+    {%- endset -%}
+    {{ return(sql) }}
+{% endmacro %}
+
+
+{#-
+  The final CTE of a body whose views each answer in `<p>_answers` (one row per
+  (keys, time) of the spine, with fw_row_ts, the found row's time, and the
+  selected features): the spine left-joined to every view's answers (and a
+  rolling view's windows at t, rolling_pit.sql). `t` is the spine's normalized
+  time; answers match it on fw_t, or, with `raw_time` (the postgres__ body's
+  range join of views with a TTL), the spine's own timestamp column on fw_spine_t.
+-#}
+{% macro fw_pit_answers_final(plan, t, raw_time=none) %}
+    {%- set sql -%}
+final as (
+    select
+        fw_spine.*
+        {%- for v in plan.views %}
+        {%- set p = 'fw_v' ~ loop.index %}
+        {%- for f in v.selected %},
+        {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_row_ts', t) }} as {{ f.output }}
+        {%- endfor %}
+        {%- endfor %}
+    from fw_spine
+    {%- for v in plan.views %}
+    {%- set p = 'fw_v' ~ loop.index %}
+    left join {{ p }}_answers as {{ p }}
+        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
+        {%- if raw_time and v.ttl_seconds %}
+        and fw_spine.{{ raw_time }} = {{ p }}.fw_spine_t
+        {%- else %}
+        and {{ t }} = {{ p }}.fw_t
+        {%- endif %}
+    {{- featurewarehouse.fw_rolling_pit_join(v, p, t) }}
+    {%- endfor %}
 )
     {%- endset -%}
     {{ return(sql) }}

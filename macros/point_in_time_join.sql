@@ -54,24 +54,7 @@ fw_spine as (
 {{- featurewarehouse.fw_rolling_pit_ctes(v, p, t) }}
 {%- endfor %}
 
-final as (
-    select
-        fw_spine.*
-        {%- for v in plan.views %}
-        {%- set p = 'fw_v' ~ loop.index %}
-        {%- for f in v.selected %},
-        {{ featurewarehouse.fw_rolling_pit_value(v, p, f, p ~ '.fw_row_ts', t) }} as {{ f.output }}
-        {%- endfor %}
-        {%- endfor %}
-    from fw_spine
-    {%- for v in plan.views %}
-    {%- set p = 'fw_v' ~ loop.index %}
-    left join {{ p }}_answers as {{ p }}
-        on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
-        and {{ t }} = {{ p }}.fw_t
-    {{- featurewarehouse.fw_rolling_pit_join(v, p, t) }}
-    {%- endfor %}
-)
+{{ featurewarehouse.fw_pit_answers_final(plan, t) }}
 
 select * from final
     {%- endset -%}
