@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -139,27 +138,24 @@ def differences(con, a: str, b: str) -> int:
     """).fetchone()[0]
 
 
-def compile_macro(work: Path, db: Path) -> tuple[str, ...]:
-    """The demo model's SQL as dbt compiles it: full, incremental (target table exists); the count_distinct model."""
+def bench_project(work: Path, db: Path, models_config: str = "") -> Path:
+    """A dbt project under ``work`` on the DuckDB file ``db``, with this repository's macros and the
+    demo's customer entity (``models_config``: a ``models:`` value for dbt_project.yml)."""
     project = work / "project"
     (project / "models").mkdir(parents=True)
     shutil.copytree(REPO / "macros", project / "macros")
-    (project / "dbt_project.yml").write_text(textwrap.dedent("""\
-        name: featurewarehouse
-        version: "0.1.0"
-        config-version: 2
-        profile: bench
-        vars:
-          fw:
-            entities:
-              customer: {join_keys: [{name: customer_id, dtype: bigint}]}
-        """))
-    (project / "profiles.yml").write_text(textwrap.dedent(f"""\
-        bench:
-          target: dev
-          outputs:
-            dev: {{type: duckdb, path: "{db}", schema: main, threads: 1}}
-        """))
+    models = f"models: {models_config}\n" if models_config else ""
+    (project / "dbt_project.yml").write_text(
+        'name: featurewarehouse\nversion: "0.1.0"\nconfig-version: 2\nprofile: bench\n' + models
+        + "vars:\n  fw:\n    entities:\n      customer: {join_keys: [{name: customer_id, dtype: bigint}]}\n")
+    (project / "profiles.yml").write_text(
+        f'bench:\n  target: dev\n  outputs:\n    dev: {{type: duckdb, path: "{db}", schema: main, threads: 1}}\n')
+    return project
+
+
+def compile_macro(work: Path, db: Path) -> tuple[str, ...]:
+    """The demo model's SQL as dbt compiles it: full, incremental (target table exists); the count_distinct model."""
+    project = bench_project(work, db)
     (project / "models" / "stg_transactions.sql").write_text("select 1 as placeholder  -- the generated table\n")
     demo = DEMO_MODEL.read_text()
     (project / "models" / "spend_full.sql").write_text(demo)

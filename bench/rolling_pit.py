@@ -36,7 +36,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from rolling_build import DAYS, DEMO_MODEL, FEATURES, generate, timed
+from rolling_build import DAYS, DEMO_MODEL, FEATURES, bench_project, generate, timed
 
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
@@ -66,26 +66,7 @@ def training_sql(view: str, portable: bool) -> str:
 
 def compile_trainings(work: Path, db: Path) -> dict[str, str]:
     """Build the view (dbt run), then compile the four training sets against it."""
-    project = work / "project"
-    (project / "models").mkdir(parents=True)
-    shutil.copytree(REPO / "macros", project / "macros")
-    (project / "dbt_project.yml").write_text(textwrap.dedent("""\
-        name: featurewarehouse
-        version: "0.1.0"
-        config-version: 2
-        profile: bench
-        models: {featurewarehouse: {+materialized: table}}
-        vars:
-          fw:
-            entities:
-              customer: {join_keys: [{name: customer_id, dtype: bigint}]}
-        """))
-    (project / "profiles.yml").write_text(textwrap.dedent(f"""\
-        bench:
-          target: dev
-          outputs:
-            dev: {{type: duckdb, path: "{db}", schema: main, threads: 1}}
-        """))
+    project = bench_project(work, db, "{featurewarehouse: {+materialized: table}}")
     models = project / "models"
     for placeholder in ("stg_transactions", "labels"):  # generated tables, never run
         (models / f"{placeholder}.sql").write_text("select 1 as placeholder\n")
