@@ -232,7 +232,7 @@ FINGERPRINT_SQL = """
 select
   (select count(*) from {s}customer_profile_features) as profile_rows,
   (select sum(account_age_days) from {s}customer_profile_features) as account_age_sum,
-  (select count(*) from {s}customer_merchant_features where pair_txn_count_total = 1) as first_visits,
+  (select count(*) from {s}customer_merchant_features where pair_txn_count_lifetime = 1) as first_visits,
   (select sum(merchant_chargeback_count_90d) from {s}merchant_risk_features) as chargeback_sum,
   (select sum(txn_count_7d) from {s}fraud_training_set) as training_count_7d,
   (select count(*) from {s}fraud_training_set where card_type is null) as training_no_profile

@@ -1,50 +1,18 @@
 -- How well a customer knows a merchant, as of each of their transactions there
--- (composite key: customer_id and merchant_id). Backward-looking RANGE windows;
--- one row per (customer_id, merchant_id, event_ts), as in customer_spend_features.
-with transactions as (
-
-    select transaction_id, customer_id, merchant_id, event_ts, amount_usd
-    from {{ ref('stg_transactions') }}
-
-),
-
-windows as (
-
-    select
-        customer_id,
-        merchant_id,
-        event_ts,
-        transaction_id,
-        count(*) over last_30d as pair_txn_count_30d,
-        sum(amount_usd) over last_30d as pair_amount_sum_30d,
-        count(*) over since_first as pair_txn_count_total
-    from transactions
-    window
-        last_30d as (
-            partition by customer_id, merchant_id order by event_ts
-            range between interval '30 days' preceding and current row
-        ),
-        since_first as (
-            partition by customer_id, merchant_id order by event_ts
-            range between unbounded preceding and current row
-        )
-
-),
-
-final as (
-
-    -- one row per key and instant (same-second payments share their window values)
-    select
-        customer_id,
-        merchant_id,
-        event_ts,
-        max(transaction_id) as transaction_id,
-        max(pair_txn_count_30d) as pair_txn_count_30d,
-        max(pair_amount_sum_30d) as pair_amount_sum_30d,
-        max(pair_txn_count_total) as pair_txn_count_total
-    from windows
-    group by customer_id, merchant_id, event_ts
-
-)
-
-select * from final
+-- (composite key: customer_id and merchant_id): trailing windows that only look
+-- backwards (see docs/rolling-windows.md). Payments of one pair in the same
+-- instant share one row; transaction_id is the highest of them.
+{{ featurewarehouse.rolling_features(
+    source=ref('stg_transactions'), entity=['customer', 'merchant'], timestamp='event_ts',
+    aggregations=[
+        {'agg': 'count', 'name': 'pair_txn_count', 'windows': ['30d'],
+         'description': 'Transactions of this customer at this merchant in the trailing 30 days, this one included.',
+         'checks': {'not_null': true, 'min': 1}},
+        {'agg': 'sum', 'column': 'amount_usd', 'name': 'pair_amount_sum', 'windows': ['30d'],
+         'description': 'USD this customer spent at this merchant in the trailing 30 days.',
+         'checks': {'not_null': true, 'min': 0}},
+        {'agg': 'count', 'name': 'pair_txn_count', 'windows': ['lifetime'],
+         'description': 'Transactions of this customer at this merchant since the data begins, this one included (1 = a new merchant for the customer).',
+         'checks': {'not_null': true, 'min': 1}},
+    ],
+    passthrough=['transaction_id']) }}
