@@ -65,3 +65,25 @@ def features_by_label(table) -> dict[int, tuple]:
 
 def ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def fetch(store, sql: str):
+    """``sql``'s rows as Arrow, from the store's own warehouse."""
+    from featurewarehouse.offline.warehouse import connect
+
+    with connect(store.config) as wh:
+        return wh.fetch_arrow(sql)
+
+
+def check_parquet_spine_to_parquet_file(store, df, tmp_path: Path) -> None:
+    """``df`` written as a Parquet spine, the training set written to a Parquet file: every row, in order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "spine.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), src)
+    dest = tmp_path / "train.parquet"
+    result = store.get_historical_features(str(src), FEATURES, timestamp_column="event_ts", output=str(dest))
+    assert (result.output_kind, result.num_rows) == ("parquet", 10)
+    assert pq.read_table(dest).column("label_id").to_pylist() == list(range(1, 11))
+    assert features_by_label(pq.read_table(dest)) == EXPECTED

@@ -19,6 +19,7 @@ from historical_support import (
     ISOLATE_ENV,
     SPINE_COLUMNS,
     copy_project,
+    fetch,
     features_by_label,
     rows_of,
     spine_frame,
@@ -40,16 +41,6 @@ def store(tmp_path_factory):
         yield FeatureStore(config=config)
 
 
-def _warehouse_table(store, sql: str) -> pa.Table:
-    from featurewarehouse.offline.warehouse import connect
-
-    wh = connect(store.config)
-    try:
-        return wh.fetch_arrow(sql)
-    finally:
-        wh.close()
-
-
 # ---- parity and the rules ------------------------------------------------------
 
 def test_a_feature_service_gives_the_same_rows_as_its_list(store):
@@ -67,7 +58,7 @@ def test_python_path_returns_exactly_the_dbt_models_rows(store):
     result = store.get_historical_features(df, FEATURES, timestamp_column="event_ts")
     got = result.to_arrow()
     assert got.column_names == SPINE_COLUMNS + FEATURE_COLUMNS
-    model = _warehouse_table(store, "select * from training_set")
+    model = fetch(store, "select * from training_set")
     assert model.column_names == got.column_names
     key = lambda r: r[0]  # noqa: E731  label_id is unique in the seed
     assert sorted(rows_of(got, got.column_names), key=key) == sorted(rows_of(model, model.column_names), key=key)
@@ -197,7 +188,7 @@ def test_output_to_parquet_and_to_a_table(store, tmp_path):
         output="main.training_from_python",
     )
     assert (result.output_kind, result.num_rows) == ("table", 10)
-    assert features_by_label(_warehouse_table(store, "select * from main.training_from_python")) == EXPECTED
+    assert features_by_label(fetch(store, "select * from main.training_from_python")) == EXPECTED
     with pytest.raises(ConfigError, match="not in memory"):
         result.to_arrow()
 

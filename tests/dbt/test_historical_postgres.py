@@ -7,7 +7,6 @@ over ADBC (COPY) and the result streams back as Arrow batches.
 from __future__ import annotations
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from featurewarehouse.errors import ConfigError
@@ -17,7 +16,9 @@ from historical_support import (
     FEATURES,
     ISOLATE_ENV,
     SPINE_COLUMNS,
+    check_parquet_spine_to_parquet_file,
     copy_project,
+    fetch,
     features_by_label,
     rows_of,
     spine_frame,
@@ -41,16 +42,6 @@ def pg_store(tmp_path, pg_schema, monkeypatch):
     return FeatureStore(config=config)
 
 
-def _fetch(store, sql: str) -> pa.Table:
-    from featurewarehouse.offline.warehouse import connect
-
-    wh = connect(store.config)
-    try:
-        return wh.fetch_arrow(sql)
-    finally:
-        wh.close()
-
-
 def test_postgres_python_path_matches_the_dbt_model(pg_store, pg_schema, tmp_path):
     store = pg_store
     df = spine_frame()
@@ -58,7 +49,7 @@ def test_postgres_python_path_matches_the_dbt_model(pg_store, pg_schema, tmp_pat
     # parity: pandas spine uploaded over COPY vs the model dbt built
     got = store.get_historical_features(df, FEATURES, timestamp_column="event_ts").to_arrow()
     assert got.column_names == SPINE_COLUMNS + FEATURE_COLUMNS
-    model = _fetch(store, f'select * from "{pg_schema}".training_set')
+    model = fetch(store, f'select * from "{pg_schema}".training_set')
     assert sorted(rows_of(got, got.column_names)) == sorted(rows_of(model, got.column_names))
     assert features_by_label(got) == EXPECTED
 
@@ -78,19 +69,13 @@ def test_postgres_python_path_matches_the_dbt_model(pg_store, pg_schema, tmp_pat
     assert features_by_label(got) == EXPECTED
 
     # a Parquet spine streams in over COPY; the result goes to a Parquet file
-    src = tmp_path / "spine.parquet"
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), src)
-    dest = tmp_path / "train.parquet"
-    result = store.get_historical_features(str(src), FEATURES, timestamp_column="event_ts", output=str(dest))
-    assert (result.output_kind, result.num_rows) == ("parquet", 10)
-    assert pq.read_table(dest).column("label_id").to_pylist() == list(range(1, 11))
-    assert features_by_label(pq.read_table(dest)) == EXPECTED
+    check_parquet_spine_to_parquet_file(store, df, tmp_path)
 
     # ... or to a table, created in one transaction
     result = store.get_historical_features(df, FEATURES, timestamp_column="event_ts",
                                            output=f"{pg_schema}.train_py")
     assert (result.output_kind, result.num_rows) == ("table", 10)
-    assert features_by_label(_fetch(store, f'select * from "{pg_schema}".train_py')) == EXPECTED
+    assert features_by_label(fetch(store, f'select * from "{pg_schema}".train_py')) == EXPECTED
 
     # a DATE spine column is midnight UTC
     days = pa.table({"customer_id": pa.array([1, 1, 1], pa.int64()),
@@ -123,4 +108,4 @@ def test_postgres_python_path_matches_the_dbt_model(pg_store, pg_schema, tmp_pat
     for f in FEATURES:
         args += ["-f", f]
     assert main(args) == 0
-    assert features_by_label(_fetch(store, f'select * from "{pg_schema}".train_cli')) == EXPECTED
+    assert features_by_label(fetch(store, f'select * from "{pg_schema}".train_cli')) == EXPECTED

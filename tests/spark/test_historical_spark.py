@@ -9,8 +9,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))  # historical_support
@@ -21,7 +19,9 @@ from historical_support import (  # noqa: E402
     FEATURES,
     ISOLATE_ENV,
     SPINE_COLUMNS,
+    check_parquet_spine_to_parquet_file,
     copy_project,
+    fetch,
     features_by_label,
     rows_of,
     spine_frame,
@@ -57,13 +57,6 @@ def spark_store(tmp_path, spark_remote, spark_schema, monkeypatch):
         wh.execute(f"drop schema if exists {spark_schema} cascade")
 
 
-def _fetch(store, sql: str) -> pa.Table:
-    from featurewarehouse.offline.warehouse import connect
-
-    with connect(store.config) as wh:
-        return wh.fetch_arrow(sql)
-
-
 def test_spark_historical_retrieval_matches_the_dbt_model(spark_store, spark_schema, tmp_path):
     store = spark_store
     df = spine_frame()
@@ -72,24 +65,18 @@ def test_spark_historical_retrieval_matches_the_dbt_model(spark_store, spark_sch
     got = store.get_historical_features(df, FEATURES, timestamp_column="event_ts").to_arrow()
     assert got.column_names == SPINE_COLUMNS + FEATURE_COLUMNS
     assert got.column("label_id").to_pylist() == list(range(1, 11))
-    model = _fetch(store, f"select * from {spark_schema}.training_set")
+    model = fetch(store, f"select * from {spark_schema}.training_set")
     assert sorted(rows_of(got, got.column_names)) == sorted(rows_of(model, got.column_names))
     assert features_by_label(got) == EXPECTED
 
     # a Parquet spine, into a Parquet file (streamed back in batches)
-    src = tmp_path / "spine.parquet"
-    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), src)
-    dest = tmp_path / "train.parquet"
-    result = store.get_historical_features(str(src), FEATURES, timestamp_column="event_ts", output=str(dest))
-    assert (result.output_kind, result.num_rows) == ("parquet", 10)
-    assert pq.read_table(dest).column("label_id").to_pylist() == list(range(1, 11))
-    assert features_by_label(pq.read_table(dest)) == EXPECTED
+    check_parquet_spine_to_parquet_file(store, df, tmp_path)
 
     # ... or into a warehouse table
     result = store.get_historical_features(df, FEATURES, timestamp_column="event_ts",
                                            output=f"{spark_schema}.train_py")
     assert (result.output_kind, result.num_rows) == ("table", 10)
-    table = _fetch(store, f"select * from {spark_schema}.train_py")
+    table = fetch(store, f"select * from {spark_schema}.train_py")
     assert table.num_rows == 10 and features_by_label(table) == EXPECTED
 
     # empty spine: no rows, every column
@@ -106,4 +93,4 @@ def test_spark_historical_retrieval_matches_the_dbt_model(spark_store, spark_sch
     result = store.get_historical_features(f"{spark_schema}.spine_labels", FEATURES, timestamp_column="event_ts",
                                            output=f"{spark_schema}.train_sql")
     assert (result.output_kind, result.num_rows) == ("table", 10)
-    assert features_by_label(_fetch(store, f"select * from {spark_schema}.train_sql")) == EXPECTED
+    assert features_by_label(fetch(store, f"select * from {spark_schema}.train_sql")) == EXPECTED
