@@ -27,6 +27,21 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("FW_")}
 
 
+def filled_store_and_project(tmp: Path) -> tuple[str, Path]:
+    """(SQLite store URL, project dir) under ``tmp``: the serving tests' fixture data in the store
+    (tests/contract/test_serving_http.py's ``fill``), and a project of its own with no built registry
+    (the repository's may hold one after `make demo`)."""
+    from featurewarehouse.online.base import open_store
+    from test_serving_http import fill  # tests/contract is on the path of every test that serves
+
+    store = f"sqlite:///{tmp / 'online.db'}"
+    fill(open_store(store))
+    project = tmp / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    return store, project
+
+
 def health_answers(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))
 
 from featurewarehouse.serving.wire import error_message  # noqa: E402
-from serving_support import clean_env, start_serve  # noqa: E402
+from serving_support import clean_env, filled_store_and_project, start_serve  # noqa: E402
 
 
 def _post(port: int, body: dict) -> tuple[int, dict]:
@@ -27,16 +27,9 @@ def _post(port: int, body: dict) -> tuple[int, dict]:
 
 
 def test_fwctl_serve_answers_logs_and_flushes_on_sigterm(tmp_path):
-    from featurewarehouse.online.base import open_store
     from featurewarehouse.serving.logging import read_log
-    from test_serving_http import fill
 
-    store = f"sqlite:///{tmp_path / 'online.db'}"
-    fill(open_store(store))
-    # a project of its own: the repository's may hold a built registry (after `make demo`)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    store, project = filled_store_and_project(tmp_path)
     env = clean_env()
     proc, port = start_serve(["--project-dir", str(project), "--store", store, "--log-to", str(tmp_path / "logs"),
                               "--max-entities", "3"], env=env)

@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))
 
-from serving_support import clean_env, free_port, health_answers, wait_until_up  # noqa: E402
+from serving_support import clean_env, filled_store_and_project, free_port, health_answers, wait_until_up  # noqa: E402
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
@@ -76,15 +76,7 @@ def _few_descriptors() -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from featurewarehouse.online.base import open_store
-    from test_serving_http import fill
-
-    tmp = tmp_path_factory.mktemp("hostile")
-    store = f"sqlite:///{tmp / 'online.db'}"
-    fill(open_store(store))
-    project = tmp / "project"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    store, project = filled_store_and_project(tmp_path_factory.mktemp("hostile"))
     port = free_port()
     env = clean_env()
     proc = subprocess.Popen(

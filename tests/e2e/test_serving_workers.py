@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "contract"))  # the contract tests' store fixture data
 REQUESTS = 60
 
-from serving_support import start_serve  # noqa: E402
+from serving_support import filled_store_and_project, start_serve  # noqa: E402
 
 
 def _post(port: int, body: dict, request_id: str) -> int:
@@ -28,14 +28,7 @@ def _post(port: int, body: dict, request_id: str) -> int:
 
 
 def test_two_workers_answer_and_sigterm_flushes_every_log(tmp_path):
-    from featurewarehouse.online.base import open_store
-    from test_serving_http import fill
-
-    store = f"sqlite:///{tmp_path / 'online.db'}"
-    fill(open_store(store))
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    store, project = filled_store_and_project(tmp_path)
     logs = tmp_path / "logs"
     proc, port = start_serve(["--project-dir", str(project), "--store", store, "--workers", "2", "--log-to", str(logs)])
     try:
@@ -73,14 +66,7 @@ def _children(pid: int) -> list[int]:
 
 
 def test_a_dead_worker_stops_the_others_and_the_server_exits_3(tmp_path):
-    from featurewarehouse.online.base import open_store
-    from test_serving_http import fill
-
-    store = f"sqlite:///{tmp_path / 'online.db'}"
-    fill(open_store(store))
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "dbt_project.yml").write_text((REPO / "dbt_project.yml").read_text())
+    store, project = filled_store_and_project(tmp_path)
     proc, _ = start_serve(["--project-dir", str(project), "--store", store, "--workers", "2"])
     try:
         deadline = time.time() + 60
