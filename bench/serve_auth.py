@@ -17,11 +17,8 @@ goes first, so drift on a shared machine hits both; ratios are medians of the ro
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import multiprocessing as mp
 import os
-import random
 import shutil
 import signal
 import statistics
@@ -32,37 +29,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from serve_http import body, fill  # noqa: E402  (the same store and requests as the latency benchmark)
+from serve_http import fill, throughput  # noqa: E402  (the same store and requests as the latency benchmark)
 from servers import free_port, wait_for_health  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "bench-token-secret-000001"
-
-
-def _load(port: int, seconds: float, headers: dict, seed: int, q) -> None:
-    rng = random.Random(seed)
-    bodies = [body(1, rng) for _ in range(100)]
-    con = http.client.HTTPConnection("127.0.0.1", port)
-    done = 0
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        con.request("POST", "/get-online-features", bodies[done % 100], headers)
-        r = con.getresponse()
-        r.read()
-        assert r.status == 200, (r.status, r.read())
-        done += 1
-    q.put(done)
-
-
-def throughput(port: int, clients: int, seconds: float, headers: dict) -> float:
-    q = mp.Queue()
-    procs = [mp.Process(target=_load, args=(port, seconds, headers, i, q)) for i in range(clients)]
-    for p in procs:
-        p.start()
-    total = sum(q.get() for _ in procs)
-    for p in procs:
-        p.join()
-    return total / seconds
 
 
 class Fwctl:
@@ -87,7 +58,7 @@ def compare(name: str, a: tuple[str, Fwctl, dict], b: tuple[str, Fwctl, dict], a
     try:
         for i in range(args.rounds):
             for label, srv, headers in (a, b) if i % 2 == 0 else (b, a):
-                rates[label].append(throughput(srv.port, args.clients, args.seconds, headers))
+                rates[label].append(throughput(srv.port, args.clients, args.seconds, headers=headers))
     finally:
         a[1].stop()
         b[1].stop()

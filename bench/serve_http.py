@@ -138,17 +138,17 @@ def over_http(port: int, n_entities: int, requests: int) -> list[float]:
     return out
 
 
-def _load_worker(port: int, seconds: float, n_entities: int, seed: int, q) -> None:
+def _load_worker(port: int, seconds: float, n_entities: int, headers: dict, seed: int, q) -> None:
     rng = random.Random(seed)
     bodies = [body(n_entities, rng) for _ in range(100)]
     con = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"content-type": "application/json"}
     done = 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         con.request("POST", "/get-online-features", bodies[done % 100], headers)
         r = con.getresponse()
         r.read()
+        assert r.status == 200, (r.status, r.read())
         done += 1
     q.put(done)
 
@@ -174,9 +174,11 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return (int(own[11]) + int(own[12])) / tick, kids / tick
 
 
-def throughput(port: int, clients: int, seconds: float, n_entities: int = 1) -> float:
+def throughput(port: int, clients: int, seconds: float, n_entities: int = 1, headers: dict | None = None) -> float:
+    """Requests per second of ``clients`` processes, each on one keep-alive connection, for ``seconds``."""
+    headers = headers or {"content-type": "application/json"}
     q = mp.Queue()
-    procs = [mp.Process(target=_load_worker, args=(port, seconds, n_entities, i, q)) for i in range(clients)]
+    procs = [mp.Process(target=_load_worker, args=(port, seconds, n_entities, headers, i, q)) for i in range(clients)]
     for p in procs:
         p.start()
     total = sum(q.get() for _ in procs)
