@@ -171,18 +171,23 @@ def check_parity(built, kind, tmp_path, request, examples=25):
             store = open_store(url)
             sync_views(wh, store, registry(*views), views, now=sync_at)
             store.close()
-            now = [sync_at]
-            client = OnlineClient(open_store(url), registry(*views), clock=lambda: now[0])
-            try:
-                for now[0] in read_times(rows, sync_at, {w for s in SPECS.values() for w in s.windows}, extra):
-                    for view in views:
-                        check_view(client, view, rows, sync_at, now[0])
-            finally:
-                client.close()
+            check_reads(url, views, rows, sync_at, extra)
         finally:
             cleanup(url)
 
     check()
+
+
+def check_reads(url: str, views, rows: list[dict], sync_at, extra: list[int]) -> None:
+    """Every view read back from the store at ``url`` at each of read_times(...) equals the reference."""
+    now = [sync_at]
+    client = OnlineClient(open_store(url), registry(*views), clock=lambda: now[0])
+    try:
+        for now[0] in read_times(rows, sync_at, {w for s in SPECS.values() for w in s.windows}, extra):
+            for view in views:
+                check_view(client, view, rows, sync_at, now[0])
+    finally:
+        client.close()
 
 
 @st.composite
@@ -218,14 +223,7 @@ def test_an_incremental_sync_keeps_the_window_state_right(built, kind, tmp_path,
             refill(runner, result, rows)
             modes = {r.view: r.mode for r in sync_views(wh, store, registry(*views), views, now=sync_at)}
             store.close()
-            now = [sync_at]
-            client = OnlineClient(open_store(url), registry(*views), clock=lambda: now[0])
-            try:
-                for now[0] in read_times(rows, sync_at, {w for s in SPECS.values() for w in s.windows}, extra):
-                    for view in views:
-                        check_view(client, view, rows, sync_at, now[0])
-            finally:
-                client.close()
+            check_reads(url, views, rows, sync_at, extra)
             incremental.extend(name for name, mode in modes.items() if mode == "incremental")
         finally:
             cleanup(url)
