@@ -177,24 +177,34 @@ def _spine_sql(spine: str) -> str:
     return f"select *, file_row_number as rid from read_parquet('{spine}', file_row_number=true)"
 
 
+# The three views every hand-written formulation joins: (name, key, features, TTL days, has created_ts)
+HAND_VIEWS = (
+    ("customer_spend", "customer_id", ["spend_avg", "txn_count"], 30, True),
+    ("merchant_risk", "merchant_id", ["chargeback_rate"], 90, False),
+    ("customer_profile", "customer_id", ["account_age_days", "risk_score"], None, False),
+)
+
+
+def _hand_query(spine_cte: str, view_cte, exclude: str = "rid") -> str:
+    """One hand-written training-set query: the spine CTE ``s``, one ``<view>_hit`` CTE per view (one row
+    per spine ``rid``) from ``view_cte(name, key, features, ttl_days, created)``, joined back on rid."""
+    ctes = [f"s as ({spine_cte})", *(view_cte(*v) for v in HAND_VIEWS)]
+    return (
+        "with " + ",\n".join(ctes) +
+        f"\nselect s.* exclude ({exclude}), a.spend_avg, a.txn_count, b.chargeback_rate, c.account_age_days, "
+        "c.risk_score from s left join customer_spend_hit a using (rid) left join merchant_risk_hit b using (rid) "
+        "left join customer_profile_hit c using (rid)"
+    )
+
+
 def hand_range_sql(spine: str) -> str:
-    def view(name, key, feats, ttl_days, order):
+    def view(name, key, feats, ttl_days, created):
         ttl = f" and f.event_ts >= s.event_ts - interval {ttl_days} day" if ttl_days else ""
+        order = "f.event_ts desc, f.created_ts desc" if created else "f.event_ts desc"
         cols = ", ".join(f"f.{c}" for c in feats)
         return (f"{name}_hit as (select s.rid, {cols} from s join raw_{name} f on f.{key} = s.{key} "
                 f"and f.event_ts <= s.event_ts{ttl} qualify row_number() over (partition by s.rid order by {order}) = 1)")
-    ctes = [
-        f"s as ({_spine_sql(spine)})",
-        view("customer_spend", "customer_id", ["spend_avg", "txn_count"], 30, "f.event_ts desc, f.created_ts desc"),
-        view("merchant_risk", "merchant_id", ["chargeback_rate"], 90, "f.event_ts desc"),
-        view("customer_profile", "customer_id", ["account_age_days", "risk_score"], None, "f.event_ts desc"),
-    ]
-    return (
-        "with " + ",\n".join(ctes) +
-        "\nselect s.* exclude (rid), a.spend_avg, a.txn_count, b.chargeback_rate, c.account_age_days, c.risk_score "
-        "from s left join customer_spend_hit a using (rid) left join merchant_risk_hit b using (rid) "
-        "left join customer_profile_hit c using (rid)"
-    )
+    return _hand_query(_spine_sql(spine), view)
 
 
 def hand_asof_sql(spine: str) -> str:
@@ -205,18 +215,7 @@ def hand_asof_sql(spine: str) -> str:
         cols = ", ".join(f"case when {keep} then f.{c} end as {c}" for c in feats)
         return (f"{name}_hit as (select s.rid, {cols} from s asof left join {latest} f "
                 f"on s.{key} = f.{key} and s.event_ts >= f.event_ts)")
-    ctes = [
-        f"s as ({_spine_sql(spine)})",
-        view("customer_spend", "customer_id", ["spend_avg", "txn_count"], 30, True),
-        view("merchant_risk", "merchant_id", ["chargeback_rate"], 90, False),
-        view("customer_profile", "customer_id", ["account_age_days", "risk_score"], None, False),
-    ]
-    return (
-        "with " + ",\n".join(ctes) +
-        "\nselect s.* exclude (rid), a.spend_avg, a.txn_count, b.chargeback_rate, c.account_age_days, c.risk_score "
-        "from s left join customer_spend_hit a using (rid) left join merchant_risk_hit b using (rid) "
-        "left join customer_profile_hit c using (rid)"
-    )
+    return _hand_query(_spine_sql(spine), view)
 
 
 def hand_asof_hugeint_sql(spine: str) -> str:
@@ -231,19 +230,9 @@ def hand_asof_hugeint_sql(spine: str) -> str:
         rows = f"(select *, {key('event_ts', 'created_ts' if created else None)} as fw_k from raw_{name})"
         return (f"{name}_hit as (select s.rid, {cols} from s asof left join {rows} f "
                 f"on s.{k} = f.{k} and s.fw_k >= f.fw_k)")
-    ctes = [
-        f"s as (select *, (epoch_us(event_ts)::hugeint + 1) * 18446744073709551616 - 1 as fw_k "
-        f"from ({_spine_sql(spine)}))",
-        view("customer_spend", "customer_id", ["spend_avg", "txn_count"], 30, True),
-        view("merchant_risk", "merchant_id", ["chargeback_rate"], 90, False),
-        view("customer_profile", "customer_id", ["account_age_days", "risk_score"], None, False),
-    ]
-    return (
-        "with " + ",\n".join(ctes) +
-        "\nselect s.* exclude (rid, fw_k), a.spend_avg, a.txn_count, b.chargeback_rate, c.account_age_days, "
-        "c.risk_score from s left join customer_spend_hit a using (rid) left join merchant_risk_hit b using (rid) "
-        "left join customer_profile_hit c using (rid)"
-    )
+    spine_cte = (f"select *, (epoch_us(event_ts)::hugeint + 1) * 18446744073709551616 - 1 as fw_k "
+                 f"from ({_spine_sql(spine)})")
+    return _hand_query(spine_cte, view, exclude="rid, fw_k")
 
 
 HAND_WRITTEN = {"range": hand_range_sql, "asof": hand_asof_sql, "asof_hugeint": hand_asof_hugeint_sql}
