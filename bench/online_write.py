@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "python"))
 from featurewarehouse.offline.warehouse import DuckDBWarehouse  # noqa: E402
 from featurewarehouse.online.base import open_store  # noqa: E402
 from featurewarehouse.online.sqlite import DELTA_MERGE_SHARE  # noqa: E402
-from featurewarehouse.online.sync import duckdb_memory_cap, latest_values_sql, sync_views  # noqa: E402
+from featurewarehouse.online.sync import SYNC_MEMORY_LIMIT, latest_values_sql, sync_views  # noqa: E402
 from featurewarehouse.registry.model import Entity, Feature, FeatureView, JoinKey, Registry  # noqa: E402
 
 NOW = dt.datetime(2026, 6, 1)
@@ -141,7 +141,7 @@ def memory_child(db: str, store: str) -> None:
     """Run one full sync in this fresh process (DuckDB capped as ``sync_online`` does) and print its peak RSS."""
     v = view()
     wh = DuckDBWarehouse(db)
-    with duckdb_memory_cap(wh):
+    with wh.memory_cap(SYNC_MEMORY_LIMIT):
         elapsed, res = timed(lambda: sync_once(wh, store, v, full=True))
     wh.close()
     # VmHWM, not ru_maxrss: ru_maxrss survives exec, so a child of a big parent would report the parent's peak

@@ -25,7 +25,7 @@ import datetime as _dt
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from featurewarehouse.errors import ConfigError, FwError, ServiceUnavailable, redact
 from featurewarehouse.online.base import CREATED_COL, TS_COL, OnlineStore, ViewLayout, ViewState, open_store
@@ -254,21 +254,10 @@ def sync_views(
     return tuple(results)
 
 
-
-
+# An embedded DuckDB warehouse's memory during a sync (it spills to disk beyond it): ranking 10M keys
+# otherwise takes several GiB in the fwctl process (measured: 6 GiB peak RSS uncapped, 10M keys x 15
+# features). Warehouse.memory_cap restores the previous limit after; engines with a server ignore it.
 SYNC_MEMORY_LIMIT = "512MB"
-
-
-@contextlib.contextmanager
-def duckdb_memory_cap(warehouse: Any, limit: str | None = SYNC_MEMORY_LIMIT) -> Iterator[None]:
-    """Cap an embedded DuckDB warehouse's memory during a sync (it spills to disk beyond it).
-
-    Ranking 10M keys in DuckDB otherwise takes several GiB in the fwctl process (measured:
-    6 GiB peak RSS uncapped, 10M keys x 15 features). The previous limit is restored after,
-    because the setting is global to a database instance dbt may share in-process.
-    """
-    with warehouse.memory_cap(limit):  # a no-op on an engine with a server of its own
-        yield
 
 
 def select_views(registry: Any, select: Sequence[str] | None) -> list[Any]:
@@ -334,7 +323,7 @@ def sync_online(
         if "memory_limit" in profile_settings or limit.lower() in ("off", "none", ""):
             limit = None
         try:
-            with duckdb_memory_cap(wh, limit):
+            with wh.memory_cap(limit):
                 results = sync_views(wh, store, registry, views, full_refresh=full_refresh, dry_run=dry_run,
                                      now=now, progress=progress, lock_timeout=lock_timeout, lock_ttl=ttl_from_env())
         finally:
