@@ -60,13 +60,17 @@ def test_the_state_is_built_with_arrow_kernels_and_decodes_back():
     assert out.schema.names == ["k", TS_COL, STATE_COL]
     blobs = out.column(STATE_COL).to_pylist()
     kinds = ("events", "events")
-    state = [[list(p) for p in decode_state(b, kinds)] for b in blobs]
+    state = [[None if p is None else list(p) for p in decode_state(b, kinds)] for b in blobs]
+    # value 1 (sum over a double): its offsets and running sum, no values (nothing reads them)
     assert state[0][0] == [0, 3 * S, 9_500_000]
-    assert state[0][1][0] == 2.5 and state[0][1][1] != state[0][1][1] and state[0][1][2] == 1e20
-    assert state[0][3] == ['z"q', 'a\\b\n', "é"]  # quotes, backslashes and control characters survive
-    assert state[1] == [[], [], [], []]  # a NULL list (no event in the window) is an empty one
-    with pytest.raises(ValueError, match="window state version 2"):
-        decode_state(b"\x02" + blobs[0][1:], kinds)
+    assert state[0][1] is None and state[0][3] is None and state[0][4] is None
+    assert state[0][2][0] == 2.5 and all(x != x for x in state[0][2][1:])  # NaN from there on
+    # value 2 (last and count_distinct over text): its values as JSON
+    assert state[0][6] == ['z"q', 'a\\b\n', "é"]  # quotes, backslashes and control characters survive
+    # a NULL list (no event in the window) is an empty one
+    assert state[1] == [[], None, [], None, None, [], [], None, None, None]
+    with pytest.raises(ValueError, match="window state version 3"):
+        decode_state(b"\x03" + blobs[0][1:], kinds)
 
 
 def read(lay: ViewLayout, idx, stored, state_text, now):
@@ -164,4 +168,26 @@ def test_values_with_one_expression_share_their_events():
                   RollingFeature("a_life", "avg", 2, None, "double"), RollingFeature("n_1h", "count", 3, 3600, "bigint")))
     got = state_parts(shared)
     assert got.parts == (("events", 1, 86400), ("lifetime", 2, None), ("events", 3, 3600))
-    assert got.slots == {1: (0, None), 2: (0, 2), 3: (3, None)}
+    assert got.slots == {1: (0, None), 2: (0, 5), 3: (6, None)}  # an events part takes 5 slots
+    assert got.arrays == {1: ("sum",), 3: ()}  # sum and avg read the running sum; a count nothing
+
+
+@pytest.mark.parametrize("name", ["add", "fmin", "maximum"])
+def test_running_aggregates_equal_a_loop_over_each_key(name):
+    import numpy as np
+
+    from featurewarehouse.online.windows import _running
+
+    rng = np.random.default_rng(7)
+    # empty runs, one long run (its own band), NaN, and values whose sum depends on the order
+    counts = np.array([0, 1, 3, 0, 2, 130, 4, 7, 0, 1] * 5, "<i8")
+    flat = rng.choice([0.1, 1e16, -1e16, 3.0, float("nan"), 2.5], counts.sum()).astype("<f8")
+    got = _running(flat, counts, getattr(np, name))
+    want, at = [], 0
+    for n in counts:
+        acc = None
+        for x in flat[at:at + n]:
+            acc = x if acc is None else {"add": lambda a, b: a + b, "fmin": np.fmin, "maximum": np.maximum}[name](acc, x)
+            want.append(acc)
+        at += n
+    np.testing.assert_array_equal(got, np.array(want))  # NaN where NaN, bit for bit elsewhere

@@ -31,7 +31,7 @@ CREATED_COL = "__cts"
 # a rolling view's window state per key (online/windows.py), stored beside its features, and
 # its encoding's version (part of the view's signature: a new encoding rebuilds the view)
 STATE_COL = "__state"
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @dataclass(frozen=True)

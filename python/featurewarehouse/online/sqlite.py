@@ -1,9 +1,14 @@
 """SQLite online store: the embedded default, a file under the project.
 
 Two tables per view generation, with typed join-key columns as a composite
-primary key (``WITHOUT ROWID``), so keys are unambiguous and typed by
-construction, plus ``__ts``/``__cts``, one column per feature and, for a rolling
-view, its window state ``__state`` (online/windows.py):
+primary key, so keys are unambiguous and typed by construction, plus
+``__ts``/``__cts``, one column per feature and, for a rolling view, its window
+state ``__state`` (online/windows.py). A plain view's table is ``WITHOUT
+ROWID``: one b-tree search per key. A rolling view's is a rowid table: its rows
+(about 1.5 KB of state at 60 events per key) outgrow the ~1 KB an index b-tree
+page keeps inline, and every read then also walks an overflow page; in a rowid
+table they stay inline (a key read measured 6.2 against 8.5-9 us,
+bench/online_rolling_read.py's data):
 
 - ``fv_<view>__g<gen>``, the main table a full refresh fills;
 - ``fv_<view>__g<gen>__delta``, where incremental syncs write. A few changed
@@ -241,7 +246,8 @@ class SqliteOnlineStore(SqliteLocks, OnlineStore):
         cols += [f"{_q(f)} {_AFFINITY[t]}" for f, t in zip(layout.stored_names, layout.stored_kinds)]
         pk = ", ".join(_q(k) for k in layout.key_names)
         create = "create table if not exists" if if_not_exists else "create table"
-        return f"{create} {_q(name)} ({', '.join(cols)}, primary key ({pk})) without rowid"
+        rowid = "" if layout.rolling is not None else " without rowid"  # the module's docstring says why
+        return f"{create} {_q(name)} ({', '.join(cols)}, primary key ({pk})){rowid}"
 
     @staticmethod
     def _upsert_sql(layout: ViewLayout, name: str, source: str) -> str:

@@ -30,17 +30,41 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# what an events part may store after its offsets, in this order (online/windows.py encodes and
+# decodes them): its values as one JSON array (text) or as float64 (numbers), and for numeric
+# values the running sum, min and max in the newest-first order, so a window's aggregate is one index
+ARRAYS = ("json", "values", "sum", "min", "max")
+
+
+def reads(agg: str, data_type: str) -> tuple[str, ...]:
+    """The arrays an aggregation (``data_type``: its result's) reads besides the offsets: ``values``
+    (stored as JSON or float64, as the warehouse returns them) or a running aggregate."""
+    if agg == "count":
+        return ()
+    if agg in ("sum", "avg"):
+        return ("sum",)
+    if agg in ("min", "max") and kind_of(data_type) != "str":  # min and max keep their value's type
+        return (agg,)
+    return ("values",)
+
+
 @dataclass(frozen=True)
 class StateParts:
-    """What the state holds, in order: per part ``("events", i, D)`` (the offsets and values of value
+    """What the state holds, in order: per part ``("events", i, D)`` (the offsets and arrays of value
     ``i`` within ``D`` seconds, shared by every value with the same expression: ``sum``, ``avg``
-    and ``max`` of one column store one list) or ``("lifetime", i, None)`` (its all-rows aggregate);
-    ``slots``: value index -> (position of its offsets, or None; position of its aggregate, or None)."""
+    and ``max`` of one column store one part) or ``("lifetime", i, None)`` (its all-rows aggregate);
+    ``slots``: value index -> (position of its offsets, or None; position of its aggregate, or None).
+
+    An events part takes ``EVENT_SLOTS`` positions in the decoded state: its offsets, then one per
+    name in ``ARRAYS`` but ``json`` (its values, text or numeric, share one), None where it stores
+    none; ``arrays``: events part -> what it stores (``reads``'s names, in ``ARRAYS`` order)."""
 
     parts: tuple[tuple[str, int, int | None], ...]
     slots: dict[int, tuple[int | None, int | None]]
-    # events parts only counts read: their values are not stored (a count needs the offsets only)
-    counts_only: frozenset[int] = frozenset()
+    arrays: dict[int, tuple[str, ...]]
+
+
+EVENT_SLOTS = len(ARRAYS)  # offsets, values, sum, min, max
 
 
 def state_parts(spec: RollingSpec) -> StateParts:
@@ -53,13 +77,13 @@ def state_parts(spec: RollingSpec) -> StateParts:
     parts: list[tuple[str, int, int | None]] = []
     position: dict[int, int] = {}  # representative value index -> position of its offsets
     slots: dict[int, tuple[int | None, int | None]] = {}
-    n = 0  # the next position in the state list: events take two (offsets, values), an aggregate one
+    n = 0  # the next position in the state list: events take EVENT_SLOTS, an aggregate one
     for v in spec.values:
         events = None
         if spec.longest_seconds(v.index) is not None:
             first, d = longest[(v.expr, v.data_type)]
             if first == v.index:
-                position[first], n = n, n + 2
+                position[first], n = n, n + EVENT_SLOTS
                 parts.append(("events", first, d))
             events = position[first]
         aggregate = None
@@ -67,12 +91,13 @@ def state_parts(spec: RollingSpec) -> StateParts:
             aggregate, n = n, n + 1
             parts.append(("lifetime", v.index, None))
         slots[v.index] = (events, aggregate)
-    readers: dict[int, set[str]] = {}  # events part -> the aggregations over it
+    read: dict[int, set[str]] = {i: set() for kind, i, _ in parts if kind == "events"}
     for f in spec.features:
         if f.seconds is not None:
-            readers.setdefault(longest[(spec.value(f.index).expr, spec.value(f.index).data_type)][0], set()).add(f.agg)
-    counts_only = frozenset(i for i, aggs in readers.items() if aggs == {"count"})
-    return StateParts(tuple(parts), slots, counts_only)
+            v = spec.value(f.index)
+            read[longest[(v.expr, v.data_type)][0]].update(reads(f.agg, v.data_type))
+    arrays = {i: tuple(a for a in ARRAYS if a in names) for i, names in read.items()}
+    return StateParts(tuple(parts), slots, arrays)
 
 
 def _ordered(value: str, text: bool, engine: Any) -> str:
@@ -126,7 +151,7 @@ def window_state_sql(view: Any, latest_sql: str, *, dialect: str = "duckdb", ord
         if d is not None:
             keep = f"fw_v{v.index} is not null and fw_ts >= {engine.minus_seconds('fw_l', d)}"
             order = f"fw_ts desc, {_ordered(f'fw_v{v.index}', text, engine)} desc"
-            value = None if v.index in layout.counts_only else f"fw_v{v.index}"
+            value = f"fw_v{v.index}" if layout.arrays[v.index] else None
             times_sql, values_sql = engine.newest_first_lists("fw_ts", value, order, keep)
             cols.append(f"{times_sql} as __wt{v.index}")
             if values_sql:

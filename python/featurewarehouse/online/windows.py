@@ -9,24 +9,31 @@ combines the key's *window state*, which the sync computes in the warehouse
 
 The state holds the parts of :func:`~featurewarehouse.online.window_sql.state_parts` in order:
 per *events* part the offsets ``o = L - ts`` (epoch microseconds) of a value's non-NULL
-events within its longest window, newest first (ties: the greatest value first), and the
-values, so a window ``d`` at ``t`` holds the first ``bisect_right(o, d - (t - L))`` of them;
-per *lifetime* part (exclusive views) the aggregate over all of the key's rows. Encoding,
-little-endian (stored as the ``bytes`` kind: a BLOB in SQLite, hex text in Redis):
+events within its longest window, newest first (ties: the greatest value first), so a
+window ``d`` at ``t`` holds the first ``k = bisect_right(o, d - (t - L))`` of them, then the
+arrays its aggregations read (``window_sql.ARRAYS``): text values as JSON; numeric values
+(numbers, booleans, timestamps and dates as epoch microseconds) as float64, and their running
+sum, min and max in the same order, so a window's sum, avg, min or max is item ``k - 1``, one
+index whatever the window holds (sums in the order a loop over the values adds them; min and
+max order NaN above every number, as the warehouses do). Per *lifetime* part (exclusive
+views) the aggregate over all of the key's rows. Encoding, little-endian (stored as the
+``bytes`` kind: a BLOB in SQLite, hex text in Redis):
 
-    int64 version (1), int64 parts with events,
-    per events part: int64 n, int64 values tag (0: float64, 1: JSON, 2: none: only counted), int64 value bytes,
-    per events part: n int64 offsets, then the values (n float64, or a JSON array),
+    int64 version (2), int64 parts with events,
+    per events part: int64 n, int64 arrays (bit j: ARRAYS[j] follows), int64 bytes of the arrays,
+    per events part: n int64 offsets, then the arrays (a JSON array, or n float64 each),
     the lifetime aggregates as one JSON array.
 
-``array`` decodes 60 events in a few microseconds, where ``json.loads`` of the same lists
-took 15-20 (measured with bench/online_rolling_read.py's data). A BLOB, not hex text, in
-SQLite: the state outgrows what a page keeps inline, and a row read costs with its size.
-Numbers, booleans, timestamps and dates (epoch microseconds) are float64; text values JSON.
+Decoding is views over the bytes (the values of ``stddev``, ``count_distinct`` and ``last``
+become a list): 60 events in about 2 microseconds, where ``json.loads`` of the same lists took
+15-20, and the running aggregates cut the combine at p99 from 4 us more than the median to
+flat (bench/online_rolling_read.py's data). A BLOB, not hex text, in SQLite: a row read
+costs with its size.
 """
 from __future__ import annotations
 
 import math
+import re
 import sys
 from array import array
 from bisect import bisect_right
@@ -35,9 +42,10 @@ from typing import Any, Callable, Sequence
 
 from featurewarehouse.online.base import STATE_COL, STATE_VERSION, TS_COL, ViewLayout
 from featurewarehouse.online.keys import from_micros, kind_of, timestamp_micros
-from featurewarehouse.online.window_sql import state_parts
+from featurewarehouse.online.window_sql import ARRAYS, EVENT_SLOTS, reads, state_parts
 
-_FLOAT, _JSON, _NONE = 0, 1, 2
+# running aggregates of float64 values, NaN as the warehouses order it (above every number)
+_RUNNING = {"sum": "add", "min": "fmin", "max": "maximum"}
 
 
 # ---- sync: the state column, with Arrow kernels and numpy ----------------------------------
@@ -77,6 +85,28 @@ def _as_float64(flat: Any) -> Any:
     if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_boolean(t):
         return pc.cast(flat, pa.float64())
     return None
+
+
+def _running(flat: Any, counts: Any, ufunc: Any) -> Any:
+    """``ufunc.accumulate`` over each key's run of ``flat`` (``counts[i]`` items each, in order),
+    exactly as a loop over each run would: runs of a similar length (within 2x) are padded at
+    their end into one matrix, so padding at most doubles the work and never reaches a value."""
+    import numpy as np
+
+    out = np.empty_like(flat)
+    starts = np.cumsum(counts) - counts
+    band = np.zeros(len(counts), np.int64)
+    has = counts > 0
+    band[has] = np.log2(counts[has]).astype(np.int64)
+    for b in np.unique(band[has]):
+        rows = np.flatnonzero(has & (band == b))
+        lengths = counts[rows]
+        within = np.arange(lengths.max()) < lengths[:, None]
+        at = (starts[rows, None] + np.arange(lengths.max()))[within]
+        matrix = np.zeros(within.shape, flat.dtype)
+        matrix[within] = flat[at]
+        out[at] = ufunc.accumulate(matrix, axis=1)[within]
+    return out
 
 
 def _rows(flat: Any, counts: Any) -> Any:
@@ -123,22 +153,26 @@ def add_state(layout: ViewLayout, batch: Any) -> Any:
         counts = pc.fill_null(pc.list_value_length(times), 0).to_numpy(zero_copy_only=False).astype("<i8")
         before = pc.subtract(pc.take(latest, pc.list_parent_indices(times)), timestamp_micros(pc.list_flatten(times)))
         pieces.append(_rows(before.to_numpy(zero_copy_only=False).astype("<i8"), counts))
-        if i in shape.counts_only:  # counts need no values (none were selected)
-            head[:, 3 + 3 * p] = _NONE
-            head[:, 2 + 3 * p] = counts
+        arrays = shape.arrays[i]
+        head[:, 2 + 3 * p] = counts
+        if not arrays:  # counts need no values (none were selected)
             continue
         values = batch.column(f"__wv{i}")
         as_float = _as_float64(pc.list_flatten(values))
-        if as_float is not None:
-            pieces.append(_rows(as_float.to_numpy(zero_copy_only=False).astype("<f8"), counts))
-            head[:, 3 + 3 * p] = _FLOAT
-            head[:, 4 + 3 * p] = counts * 8
-        else:
+        if as_float is None:  # text: its values as JSON; a running aggregate is of numbers only
+            if arrays != ("values",):
+                raise ValueError(f"{layout.name}: value fw_v{i} is declared numeric ({layout.rolling.value(i).data_type}) "
+                                 f"but the warehouse returned {values.type.value_type}")
             text = pc.cast(_json_lists(values), pa.binary())
             pieces.append(text)
-            head[:, 3 + 3 * p] = _JSON
+            head[:, 3 + 3 * p] = 1 << ARRAYS.index("json")
             head[:, 4 + 3 * p] = pc.binary_length(text).to_numpy(zero_copy_only=False)
-        head[:, 2 + 3 * p] = counts
+            continue
+        flat = as_float.to_numpy(zero_copy_only=False).astype("<f8")
+        for a in arrays:
+            pieces.append(_rows(flat if a == "values" else _running(flat, counts, getattr(np, _RUNNING[a])), counts))
+        head[:, 3 + 3 * p] = sum(1 << ARRAYS.index(a) for a in arrays)
+        head[:, 4 + 3 * p] = counts * 8 * len(arrays)
     aggregates = [pc.fill_null(_json_values(batch.column(f"__wl{i}")), "null") for kind, i, _ in parts
                   if kind == "lifetime"]
     tail = (pc.binary_join_element_wise("[", pc.binary_join_element_wise(*aggregates, ","), "]", "")
@@ -150,43 +184,54 @@ def add_state(layout: ViewLayout, batch: Any) -> Any:
                                       [names[j] for j in keep] + [STATE_COL])
 
 
+if sys.byteorder == "little":
+    def _numbers(raw: memoryview, code: str) -> Any:
+        """Little-endian int64 (``q``) or float64 (``d``) values: a view, no copy."""
+        return raw.cast(code)
+else:  # pragma: no cover (no big-endian machine runs the tests)
+    def _numbers(raw: memoryview, code: str) -> Any:
+        a = array(code, raw)
+        a.byteswap()
+        return a
+
+
 def decode_state(raw: bytes, kinds: Sequence[str]) -> list[Any]:
     """The state's parts as the flat list :class:`WindowPlan` indexes: per events part its offsets
-    and values (an array and a list; a counted part's values None), per lifetime part its
-    aggregate (``kinds``: each part's kind, in order)."""
-    head = array("q", raw[:16])
-    swap = sys.byteorder != "little"  # the state is little-endian
-    if swap:
-        head.byteswap()
-    if head[0] != STATE_VERSION:
-        raise ValueError(f"window state version {head[0]}, this featurewarehouse reads {STATE_VERSION}")
-    pos = 16 + 24 * head[1]
-    head = array("q", raw[:pos])
-    if swap:
-        head.byteswap()
+    and one slot per array but JSON (``window_sql.EVENT_SLOTS``: the values as a list, text or
+    numeric; the running sum, min and max as views; None where not stored), per lifetime part
+    its aggregate (``kinds``: each part's kind, in order).
+
+    Offsets and running aggregates are memoryviews over ``raw`` (a read probes a handful;
+    copying the offsets into an array cost a third of the decode)."""
+    mv = memoryview(raw)
+    version, parts = _numbers(mv[:16], "q")
+    if version != STATE_VERSION:
+        raise ValueError(f"window state version {version}, this featurewarehouse reads {STATE_VERSION}")
+    pos = 16 + 24 * parts
+    head = _numbers(mv[16:pos], "q")
     events: list[Any] = []
-    for p in range(head[1]):
-        count, tag, width = head[2 + 3 * p], head[3 + 3 * p], head[4 + 3 * p]
+    for p in range(parts):
+        count, arrays, width = head[3 * p], head[3 * p + 1], head[3 * p + 2]
         end = pos + 8 * count
-        # an array, not a list: bisect probes a handful of offsets, no need to make them all
-        offsets = array("q", raw[pos:end])
-        values: Any = None
-        if tag == _FLOAT:
-            values = array("d", raw[end:end + width])
-            if swap:
-                values.byteswap()
-            values = values.tolist()  # builtins sum a list of floats faster than an array
-        elif tag == _JSON:
-            values = loads(raw[end:end + width], strict=False)
-        if swap:
-            offsets.byteswap()
+        slots: list[Any] = [_numbers(mv[pos:end], "q"), None, None, None, None]
+        if arrays == 1:  # text values: ARRAYS[0]
+            slots[1] = loads(raw[end:end + width], strict=False)
+        elif arrays:
+            at = end
+            for j in range(1, EVENT_SLOTS):
+                if arrays >> j & 1:
+                    slots[j] = _numbers(mv[at:at + 8 * count], "d")
+                    at += 8 * count
+            if slots[1] is not None:
+                slots[1] = slots[1].tolist()  # builtins sum, set and sort a list faster
+        events += slots
         pos = end + width
-        events += (offsets, values)
     if "lifetime" not in kinds:
         return events
     aggregates = iter(loads(raw[pos:], strict=False))
     it = iter(events)
-    return [x for kind in kinds for x in ((next(it), next(it)) if kind == "events" else (next(aggregates),))]
+    return [x for kind in kinds for x in ([next(it) for _ in range(EVENT_SLOTS)] if kind == "events"
+                                          else (next(aggregates),))]
 
 
 # ---- read: the windows at t ----------------------------------------------------------------
@@ -198,17 +243,29 @@ def _stddev(vals: Sequence[Any]) -> float:
 
 
 # agg -> its value as a Python expression over ``v`` (the values in the window, newest first) and
-# ``k`` (how many they are); ``None`` for an empty window except the counts
+# ``k`` (how many they are); ``None`` for an empty window except the counts. Over numeric values,
+# sum, avg, min and max read item k - 1 of a running aggregate, ``{sum}`` and so on (the slot)
 _EXPRESSIONS = {
     "count": "k",
     "count_distinct": "len(set(v))",
-    "sum": "(sum(v) if k else None)",
-    "avg": "(sum(v) / k if k else None)",
-    "min": "(min(v) if k else None)",
-    "max": "(max(v) if k else None)",
     "stddev": "(_stddev(v) if k > 1 else None)",
     "last": "(v[0] if k else None)",
+    "min": "(min(v) if k else None)",
+    "max": "(max(v) if k else None)",
 }
+_RUNNING_EXPRESSIONS = {
+    "sum": "(parts[{sum}][k - 1] if k else None)",
+    "avg": "(parts[{sum}][k - 1] / k if k else None)",
+    "min": "(parts[{min}][k - 1] if k else None)",
+    "max": "(parts[{max}][k - 1] if k else None)",
+}
+
+
+def _expression(agg: str, data_type: str, events: int) -> str:
+    """The Python expression of ``agg`` over the events part at position ``events``."""
+    if reads(agg, data_type) in (("sum",), ("min",), ("max",)):
+        return _RUNNING_EXPRESSIONS[agg].format(**{a: events + ARRAYS.index(a) for a in ("sum", "min", "max")})
+    return _EXPRESSIONS[agg]
 
 
 def _as_kind(kind: str) -> Callable[[Any], Any] | None:
@@ -260,7 +317,8 @@ class WindowPlan:
                     lifetime.append((j, w, f"_c{j}" if _as_kind(kind) else ""))
                     convs[f"_c{j}"] = _as_kind(kind)
                 continue  # inclusive lifetime: the stored value holds at every t >= L
-            groups.setdefault((o, f.seconds * 1_000_000), []).append((j, _EXPRESSIONS[f.agg], conv))
+            expr = _expression(f.agg, spec.value(f.index).data_type, o)
+            groups.setdefault((o, f.seconds * 1_000_000), []).append((j, expr, conv))
         self.computed = bool(groups or lifetime)
         self.width = len(feature_idx)
         self._compute = _compile(groups, lifetime, convs)
@@ -285,7 +343,7 @@ def _compile(groups: dict[tuple[int, int], list[tuple[int, str, str]]], lifetime
     lines = ["def compute(parts, elapsed, out):"]
     for (o, span), feats in groups.items():
         lines.append(f"    k = bisect_right(parts[{o}], {span} - elapsed) if elapsed <= {span} else 0")
-        if any(expr != "k" for _, expr, _ in feats):
+        if any(re.search(r"\bv\b", expr) for _, expr, _ in feats):  # an expression over the values
             lines.append(f"    v = parts[{o + 1}][:k]")
         for j, expr, conv in feats:
             lines.append(f"    out[{j}] = {expr}" if not conv else
