@@ -2,12 +2,14 @@
 registry, validation and the PIT macros (a YAML column or ttl still wins)."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 
 from pit_project import TESTS, Runner, build, make_project  # noqa: I001
+from featurewarehouse.errors import ProblemsError
 from featurewarehouse.registry.builder import build_from_manifest
 from featurewarehouse.validation.suites import specs_from_manifest
 
@@ -65,3 +67,15 @@ def test_pit_macros_read_generated_features_and_ttl(built) -> None:
     assert names == ["customer_id", "ts", "count_10m", "count_1h", "sum_amount_10m", "sum_amount_1h",
                      "stddev_amount_10m", "stddev_amount_1h", "count_distinct_category_10m",
                      "count_distinct_category_1h", "last_category_10m", "last_category_1h"]
+
+
+def test_a_rolling_view_with_an_available_timestamp_is_a_problem_that_says_what_to_do(built) -> None:
+    _, _, manifest = built
+    manifest = copy.deepcopy(manifest)
+    node = next(n for n in manifest["nodes"].values() if n["name"] == "rolling_all")
+    node["config"]["meta"]["fw"]["available_timestamp"] = "ts"
+    with pytest.raises(ProblemsError) as err:
+        build_from_manifest(manifest, ENTITIES)
+    [problem] = [p for p in err.value.problems if "available_timestamp" in p.message]
+    assert "rolling_all" in problem.message and "do not support" in problem.message
+    assert "staging model" in problem.hint

@@ -233,6 +233,17 @@ def with_rolling(view: FeatureView, node: dict[str, Any], manifest: dict[str, An
             f"but its rolling_features call uses {spec.timestamp!r} and {list(spec.keys)}",
             where(node, key="timestamp"), "declare the macro's timestamp and entity in config.meta.fw"))
         return view
+    if view.available_timestamp:
+        # its windows are computed from the source's event times, in training sets and online:
+        # a row's availability would have to bound every source row in every window, which the
+        # macro does not model; declared anyway, training sets would see rows before they arrive
+        problems.append(Problem(
+            f"rolling view {view.name!r} declares available_timestamp {view.available_timestamp!r}, which "
+            "rolling_features views do not support: their windows hold the source rows by event time",
+            where(node, key="available_timestamp"),
+            "remove available_timestamp; for late-arriving events, give the macro a source (a staging model) "
+            "whose timestamp is when each event became known"))
+        return view
     return replace(view, rolling=spec)
 
 
