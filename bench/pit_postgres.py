@@ -11,7 +11,10 @@ per view (its build time is printed apart; every formulation runs with it).
 Formulations, each `create temp table ... as`, rounds interleaved, best counts:
 
   macro        featurewarehouse.point_in_time_join compiled by dbt for the postgres target
-               (the postgres__ body: range join + DISTINCT ON per distinct (key, t) for views with a TTL)
+               (the postgres__ body: per view with a TTL, the range join + DISTINCT ON per distinct
+               (key, t) where the statistics find spine rows x rows per window few, else the timeline)
+  macro_range  the same with the range join forced (vars.fw_pit_formulation: range)
+  macro_sort   the same with the timeline forced (vars.fw_pit_formulation: asof)
   portable     the portable default__ body (a running max of the rank over a timeline), for reference
   lateral      hand-written: per spine row and view, LEFT JOIN LATERAL (... order by the
                preference of decision 0001 limit 1), served by the index
@@ -62,10 +65,12 @@ def load(db: Path, pg) -> float:
     return time.perf_counter() - started
 
 
-def compile_macro(project: Path) -> dict[str, str]:
+def compile_macro(project: Path, formulation: str = "auto") -> dict[str, str]:
+    """The macro's and the portable body's SQL; the statistics read the loaded tables."""
     env = {**os.environ, "FW_TARGET": "postgres", "FW_PG_SCHEMA": SCHEMA, "DBT_TARGET_PATH": str(project / "target")}
     proc = subprocess.run(
         [str(pj.VENV_BIN / "dbt"), "--quiet", "compile", "--select", "pit_macro", "pit_portable",
+         "--vars", f"{{fw_pit_formulation: {formulation}}}",
          "--project-dir", str(project), "--profiles-dir", str(project / "profiles")],
         cwd=project, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -134,13 +139,18 @@ def main() -> None:
     if not db.exists():
         pj.generate_feast(db, a.spine_rows, a.view_rows, a.customers, a.tz)
     pj.write_project(work / "project")
-    compiled = compile_macro(work / "project")
-    formulations = {"macro": compiled["pit_macro"], "portable": compiled["pit_portable"], "lateral": lateral_sql(),
-                    "distinct_on": distinct_on_sql()}
     pg = adbc.connect(pg_uri(), autocommit=True)
     try:
         print(f"loaded and indexed 3 views x {a.view_rows:,} rows + a {a.spine_rows:,}-row spine "
               f"({a.tz} timestamps, {a.customers:,} customers) in {load(db, pg):.1f} s", flush=True)
+        compiled = compile_macro(work / "project")  # after the load: the statistics read the tables
+        formulations = {"macro": compiled["pit_macro"],
+                        "macro_range": compile_macro(work / "project", "range")["pit_macro"],
+                        "macro_sort": compile_macro(work / "project", "asof")["pit_macro"],
+                        "portable": compiled["pit_portable"], "lateral": lateral_sql(),
+                        "distinct_on": distinct_on_sql()}
+        chosen = "range join" if "distinct on" in compiled["pit_macro"] else "timeline"
+        print(f"the statistics chose the {chosen} for the macro", flush=True)
         best: dict[str, float] = {}
         answers: dict[str, tuple] = {}
         for _ in range(a.repeat):

@@ -26,47 +26,14 @@
 
     spine rows x 2 x (rows per (keys, bucket), weighted by rows) <= 4 x view rows
 
-  (the weighting counts a hot key as often as its rows appear). The statistics
-  need the spine's size, known for a relation (a dbt model); a spine given as
-  SQL text (fwctl's staged spine) gets the ASOF formulation. The query runs only
-  when dbt executes, once per view: a group by over the view's keys and buckets.
-
-  vars.fw_pit_formulation overrides the choice for every eligible view:
-  'auto' (the default), 'asof' or 'range'. The property tests run both.
+  (the weighting counts a hot key as often as its rows appear): the rule and its
+  statistics are fw_pit_formulation's (macros/pit_formulation.sql), shared with
+  the postgres__ body. A spine given as SQL text (fwctl's staged spine) gets the
+  ASOF formulation here: its size is unknown when dbt compiles.
 -#}
 {% macro fw_pit_duckdb_formulation(v, spine) %}
-    {%- set choice = var('fw_pit_formulation', 'auto') -%}
-    {%- if choice not in ('auto', 'asof', 'range') -%}
-        {{ featurewarehouse.fw_pit_fail('point_in_time_join',
-            "vars.fw_pit_formulation is '" ~ choice ~ "'",
-            "set it to 'auto' (chosen per view from statistics), 'asof' or 'range', or remove it") }}
-    {%- endif -%}
-    {%- if not v.ttl_seconds or v.available -%}{{ return('asof') }}{%- endif -%}
-    {%- if choice != 'auto' -%}{{ return(choice) }}{%- endif -%}
-    {%- if not execute or v.relation is string or spine is string -%}{{ return('asof') }}{%- endif -%}
-    {%- set ts = featurewarehouse.fw_pit_view_ts(v, v.timestamp) -%}
-    {%- set stats_sql -%}
-        select
-            (select count(*) from {{ spine }}) as spine_rows,
-            coalesce(sum(fw_c), 0) as view_rows,
-            coalesce(sum(fw_c * fw_c), 0) as weighted
-        from (
-            select count(*) as fw_c
-            from {{ v.relation }} as fw_src
-            where {{ featurewarehouse.fw_pit_keys_not_null(v['keys'], 'fw_src.') }} and fw_src.{{ v.timestamp }} is not null
-            group by {{ featurewarehouse.fw_pit_list(v['keys'], 'fw_src.') }}, {{ featurewarehouse.fw_pit_bucket(ts, v.ttl_seconds) }}
-        )
-    {%- endset -%}
-    {%- set row = run_query(stats_sql).rows[0] -%}
-    {#- weighted / view_rows = rows per (keys, bucket), weighted by rows; no rows: nothing to sort either way -#}
-    {%- if row[1] == 0 or row[0] * 2 * row[2] <= 4 * row[1] * row[1] -%}{{ return('range') }}{%- endif -%}
-    {{ return('asof') }}
-{% endmacro %}
-
-
-{#- floor(ts / ttl) in epoch microseconds; an infinite timestamp (no epoch) goes to bucket 0. -#}
-{% macro fw_pit_bucket(ts, ttl_seconds) %}
-    {{ return('coalesce(epoch_us(' ~ ts ~ ') // ' ~ (ttl_seconds * 1000000) ~ ', 0)') }}
+    {#- the range formulation has no available_timestamp condition: those views take ASOF -#}
+    {{ return(featurewarehouse.fw_pit_formulation(v, spine, eligible=not v.available, unknown='asof')) }}
 {% endmacro %}
 
 

@@ -13,10 +13,13 @@
   hand-written range join + DISTINCT ON of the benchmark, on the distinct
   lookups instead of every spine row.
 
-  A view without a TTL has unbounded windows (every older row of the key): a
-  range join would grow with the rows per key, so those views use the portable
-  running max over a timeline (fw_pit_timeline_ctes), which costs a sort
-  whatever the data holds.
+  The range join's cost grows with the rows per window, so a view with a TTL
+  takes it only where fw_pit_formulation's statistics (macros/pit_formulation.sql)
+  find the pairs few, or when they are unknown (a spine given as SQL text:
+  windows of a few rows are the common case); otherwise, and for a view without a
+  TTL (unbounded windows: every older row of the key), the portable running max
+  over a timeline (fw_pit_timeline_ctes), which costs a sort whatever the data
+  holds. vars.fw_pit_formulation 'asof' forces the timeline, 'range' the join.
 
   The spine is left-joined to each view's answers on (keys, t), as in the
   portable body: one answer per distinct (keys, t), never a spine row more or
@@ -37,7 +40,8 @@ fw_spine as not materialized (
 ),
 {%- for v in plan.views %}
 {%- set p = 'fw_v' ~ loop.index %}
-{%- if v.ttl_seconds %}
+{%- do v.update({'formulation': featurewarehouse.fw_pit_formulation(v, spine, eligible=true, unknown='range')}) %}
+{%- if v.formulation == 'range' %}
 {{ featurewarehouse.fw_pit_range_ctes(v, p, t, spine_timestamp) }},
 {%- else %}
 {{ featurewarehouse.fw_pit_timeline_ctes(v, p, t, spine_timestamp) }},

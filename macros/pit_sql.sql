@@ -320,7 +320,8 @@
   selected features): the spine left-joined to every view's answers (and a
   rolling view's windows at t, rolling_pit.sql). `t` is the spine's normalized
   time; answers match it on fw_t, or, with `raw_time` (the postgres__ body's
-  range join of views with a TTL), the spine's own timestamp column on fw_spine_t.
+  range join: views whose formulation is 'range'), the spine's own timestamp
+  column on fw_spine_t.
 -#}
 {% macro fw_pit_answers_final(plan, t, raw_time=none) %}
     {%- set sql -%}
@@ -338,7 +339,7 @@ final as (
     {%- set p = 'fw_v' ~ loop.index %}
     left join {{ p }}_answers as {{ p }}
         on {{ featurewarehouse.fw_pit_keys_equal(v['keys'], 'fw_spine.', p ~ '.') }}
-        {%- if raw_time and v.ttl_seconds %}
+        {%- if raw_time and v.formulation == 'range' %}
         and fw_spine.{{ raw_time }} = {{ p }}.fw_spine_t
         {%- else %}
         and {{ t }} = {{ p }}.fw_t

@@ -7,6 +7,7 @@ compiled SQL, so a run costs one dbt invocation per backend, not per example.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -105,14 +106,65 @@ def test_pit_macros_match_reference_on_duckdb(tmp_path: Path, formulation: str) 
 
 
 @pytest.mark.postgres
-def test_pit_macros_match_reference_on_postgres(tmp_path: Path, postgres_uri: str, pg_schema: str) -> None:
+@pytest.mark.parametrize("formulation", ["auto", "asof"])
+def test_pit_macros_match_reference_on_postgres(tmp_path: Path, postgres_uri: str, pg_schema: str,
+                                                formulation: str) -> None:
+    """The postgres__ body as the statistics choose it on the fixture's few rows (the range join
+    for the views with a TTL), and with the timeline forced for them (vars.fw_pit_formulation)."""
+    from pit_project import invoke
+
     project = make_project(tmp_path)
     built = build(project, "postgres", pg_schema)
+    if formulation != "auto":
+        compiled = invoke(project, ["compile", "--vars", f"{{fw_pit_formulation: {formulation}}}"], "postgres",
+                          pg_schema)
+        assert compiled.success, compiled.exception
+        built = Built(project, {**built.sql, **{r.node.name: r.node.compiled_code for r in compiled.result.results}},
+                      built.relation)
+    ranged = sum(f"-- {v}: per (keys, t) of the spine, the best" in built.sql["pit_all_ts"] for v in ALL_VIEWS)
+    assert ranged == (3 if formulation == "auto" else 0)  # v_ttl, v_avail, v_merchant have a TTL
     runner = Runner("postgres", project, postgres_uri)
     try:
         run_all(runner, built)
     finally:
         runner.close()
+
+
+def _crowded_and_sparse(built: Built) -> list[str]:
+    """v_ttl: 300 rows of one customer within one TTL (12h); v_merchant: 300 merchants of one row
+    each; a 300-row spine over both."""
+    at = datetime(2024, 1, 1)
+
+    def row(view: str, **values) -> dict:
+        return {c: values.get(c) for c in VIEW_COLUMNS[view]}
+    crowded = [row("v_ttl", customer_id=1, ts=at + timedelta(seconds=60 * i), f_int=i) for i in range(300)]
+    sparse = [row("v_merchant", merchant_id=i, ts=at, f_int=i) for i in range(300)]
+    spine = [{"row_tag": i, "customer_id": 1, "merchant_id": i, "event_ts": at + timedelta(hours=6),
+              "event_day": None} for i in range(300)]
+    return (fill_statements(built.relation["v_ttl"], VIEW_COLUMNS["v_ttl"], crowded)
+            + fill_statements(built.relation["v_merchant"], VIEW_COLUMNS["v_merchant"], sparse)
+            + fill_statements(built.relation["pit_spine"], SPINE_COLUMNS, spine))
+
+
+@pytest.mark.parametrize("target", ["dev", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_statistics_choose_a_sort_where_windows_are_crowded(tmp_path: Path, target: str, request) -> None:
+    """fw_pit_formulation (macros/pit_formulation.sql): the range join where spine rows x rows per
+    window are few (v_merchant), the sort-based formulation where they are many (v_ttl)."""
+    from pit_project import invoke
+
+    schema = request.getfixturevalue("pg_schema") if target == "postgres" else None
+    project = make_project(tmp_path)
+    built = build(project, target, schema)
+    runner = Runner(target, project, request.getfixturevalue("postgres_uri") if target == "postgres" else None)
+    try:
+        runner.execute([f"delete from {built.relation[v]}" for v in ALL_VIEWS] + _crowded_and_sparse(built))
+    finally:
+        runner.close()
+    compiled = invoke(project, ["compile", "--select", "pit_all_ts"], target, schema)
+    assert compiled.success, compiled.exception
+    sql = compiled.result.results[0].node.compiled_code
+    assert "-- v_merchant: per (keys, t) of the spine, the best" in sql
+    assert "-- v_ttl: per (keys, t) of the spine, the best" not in sql
 
 
 def test_aware_view_timestamps_are_utc_whatever_the_duckdb_session_time_zone(tmp_path: Path) -> None:
