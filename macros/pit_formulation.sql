@@ -61,6 +61,12 @@
     {{ return('coalesce(epoch_us(' ~ ts ~ ') // ' ~ (ttl_seconds * 1000000) ~ ', 0)') }}
 {% endmacro %}
 
+{#- only counted (the statistics), by any other engine: seconds since the epoch (dbt resolves
+    every dispatch when it parses, so each one needs a default) -#}
+{% macro default__fw_pit_bucket(ts, ttl_seconds) %}
+    {{ return('floor(' ~ featurewarehouse.fw_seconds_between("cast('1970-01-01' as timestamp)", ts) | trim ~ ' / ' ~ ttl_seconds ~ ')') }}
+{% endmacro %}
+
 {#- only counted (the statistics): epoch seconds; +-infinity has no finite bucket -#}
 {% macro postgres__fw_pit_bucket(ts, ttl_seconds) %}
     {{ return("case when isfinite(" ~ ts ~ ") then floor(extract(epoch from " ~ ts ~ ") / " ~ ttl_seconds ~ ") else 0 end") }}
