@@ -76,10 +76,10 @@ class DuckDBWarehouse(Warehouse):
     def stream(self, sql: str, batch_rows: int = DEFAULT_BATCH_ROWS):
         # The connection itself, not a cursor: a DuckDB cursor is another
         # connection and would not see this connection's temp tables (uploads).
-        yield from self.con.execute(sql).fetch_record_batch(batch_rows)
+        yield from self.con.execute(sql).to_arrow_reader(batch_rows)
 
     def fetch_arrow(self, sql: str):
-        return self.con.execute(sql).fetch_arrow_table()
+        return self.con.execute(sql).to_arrow_table()
 
     def upload_arrow(self, table_name: str, data, *, temporary: bool = True, schema: str | None = None) -> str:
         self.con.register(f"__fw_arrow_{table_name}", data)
