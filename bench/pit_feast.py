@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/pit_feast.py                            # 1M spine, 3 views x 1M rows
     .venv/bin/python bench/pit_feast.py --view-rows 10000000       # 10M rows per view
+    .venv/bin/python bench/pit_feast.py --view-rows 10000000 --memory-limit 1500MB
 
 Data: bench/pit_join.py's Feast shape (3 views x 5 features keyed on customer,
 created timestamps, TTL 30d, 100k customers, 10% of rows repeating another
@@ -16,7 +17,9 @@ file the macro reads (pit_join.py's work directory, shared with it).
           (bench/feast_venv.py builds it) in a process of its own: `apply` first, then
           the retrieval twice (cold: the first call of the process, warm: the second).
   macro   featurewarehouse.point_in_time_join compiled by dbt for DuckDB, run with
-          `create temp table ... as` in a process of its own (bench/pit_join.py's runner).
+          `create temp table ... as` in a process of its own (bench/pit_join.py's runner),
+          DuckDB's default settings unless --memory-limit caps its memory (most of its peak
+          is the buffer pool holding the views' blocks, which a cap evicts).
 
 Each side reports wall and CPU seconds and the process's peak resident memory
 (VmHWM / ru_maxrss). Both results are written to Parquet (outside the timing)
@@ -102,12 +105,12 @@ def run_feast(feast_python: Path, work: Path, parquet_dir: Path, out: Path) -> d
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_macro(db: Path, sql: str, work: Path, out: Path, threads: int) -> dict:
+def run_macro(db: Path, sql: str, work: Path, out: Path, threads: int, memory_limit: str | None = None) -> dict:
     import pit_join as pj
 
     sql_file = work / "macro_vs_feast.sql"
     sql_file.write_text(sql)
-    proc = subprocess.run([sys.executable, pj.__file__, "_run", str(db), str(sql_file), str(threads), "",
+    proc = subprocess.run([sys.executable, pj.__file__, "_run", str(db), str(sql_file), str(threads), memory_limit or "",
                            next(iter(pj.VIEWS.values()))["features"][0], str(out)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"the macro's run failed:\n{proc.stderr[-4000:]}")
@@ -147,6 +150,8 @@ def main() -> None:
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=1, help="rounds, Feast and the macro interleaved; the best counts")
+    p.add_argument("--memory-limit", help="DuckDB memory_limit for the macro's run (as a dbt profile's settings: "
+                                          "would set it), e.g. 1500MB; Feast's side keeps its defaults")
     p.add_argument("--work-dir", type=Path, default=Path("/tmp/fw_bench_pit"))
     a = p.parse_args()
     try:
@@ -166,7 +171,7 @@ def main() -> None:
     for _ in range(a.repeat):
         results["feast"].append(run_feast(python, work, work / "parquet", work / "feast_result.parquet"))
         print(f"  feast {results['feast'][-1]}", flush=True)
-        results["macro"].append(run_macro(db, sql, work, work / "macro_result.parquet", a.threads))
+        results["macro"].append(run_macro(db, sql, work, work / "macro_result.parquet", a.threads, a.memory_limit))
         print(f"  macro {results['macro'][-1]}", flush=True)
     missing, differ, filled = mismatches(work / "macro_result.parquet", work / "feast_result.parquet")
 
