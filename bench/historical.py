@@ -55,7 +55,6 @@ def write_project(root: Path, views: dict[str, dict], memory_limit: str) -> None
     import yaml
 
     (root / "models").mkdir(parents=True)
-    (root / "profiles").mkdir()
     shutil.copytree(REPO / "macros", root / "macros")
     (root / "dbt_project.yml").write_text(yaml.safe_dump({
         "name": "featurewarehouse", "version": "0.1.0", "config-version": 2, "profile": "featurewarehouse",
@@ -66,7 +65,8 @@ def write_project(root: Path, views: dict[str, dict], memory_limit: str) -> None
         }}},
         "models": {"featurewarehouse": {"+materialized": "view"}},
     }, sort_keys=False))
-    (root / "profiles" / "profiles.yml").write_text(yaml.safe_dump({"featurewarehouse": {
+    # in the project directory, where fwctl and dbt look after DBT_PROFILES_DIR
+    (root / "profiles.yml").write_text(yaml.safe_dump({"featurewarehouse": {
         "target": "dev",
         "outputs": {"dev": {"type": "duckdb", "path": str(root / "wh.duckdb"), "schema": "main", "threads": 2,
                             "settings": {"memory_limit": memory_limit}}},
@@ -390,7 +390,7 @@ def _refresh_macros(root: Path, memory_limit: str) -> None:
     shutil.copytree(REPO / "macros", root / "macros")
     for sql in (root / "models").glob("*.sql"):
         sql.write_text(f"select * from {{{{ target.schema }}}}.raw_{sql.stem}\n")
-    path = root / "profiles" / "profiles.yml"
+    path = root / "profiles.yml"
     profiles = yaml.safe_load(path.read_text())
     profiles["featurewarehouse"]["outputs"]["dev"]["settings"] = {"memory_limit": memory_limit}
     profiles["featurewarehouse"]["outputs"]["pg"] = {
@@ -428,7 +428,7 @@ def scenario_postgres(work: Path, spine_rows: int, view_rows: int, seed: int, me
         cur.execute(f"drop schema if exists {PG_SCHEMA} cascade")
         cur.execute(f"create schema {PG_SCHEMA}")
         for name in PIT_VIEWS:
-            reader = src.execute(f"select * from raw_{name}").to_arrow_reader(500_000)
+            reader = src.sql(f"select * from raw_{name}").to_arrow_reader(500_000)
             cur.adbc_ingest(f"raw_{name}", reader, mode="create", db_schema_name=PG_SCHEMA)
             cur.execute(f"analyze {PG_SCHEMA}.raw_{name}")
     src.close()
