@@ -55,7 +55,7 @@ def load(db: Path, pg) -> float:
         cur.execute(f"drop schema if exists {SCHEMA} cascade")
         cur.execute(f"create schema {SCHEMA}")
         for name in [*pj.VIEWS, "spine"]:
-            cur.adbc_ingest(name, src.execute(f"select * from {name}").to_arrow_reader(200_000),
+            cur.adbc_ingest(name, src.sql(f"select * from {name}").to_arrow_reader(200_000),
                             mode="create", db_schema_name=SCHEMA)
         for name in pj.VIEWS:
             cur.execute(f"create index on {SCHEMA}.{name} (customer_id, ts)")

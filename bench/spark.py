@@ -208,7 +208,7 @@ def main() -> None:
         con = duckdb.connect(str(db), read_only=True)
         for table in ["spine", *VIEWS]:
             wh.execute(f"drop table if exists {table}")
-            wh.upload_arrow(table, con.execute(f"select * from {table}").to_arrow_reader(), temporary=False,
+            wh.upload_arrow(table, con.sql(f"select * from {table}").to_arrow_reader(), temporary=False,
                             schema=schema)
         con.close()
         bench_pit(wh, work, db, schema)

@@ -76,10 +76,11 @@ class DuckDBWarehouse(Warehouse):
     def stream(self, sql: str, batch_rows: int = DEFAULT_BATCH_ROWS):
         # The connection itself, not a cursor: a DuckDB cursor is another
         # connection and would not see this connection's temp tables (uploads).
-        yield from self.con.execute(sql).to_arrow_reader(batch_rows)
+        # con.sql(...): a relation streams its batches; an execute() result would copy them first
+        yield from self.con.sql(sql).to_arrow_reader(batch_rows)
 
     def fetch_arrow(self, sql: str):
-        return self.con.execute(sql).to_arrow_table()
+        return self.con.sql(sql).to_arrow_table()
 
     def upload_arrow(self, table_name: str, data, *, temporary: bool = True, schema: str | None = None) -> str:
         self.con.register(f"__fw_arrow_{table_name}", data)
