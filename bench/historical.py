@@ -246,14 +246,17 @@ def step(kind: str, args: dict) -> dict:
     if kind == "fwctl":
         from featurewarehouse.store import FeatureStore
 
+        from featurewarehouse.offline.spine import classify, spine_size_bound
+
         store = FeatureStore(root, target=args.get("target"))
-        store._rendered(args["features"], False)  # registry + one dbt compile, timed apart
+        bound = spine_size_bound(classify(args["spine"]))
+        rendered = store._rendered(args["features"], False, bound)  # registry + one dbt compile, timed apart
         info["render_seconds"] = time.perf_counter() - started
         res = store.get_historical_features(args["spine"], args["features"], timestamp_column="event_ts",
                                             output=args.get("output"))
         info["rows"] = res.num_rows
-        info["sql_chars"] = sum(len(q) for q in store._rendered(args["features"], False))
-        info["queries"] = len(store._rendered(args["features"], False))
+        info["sql_chars"] = sum(len(q) for q in rendered)
+        info["queries"] = len(rendered)
     elif kind in HAND_WRITTEN:
         sql = HAND_WRITTEN[kind](args["spine"])
         con = _duckdb(root, args["memory_limit"])

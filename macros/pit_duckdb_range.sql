@@ -28,8 +28,8 @@
 
   (the weighting counts a hot key as often as its rows appear): the rule and its
   statistics are fw_pit_formulation's (macros/pit_formulation.sql), shared with
-  the postgres__ body. A spine given as SQL text (fwctl's staged spine) gets the
-  ASOF formulation here: its size is unknown when dbt compiles.
+  the postgres__ body (a spine given as SQL text, fwctl's staged spine, is
+  sized by vars.fw_pit_spine_rows or assumed as large as the view).
 -#}
 {% macro fw_pit_duckdb_formulation(v, spine) %}
     {#- the range formulation has no available_timestamp condition: those views take ASOF -#}

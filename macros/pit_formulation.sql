@@ -13,10 +13,15 @@
   weighting counts a hot key as often as its rows appear. Otherwise `asof`: the
   sort-based formulation, whose cost does not grow with the rows per window
   (DuckDB's ASOF join; on PostgreSQL, which has no ASOF join, the portable
-  running max over a timeline). The statistics need the spine's size, known for
-  a relation (a dbt model); for a spine given as SQL text, or outside
-  execution, the engine's `unknown` choice stands. The query runs only when dbt
-  executes, once per view: a group by over the view's keys and buckets.
+  running max over a timeline). The statistics need the spine's size: counted
+  for a relation (a dbt model); for a spine given as SQL text, taken from
+  vars.fw_pit_spine_rows (fwctl passes a bound of a pandas, Arrow or Parquet
+  spine's rows), else assumed to be the view's (a training set about as large
+  as its views: the rule then takes the range join while windows hold about
+  two rows or fewer, and so still turns away from crowded windows). Outside
+  execution, or for a view given as SQL text, the engine's `unknown` choice
+  stands. The query runs only when dbt executes, once per view: a group by over
+  the view's keys and buckets.
 
   vars.fw_pit_formulation overrides the choice for every eligible view:
   'auto' (the default), 'asof' or 'range'. The property tests run both.
@@ -28,13 +33,20 @@
             "vars.fw_pit_formulation is '" ~ choice ~ "'",
             "set it to 'auto' (chosen per view from statistics), 'asof' or 'range', or remove it") }}
     {%- endif -%}
+    {%- set spine_rows = var('fw_pit_spine_rows', none) -%}
+    {%- if spine_rows is not none and (spine_rows is not number or spine_rows < 0) -%}
+        {{ featurewarehouse.fw_pit_fail('point_in_time_join',
+            "vars.fw_pit_spine_rows is '" ~ spine_rows ~ "'",
+            "set it to the spine's row count (a whole number), or remove it") }}
+    {%- endif -%}
     {%- if not v.ttl_seconds or not eligible -%}{{ return('asof') }}{%- endif -%}
     {%- if choice != 'auto' -%}{{ return(choice) }}{%- endif -%}
-    {%- if not execute or v.relation is string or spine is string -%}{{ return(unknown) }}{%- endif -%}
+    {%- if not execute or v.relation is string -%}{{ return(unknown) }}{%- endif -%}
     {%- set ts = featurewarehouse.fw_pit_view_ts(v, v.timestamp) -%}
     {%- set stats_sql -%}
         select
-            (select count(*) from {{ spine }}) as spine_rows,
+            {{ ('(select count(*) from ' ~ spine ~ ')') if spine is not string
+               else (spine_rows if spine_rows is not none else 'coalesce(sum(fw_c), 0)') }} as spine_rows,
             coalesce(sum(fw_c), 0) as view_rows,
             coalesce(sum(fw_c * fw_c), 0) as weighted
         from (

@@ -83,13 +83,15 @@ class FeatureStore:
         return self._online.get_online_features(None if features is None else list(features), entity_rows,
                                                 full_feature_names=full_feature_names, feature_service=feature_service)
 
-    def _rendered(self, features: Sequence[str], full_feature_names: bool) -> list[str]:
-        key = (tuple(features), bool(full_feature_names))
+    def _rendered(self, features: Sequence[str], full_feature_names: bool, spine_rows: int | None = None) -> list[str]:
+        """The PIT SQL, rendered once per feature list and spine size class (a power of two: the
+        macro chooses each view's formulation from it)."""
+        key = (tuple(features), bool(full_feature_names), spine_rows)
         if key not in self._pit_sql:
             # Validate the references first: a clear error beats a dbt compile failure.
             self.registry.resolve(features)
             self._pit_sql[key] = retrieval.render_pit_sql(
-                self.config, features, full_feature_names=full_feature_names
+                self.config, features, full_feature_names=full_feature_names, spine_rows=spine_rows
             )
         return self._pit_sql[key]
 
@@ -139,7 +141,7 @@ class FeatureStore:
 
         started = time.perf_counter()
         features = self._features(features, feature_service)
-        pit_sql = (lambda: self._rendered(features, full_feature_names)) if features else None
+        pit_sql = (lambda rows: self._rendered(features, full_feature_names, rows)) if features else None
         result = retrieval.get_historical_features(
             self.config, entity_df, features, timestamp_column=timestamp_column, output=output,
             full_feature_names=full_feature_names, row_id_column=row_id_column,
@@ -164,6 +166,6 @@ class FeatureStore:
             self.config, entity_df, features, timestamp_column=timestamp_column,
             full_feature_names=full_feature_names, row_id_column=row_id_column,
             registry=self.registry,
-            pit_sql=(lambda: self._rendered(features, full_feature_names)) if features else None,
+            pit_sql=(lambda rows: self._rendered(features, full_feature_names, rows)) if features else None,
             batch_rows=batch_rows,
         )

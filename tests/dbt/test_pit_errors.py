@@ -104,12 +104,20 @@ def test_parse_time_errors_in_inline_queries(tmp_path: Path, inline: str, expect
         assert part in text, text
 
 
-def test_unknown_formulation_var_names_the_values(tmp_path: Path) -> None:
-    """vars.fw_pit_formulation (macros/pit_duckdb_range.sql) takes auto, asof or range; anything else fails the compile."""
+@pytest.mark.parametrize("var, value, message, fix", [
+    ("fw_pit_formulation", "fast", "vars.fw_pit_formulation is 'fast'",
+     "fix: set it to 'auto' (chosen per view from statistics), 'asof' or 'range', or remove it"),
+    ("fw_pit_spine_rows", "many", "vars.fw_pit_spine_rows is 'many'",
+     "fix: set it to the spine's row count (a whole number), or remove it"),
+])
+def test_a_bad_formulation_var_names_what_it_takes(tmp_path: Path, var: str, value: str, message: str,
+                                                   fix: str) -> None:
+    """vars.fw_pit_formulation takes auto, asof or range, vars.fw_pit_spine_rows a row count
+    (macros/pit_formulation.sql); anything else fails the compile."""
     project = make_project(tmp_path)
-    result = invoke(project, ["compile", "--select", "pit_all_ts", "--vars", "{fw_pit_formulation: fast}"], "dev")
+    result = invoke(project, ["compile", "--select", "pit_all_ts", "--vars", f"{{{var}: {value}}}"], "dev")
     assert not result.success
     text = " ".join(" ".join([str(result.exception), *result.logged, *(
         str(r.message) for r in getattr(result.result, "results", None) or [])]).split())
-    assert "vars.fw_pit_formulation is 'fast'" in text, text
-    assert "fix: set it to 'auto' (chosen per view from statistics), 'asof' or 'range', or remove it" in text, text
+    assert message in text, text
+    assert fix in text, text

@@ -44,6 +44,7 @@ class DuckDBWarehouse(Warehouse):
     READS_PARQUET_SOURCES = True
     GX_ENGINE = "featurewarehouse.validation.gx_duckdb:DuckDBGx"
     MONITOR_FLAVOR = "featurewarehouse.monitoring.sql:DuckDBFlavor"
+    PIT_CHOOSES_BY_SPINE_SIZE = True
 
     @classmethod
     def from_target(cls, config: ProjectConfig, target: Target, *, read_only: bool = False) -> "DuckDBWarehouse":

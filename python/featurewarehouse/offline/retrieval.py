@@ -6,7 +6,9 @@ The flow of one call:
    spine needs, and of which types);
 2. render the PIT SQL from the dbt macro ``featurewarehouse.point_in_time_join``
    with ONE ``dbt compile --inline`` invocation (the rules live in the macro
-   only; this module never writes PIT SQL of its own);
+   only; this module never writes PIT SQL of its own), told a bound of the
+   spine's rows where it is known before staging, so the macro's statistics
+   choose each view's formulation;
 3. stage the spine in the warehouse with a row id assigned on upload
    (``offline/staging.py``; how it lands is the warehouse's business), check its
    columns, and normalize its event time to UTC in a view;
@@ -36,9 +38,12 @@ from featurewarehouse.offline.spine import (
     ROW_ID,
     ArrowSpine,
     KeyRequirement,
+    SqlSpine,
     check_spine,
     classify,
     quote,
+    size_bound,
+    spine_size_bound,
 )
 from featurewarehouse.offline.staging import (
     SPINE_VIEW,
@@ -230,15 +235,23 @@ def render_pit_sql(
     *,
     full_feature_names: bool = False,
     views_per_query: int | None = None,
+    spine_rows: int | None = None,
 ) -> list[str]:
-    """Compile the PIT macro for the staged spine: one SQL per view group, one dbt invocation in all."""
+    """Compile the PIT macro for the staged spine: one SQL per view group, one dbt invocation in all.
+
+    ``spine_rows`` (a bound of the spine's size, :func:`~featurewarehouse.offline.spine.spine_size_bound`)
+    lets the macro choose each view's formulation from statistics (``vars.fw_pit_spine_rows``);
+    without it the engine's choice for an unknown spine stands."""
     from featurewarehouse.dbt import run_dbt
 
     groups = query_groups(features, views_per_query)
     jinja = f"\n{_NEXT_QUERY}\n".join(pit_jinja(g, full_feature_names=full_feature_names) for g in groups)
+    args = ["compile", "--inline", jinja]
+    if spine_rows is not None:
+        args += ["--vars", json.dumps({"fw_pit_spine_rows": int(spine_rows)})]
     # dbt prints an inline compile's SQL on stdout; keep stdout for our own output.
     with contextlib.redirect_stdout(io.StringIO()):
-        result = run_dbt(config, ["compile", "--inline", jinja], quiet=True)
+        result = run_dbt(config, args, quiet=True)
     try:
         nodes = [r.node for r in result.result.results]
         sql = next(n.compiled_code for n in nodes if getattr(n, "name", "") == "inline_query")
@@ -342,7 +355,8 @@ class _Prepared:
 
 
 # the macro's rendering, one SQL per view group: given, deferred (rendered when needed), or None (render here)
-PitSql = Sequence[str] | Callable[[], Sequence[str]] | None
+# the rendered PIT SQL, or a function of the spine's size bound giving it (FeatureStore's cache)
+PitSql = Sequence[str] | Callable[[int | None], Sequence[str]] | None
 
 
 @contextlib.contextmanager
@@ -376,10 +390,13 @@ def _prepare(
     if isinstance(spine, ArrowSpine):
         ts_col = check_spine(spine.table.schema, **checks)
         spine = ArrowSpine(_typed_nulls(spine.table, keys, ts_col))
+    spine_rows = spine_size_bound(spine)
+    if spine_rows is None and (pit_sql is None or callable(pit_sql)):
+        spine_rows = _counted_size_bound(config, spine)
     if callable(pit_sql):
-        pit_sql = pit_sql()
+        pit_sql = pit_sql(spine_rows)
     parts = list(pit_sql) if pit_sql is not None else render_pit_sql(
-        config, features, full_feature_names=full_feature_names)
+        config, features, full_feature_names=full_feature_names, spine_rows=spine_rows)
     if len(parts) != len(groups):
         raise ConfigError(f"expected {len(groups)} rendered PIT queries, got {len(parts)}")
 
@@ -397,6 +414,23 @@ def _prepare(
             sql = joined_sql(run_parts(wh, parts, group_cols), group_cols, spine_cols, row_id_column)
         yield _Prepared(wh, sql, tuple(spine_cols + feature_cols + ([row_id_column] if row_id_column else [])),
                         skipped)
+
+
+def _counted_size_bound(config: ProjectConfig, spine: SqlSpine) -> int | None:
+    """The size class of a spine given as SQL, counted in the warehouse before the render where
+    the macro chooses formulations by it (one count of the spine; None if the count fails: staging
+    the spine reports the error)."""
+    from featurewarehouse.offline.warehouse import connect, engine_class, read_target
+
+    if not engine_class(read_target(config)).PIT_CHOOSES_BY_SPINE_SIZE:
+        return None
+    source = f"({spine.sql}) as fw_spine_rows" if spine.is_query else spine.sql
+    try:
+        with contextlib.closing(connect(config, read_only=True)) as wh:
+            rows = wh.fetch_arrow(f"select count(*) as n from {source}").column(0)[0].as_py()
+    except Exception:  # noqa: BLE001 (staging the same spine raises it with what to fix)
+        return None
+    return size_bound(int(rows))
 
 
 def _check_unique(registry: Any, features: Sequence[str], full_feature_names: bool) -> None:
@@ -429,9 +463,9 @@ def get_historical_features(
     ``output`` None returns the rows as Arrow; a ``*.parquet`` path (or any
     path) writes a Parquet file; anything else names a warehouse table to
     create or replace. ``pit_sql`` is the macro's rendering for these features
-    (from :func:`render_pit_sql`, one SQL per view group), or a function giving
-    it, called only once the checks that need no warehouse have passed; when
-    None it is rendered with one dbt call.
+    (from :func:`render_pit_sql`, one SQL per view group), or a function of the
+    spine's size bound giving it, called only once the checks that need no
+    warehouse have passed; when None it is rendered with one dbt call.
     """
     started = time.perf_counter()
     with _prepare(config, entity_df, features, timestamp_column=timestamp_column,

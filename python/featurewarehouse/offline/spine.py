@@ -69,6 +69,24 @@ class SqlSpine:
 
 
 SpineInput = ArrowSpine | ParquetSpine | SqlSpine
+
+
+def size_bound(rows: int) -> int:
+    """The next power of two at or above ``rows``: the spine's size class (a cached rendering of
+    the PIT macro serves every spine of its class)."""
+    return 1 << max(0, rows - 1).bit_length()
+
+
+def spine_size_bound(spine: SpineInput) -> int | None:
+    """The size class of a spine known before it is staged, for the PIT macro's choice of
+    formulation; None for a spine in the warehouse (counted there, if at all)."""
+    if isinstance(spine, ArrowSpine):
+        return size_bound(spine.table.num_rows)
+    if isinstance(spine, ParquetSpine):
+        import pyarrow.parquet as pq
+
+        return size_bound(sum(pq.read_metadata(f).num_rows for f in spine.files))
+    return None
 _QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from|values|table)\b", re.IGNORECASE)
 _RELATION = re.compile(r'^\s*("[^"]+"|[A-Za-z_][\w$]*)(\s*\.\s*("[^"]+"|[A-Za-z_][\w$]*)){0,2}\s*$')
 

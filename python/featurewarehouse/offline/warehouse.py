@@ -70,6 +70,9 @@ class Warehouse:
     # "module:Class" of how `fwctl monitor`'s profiling SQL is spelled here (a Flavor in
     # monitoring/sql.py); empty: the monitor refuses this engine.
     MONITOR_FLAVOR: str = ""
+    # The PIT macro's body here chooses each view's formulation from the spine's size
+    # (macros/pit_formulation.sql): retrieval counts a spine given as SQL before the render.
+    PIT_CHOOSES_BY_SPINE_SIZE: bool = False
 
     @classmethod
     def is_built(cls, config: ProjectConfig, target: Target) -> bool:
@@ -220,6 +223,7 @@ class PostgresWarehouse(Warehouse):
     dialect = "postgres"
     TEXT_ORDER_COLLATE = ' collate "C"'
     GX_ENGINE = "featurewarehouse.validation.gx_engines:PostgresGx"
+    PIT_CHOOSES_BY_SPINE_SIZE = True
     MONITOR_FLAVOR = "featurewarehouse.monitoring.sql:PostgresFlavor"
 
     @classmethod
