@@ -38,6 +38,7 @@ from featurewarehouse.offline.spine import (
     ROW_ID,
     ArrowSpine,
     KeyRequirement,
+    SpineInput,
     SqlSpine,
     check_spine,
     classify,
@@ -239,7 +240,7 @@ def render_pit_sql(
 ) -> list[str]:
     """Compile the PIT macro for the staged spine: one SQL per view group, one dbt invocation in all.
 
-    ``spine_rows`` (a bound of the spine's size, :func:`~featurewarehouse.offline.spine.spine_size_bound`)
+    ``spine_rows`` (the spine's size class, :func:`spine_size_class`)
     lets the macro choose each view's formulation from statistics (``vars.fw_pit_spine_rows``);
     without it the engine's choice for an unknown spine stands."""
     from featurewarehouse.dbt import run_dbt
@@ -354,8 +355,8 @@ class _Prepared:
     skipped: SkippedRows
 
 
-# the macro's rendering, one SQL per view group: given, deferred (rendered when needed), or None (render here)
-# the rendered PIT SQL, or a function of the spine's size bound giving it (FeatureStore's cache)
+# the macro's rendering, one SQL per view group: given, deferred (a function of the spine's size
+# class: FeatureStore's cache), or None (render here)
 PitSql = Sequence[str] | Callable[[int | None], Sequence[str]] | None
 
 
@@ -390,9 +391,7 @@ def _prepare(
     if isinstance(spine, ArrowSpine):
         ts_col = check_spine(spine.table.schema, **checks)
         spine = ArrowSpine(_typed_nulls(spine.table, keys, ts_col))
-    spine_rows = spine_size_bound(spine)
-    if spine_rows is None and (pit_sql is None or callable(pit_sql)):
-        spine_rows = _counted_size_bound(config, spine)
+    spine_rows = spine_size_class(config, spine) if pit_sql is None or callable(pit_sql) else None
     if callable(pit_sql):
         pit_sql = pit_sql(spine_rows)
     parts = list(pit_sql) if pit_sql is not None else render_pit_sql(
@@ -416,12 +415,16 @@ def _prepare(
                         skipped)
 
 
-def _counted_size_bound(config: ProjectConfig, spine: SqlSpine) -> int | None:
-    """The size class of a spine given as SQL, counted in the warehouse before the render where
-    the macro chooses formulations by it (one count of the spine; None if the count fails: staging
-    the spine reports the error)."""
+def spine_size_class(config: ProjectConfig, spine: SpineInput) -> int | None:
+    """The spine's size class for the render (:func:`~featurewarehouse.offline.spine.size_bound`):
+    read off a frame or Parquet metadata, or, for a spine given as SQL, counted in the warehouse
+    where the macro chooses formulations by it (one count of the spine; None if the count fails:
+    staging the spine reports the error)."""
     from featurewarehouse.offline.warehouse import connect, engine_class, read_target
 
+    known = spine_size_bound(spine)
+    if known is not None or not isinstance(spine, SqlSpine):
+        return known
     if not engine_class(read_target(config)).PIT_CHOOSES_BY_SPINE_SIZE:
         return None
     source = f"({spine.sql}) as fw_spine_rows" if spine.is_query else spine.sql

@@ -69,6 +69,8 @@ class SqlSpine:
 
 
 SpineInput = ArrowSpine | ParquetSpine | SqlSpine
+_QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from|values|table)\b", re.IGNORECASE)
+_RELATION = re.compile(r'^\s*("[^"]+"|[A-Za-z_][\w$]*)(\s*\.\s*("[^"]+"|[A-Za-z_][\w$]*)){0,2}\s*$')
 
 
 def size_bound(rows: int) -> int:
@@ -87,8 +89,6 @@ def spine_size_bound(spine: SpineInput) -> int | None:
 
         return size_bound(sum(pq.read_metadata(f).num_rows for f in spine.files))
     return None
-_QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from|values|table)\b", re.IGNORECASE)
-_RELATION = re.compile(r'^\s*("[^"]+"|[A-Za-z_][\w$]*)(\s*\.\s*("[^"]+"|[A-Za-z_][\w$]*)){0,2}\s*$')
 
 
 def classify(entity_df: Any) -> SpineInput:
