@@ -246,10 +246,12 @@ def step(kind: str, args: dict) -> dict:
     if kind == "fwctl":
         from featurewarehouse.store import FeatureStore
 
-        from featurewarehouse.offline.spine import classify, spine_size_bound
+        from featurewarehouse.offline.retrieval import spine_size_class
+        from featurewarehouse.offline.spine import classify
 
         store = FeatureStore(root, target=args.get("target"))
-        bound = spine_size_bound(classify(args["spine"]))
+        # the size class retrieval passes (a SQL spine counted), so the timed call renders nothing
+        bound = spine_size_class(store.config, classify(args["spine"]))
         rendered = store._rendered(args["features"], False, bound)  # registry + one dbt compile, timed apart
         info["render_seconds"] = time.perf_counter() - started
         res = store.get_historical_features(args["spine"], args["features"], timestamp_column="event_ts",
