@@ -16,10 +16,10 @@
   The range join's cost grows with the rows per window, so a view with a TTL
   takes it only where fw_pit_formulation's statistics (macros/pit_formulation.sql)
   find the pairs few (or outside execution, with no statistics); otherwise, and
-  for a view without a
-  TTL (unbounded windows: every older row of the key), the portable running max
-  over a timeline (fw_pit_timeline_ctes), which costs a sort whatever the data
-  holds. vars.fw_pit_formulation 'asof' forces the timeline, 'range' the join.
+  for a view without a TTL (unbounded windows: every older row of the key), the
+  portable running max over a timeline (fw_pit_timeline_ctes), which costs a
+  sort whatever the data holds. vars.fw_pit_formulation 'asof' forces the
+  timeline, 'range' the join.
 
   The spine is left-joined to each view's answers on (keys, t), as in the
   portable body: one answer per distinct (keys, t), never a spine row more or
