@@ -37,22 +37,9 @@
   `ts_expr` is the already-cast timestamp expression.
 -#}
 {% macro fw_pit_preference(view, prefix, ts_expr, descending) %}
-    {%- set parts = [featurewarehouse.fw_pit_time_preference(view, prefix, ts_expr, descending)] -%}
-    {%- if view.features -%}{%- do parts.append(featurewarehouse.fw_pit_feature_preference(view, prefix, descending)) -%}{%- endif -%}
-    {{ return(parts | join(', ')) }}
-{% endmacro %}
-
-{#- The first part of the preference: the timestamp, then the created timestamp (NULL lowest). -#}
-{% macro fw_pit_time_preference(view, prefix, ts_expr, descending) %}
-    {%- set parts = [ts_expr ~ (' desc' if descending else ' asc')] -%}
-    {%- if view.created -%}{%- do parts.append(prefix ~ view.created ~ (' desc nulls last' if descending else ' asc nulls first')) -%}{%- endif -%}
-    {{ return(parts | join(', ')) }}
-{% endmacro %}
-
-{#- The rest, for rows tied on the first part: every feature column (NULL lowest), empty without features. -#}
-{% macro fw_pit_feature_preference(view, prefix, descending) %}
     {%- set dir = ' desc nulls last' if descending else ' asc nulls first' -%}
-    {%- set parts = [] -%}
+    {%- set parts = [ts_expr ~ (' desc' if descending else ' asc')] -%}
+    {%- if view.created -%}{%- do parts.append(prefix ~ view.created ~ dir) -%}{%- endif -%}
     {%- for f in view.features -%}
         {%- do parts.append(featurewarehouse.fw_pit_tie_expr(prefix ~ f.name, f.data_type) ~ dir) -%}
     {%- endfor -%}
