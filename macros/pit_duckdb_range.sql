@@ -62,9 +62,6 @@
         {{ featurewarehouse.fw_pit_list(keys, 'fw_l.') }},
         fw_l.fw_t,
         max(fw_r.fw_ts) as fw_ts
-        {%- if v.features %},
-        arg_max(fw_r.fw_raw_ts, fw_r.fw_ts) as fw_raw_ts
-        {%- endif %}
     from (
         select {{ featurewarehouse.fw_pit_list(keys, 'fw_spine.') }}, {{ t }} as fw_t,
             {{ featurewarehouse.fw_pit_bucket(t, v.ttl_seconds) }} + fw_d.fw_back as fw_bucket
@@ -74,7 +71,6 @@
     join (
         select
             {{ featurewarehouse.fw_pit_list(keys, 'fw_src.') }},
-            fw_src.{{ v.timestamp }} as fw_raw_ts,
             {{ ts }} as fw_ts,
             {{ featurewarehouse.fw_pit_bucket(ts, v.ttl_seconds) }} as fw_bucket
         from {{ v.relation }} as fw_src
@@ -100,7 +96,7 @@
     from {{ p }}_best as fw_b
     join {{ v.relation }} as fw_src
         on {{ featurewarehouse.fw_pit_keys_equal(keys, 'fw_src.', 'fw_b.') }}
-        and fw_src.{{ v.timestamp }} = fw_b.fw_raw_ts
+        and {{ ts }} = fw_b.fw_ts
     qualify row_number() over (
         partition by {{ featurewarehouse.fw_pit_list(keys, 'fw_b.') }}, fw_b.fw_t
         order by {{ featurewarehouse.fw_pit_preference(v, 'fw_src.', 'fw_b.fw_ts', true) }}

@@ -167,6 +167,42 @@ def test_the_statistics_choose_a_sort_where_windows_are_crowded(tmp_path: Path, 
     assert "-- v_ttl: per (keys, t) of the spine, the best" not in sql
 
 
+@pytest.mark.parametrize("formulation", ["asof", "range"])
+def test_nanosecond_view_rows_within_one_microsecond_tie_on_ts(tmp_path: Path, formulation: str) -> None:
+    """A TIMESTAMP_NS view column is compared at microseconds (fw_pit_ts): two rows within one
+    microsecond tie on ts and the later created wins, in both DuckDB formulations (the range join
+    reads its winners back by the normalized ts, not by the raw column)."""
+    from pit_project import invoke
+
+    project = make_project(tmp_path)
+    built = build(project, "dev")
+    v_ttl = built.relation["v_ttl"]
+    spine = [{"row_tag": 0, "customer_id": 1, "merchant_id": None, "event_ts": datetime(2024, 1, 1, 1),
+              "event_day": None}]
+    runner = Runner("dev", project)
+    try:
+        runner.execute([f"delete from {built.relation[v]}" for v in ALL_VIEWS] + [
+            f"delete from {built.relation['pit_spine']}",
+            f"alter table {v_ttl} alter column ts set data type timestamp_ns",
+            f"insert into {v_ttl} (customer_id, ts, created_at, f_int) values "
+            "(1, cast('2024-01-01 00:00:00.000000900' as timestamp_ns), timestamp '2024-01-01 00:00:01', 1), "
+            "(1, cast('2024-01-01 00:00:00.000000100' as timestamp_ns), timestamp '2024-01-01 00:00:02', 2)",
+        ] + fill_statements(built.relation["pit_spine"], SPINE_COLUMNS, spine))
+    finally:
+        runner.close()
+    compiled = invoke(project, ["compile", "--select", "pit_all_ts", "--vars",
+                                f"{{fw_pit_formulation: {formulation}}}"], "dev")
+    assert compiled.success, compiled.exception
+    sql = compiled.result.results[0].node.compiled_code
+    assert ("-- v_ttl: per (keys, t) of the spine, the best" in sql) == (formulation == "range")
+    runner = Runner("dev", project)
+    try:
+        _, rows = runner.query(sql)
+    finally:
+        runner.close()
+    assert [r["v_ttl__f_int"] for r in rows] == [2]
+
+
 def test_aware_view_timestamps_are_utc_whatever_the_duckdb_session_time_zone(tmp_path: Path) -> None:
     """TIMESTAMP WITH TIME ZONE view columns are read as their UTC instant, even when the session's
     TimeZone is not UTC (a plain cast to timestamp would give New York local time there)."""
