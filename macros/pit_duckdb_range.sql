@@ -49,10 +49,11 @@
   ts. <p>_answers: the view's rows at that (keys, ts), read back by an
   equi-join on the normalized ts (a TIMESTAMP_NS column's rows within one
   microsecond tie, as in the ASOF formulation), the best of them by created
-  and then every feature (decision 0001; one row for most keys). Against one sort of the pairs with their
-  features (rank by (ts, created), then row_number by the features) it took
-  0.6-0.7x the time and 0.78x the peak memory at 10M rows per view, about
-  0.9x the time at 1M (docs/performance-pit.md). The view is scanned twice.
+  and then every feature (decision 0001; one row for most keys). Against one
+  sort of the pairs with their features (rank by (ts, created), then
+  row_number by the features) it took 0.6-0.7x the time and 0.78x the peak
+  memory at 10M rows per view, about the same time at 1M
+  (docs/performance-pit.md). The view is scanned twice.
 -#}
 {% macro fw_pit_duckdb_range_cte(v, p, ts, t) %}
     {%- set keys = v['keys'] -%}
