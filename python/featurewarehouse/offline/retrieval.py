@@ -427,10 +427,9 @@ def spine_size_class(config: ProjectConfig, spine: SpineInput) -> int | None:
         return known
     if not engine_class(read_target(config)).PIT_CHOOSES_BY_SPINE_SIZE:
         return None
-    source = f"({spine.sql}) as fw_spine_rows" if spine.is_query else spine.sql
     try:
         with contextlib.closing(connect(config, read_only=True)) as wh:
-            rows = wh.fetch_arrow(f"select count(*) as n from {source}").column(0)[0].as_py()
+            rows = wh.fetch_arrow(f"select count(*) as n from {spine.source} as fw_spine_rows").column(0)[0].as_py()
     except Exception:  # noqa: BLE001 (staging the same spine raises it with what to fix)
         return None
     return size_bound(int(rows))

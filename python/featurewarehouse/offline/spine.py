@@ -67,6 +67,11 @@ class SqlSpine:
     sql: str
     is_query: bool
 
+    @property
+    def source(self) -> str:
+        """What a FROM clause takes: the relation's name, or the query parenthesized."""
+        return f"({self.sql})" if self.is_query else self.sql
+
 
 SpineInput = ArrowSpine | ParquetSpine | SqlSpine
 _QUERY_START = re.compile(r"^\s*\(?\s*(select|with|from|values|table)\b", re.IGNORECASE)

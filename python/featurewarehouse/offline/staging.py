@@ -73,9 +73,8 @@ def stage_spine(wh: Any, spine: SpineInput) -> StagedSpine:
         wh.stage_parquet(_RAW, spine.files, ROW_ID)
         label = spine.label
     elif isinstance(spine, SqlSpine):
-        source = f"({spine.sql})" if spine.is_query else spine.sql
         try:
-            wh.stage_query(_RAW, source, ROW_ID)
+            wh.stage_query(_RAW, spine.source, ROW_ID)
         except ConfigError:
             raise
         except Exception as exc:
